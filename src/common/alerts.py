@@ -1,0 +1,254 @@
+"""The alert a person reads: subject, plain-text body, JSON body and filterable attributes.
+
+Pure: it turns a summary (or the reason a file could not be read) into an SNS message
+that fits SNS's limits whatever the file held.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from common.diagnostics import AnomalousEvent, DiagnosticsSummary, SensorContribution
+from common.locations import S3Location
+from common.model_identity import Identification, ModelIdentity
+
+SUBJECT_MAX = 99  # SNS allows 100 characters; ASCII only, no line breaks
+MESSAGE_MAX_BYTES = 250_000  # SNS allows 262,144 bytes for the message and its attributes together
+TEXT_EVENTS = 10
+NAME_MAX = 200  # sensor names are the file's: keep one absurd name from filling the alert
+NO_MODEL = "(none)"
+
+
+class EventType(StrEnum):
+    DIAGNOSTICS_SUMMARY = "DIAGNOSTICS_SUMMARY"
+    DIAGNOSTICS_UNREADABLE = "DIAGNOSTICS_UNREADABLE"
+
+
+AlertSeverity = Literal["OK", "WARNING", "CRITICAL", "ERROR"]
+# Protocols that get the JSON body; everything else (email, default) gets the text.
+JSON_PROTOCOLS = ("sqs", "lambda", "http", "https", "email-json", "firehose")
+
+
+class Alert(BaseModel):
+    event_type: EventType
+    severity: AlertSeverity
+    model_name: str
+    subject: str
+    text: str
+    body: dict[str, Any]
+
+    def attributes(self) -> dict[str, dict[str, str]]:
+        """SNS message attributes subscribers filter on."""
+        return {
+            "event_type": {"DataType": "String", "StringValue": self.event_type.value},
+            "severity": {"DataType": "String", "StringValue": self.severity},
+            "model_name": {"DataType": "String", "StringValue": self.model_name},
+        }
+
+    def message(self) -> str:
+        """The SNS message with one body per protocol (MessageStructure='json')."""
+        body = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
+        structure = {"default": self.text, "email": self.text, "sms": self.subject}
+        structure.update(dict.fromkeys(JSON_PROTOCOLS, body))
+        return json.dumps(structure, ensure_ascii=False)
+
+    def size_bytes(self) -> int:
+        attributes = sum(len(k) + len(v["StringValue"].encode()) + 6 for k, v in self.attributes().items())
+        return len(self.message().encode()) + len(self.subject) + attributes
+
+
+def summary_alert(
+    summary: DiagnosticsSummary,
+    identification: Identification,
+    diagnostics: S3Location,
+    summary_object: S3Location | None,
+) -> Alert:
+    identity = identification.identity
+    model_name = identity.model_name if identity else NO_MODEL
+    who = _who(identity)
+    outcome = (
+        f"{summary.event_count} anomalous event{'s' if summary.event_count != 1 else ''}, "
+        f"{summary.anomaly_rate:.1%} anomalous"
+    )
+    alert = Alert(
+        event_type=EventType.DIAGNOSTICS_SUMMARY,
+        severity=summary.severity.value,
+        model_name=model_name,
+        subject=_subject(summary.severity.value, f"{who}: {outcome}"),
+        text=_summary_text(summary, identification, diagnostics, summary_object, TEXT_EVENTS),
+        body={
+            "alert_version": 1,
+            "event_type": EventType.DIAGNOSTICS_SUMMARY.value,
+            "severity": summary.severity.value,
+            "model": identity.model_dump(mode="json") if identity else None,
+            "model_lookup": identification.note,
+            "diagnostics_object": diagnostics.uri,
+            "summary_object": summary_object.uri if summary_object else None,
+            "summary": _shortened_names(summary).model_dump(mode="json"),
+        },
+    )
+    return _fit(alert, summary, identification, diagnostics, summary_object)
+
+
+def unreadable_alert(
+    reason: str, line: int | None, identification: Identification, diagnostics: S3Location
+) -> Alert:
+    identity = identification.identity
+    where = f" (line {line})" if line is not None else ""
+    text = "\n".join(
+        [
+            "Lookout for Equipment diagnostics: the file could not be summarised",
+            "",
+            f"Model:   {_who(identity)}",
+            f"File:    {diagnostics.uri}",
+            f"Reason:  {reason}{where}",
+            f"Lookup:  {identification.note}",
+            "",
+            "Nothing was summarised. Check the file (for example: aws s3 cp <file> - | gunzip | head);",
+            "this alert is sent once per file and the file is not retried.",
+        ]
+    )
+    return Alert(
+        event_type=EventType.DIAGNOSTICS_UNREADABLE,
+        severity="ERROR",
+        model_name=identity.model_name if identity else NO_MODEL,
+        subject=_subject("ERROR", f"{_who(identity)}: diagnostics unreadable: {reason}"),
+        text=text,
+        body={
+            "alert_version": 1,
+            "event_type": EventType.DIAGNOSTICS_UNREADABLE.value,
+            "severity": "ERROR",
+            "model": identity.model_dump(mode="json") if identity else None,
+            "model_lookup": identification.note,
+            "diagnostics_object": diagnostics.uri,
+            "reason": reason,
+            "line": line,
+        },
+    )
+
+
+def _who(identity: ModelIdentity | None) -> str:
+    if identity is None:
+        return "Unknown model"
+    version = f" v{identity.model_version}" if identity.model_version is not None else " (version unconfirmed)"
+    return f"{identity.model_name}{version}"
+
+
+def _subject(severity: str, text: str) -> str:
+    subject = f"[{severity}] {text}"
+    subject = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in subject)
+    return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 3] + "..."
+
+
+def _summary_text(
+    summary: DiagnosticsSummary,
+    identification: Identification,
+    diagnostics: S3Location,
+    summary_object: S3Location | None,
+    event_lines: int,
+) -> str:
+    identity = identification.identity
+    lines = [f"Lookout for Equipment diagnostics: {summary.severity.value}", ""]
+    if identity is None:
+        lines.append(f"Model:    none identified ({identification.note})")
+    else:
+        lines.append(f"Model:    {_who(identity)}, quality {identity.model_quality or 'unknown'}")
+        if not identity.confirmed:
+            lines.append(f"          ({identification.note})")
+    lines += [
+        f"Why:      {summary.severity_reason}",
+        "",
+        f"Records:  {summary.rows:,} from {summary.first_timestamp} to {summary.last_timestamp}",
+        f"          normal {summary.normal:,}, anomalous {summary.anomalous:,} ({summary.anomaly_rate:.2%}), "
+        f"machine off {summary.machine_off:,}",
+        f"Events:   {summary.event_count:,} anomalous events, longest {summary.longest_event_points:,} points, "
+        f"max anomaly score {_score(summary.max_anomaly_score)}",
+    ]
+    if not summary.in_time_order:
+        lines.append(
+            f"Warning:  {summary.out_of_order_rows:,} records are out of time order; events may be split wrongly"
+        )
+    if summary.events:
+        worst = sorted(summary.events, key=lambda e: (e.points, e.max_anomaly_score or 0), reverse=True)
+        lines += ["", f"Worst events (of {summary.event_count:,}):"]
+        lines += [_event_line(rank, event) for rank, event in enumerate(worst[:event_lines], 1)]
+    if summary.top_sensors:
+        lines += ["", "Top sensors over all anomalous records (mean contribution):"]
+        lines += [f"  {_name(s.name)}  {s.mean_contribution:.3f}" for s in summary.top_sensors]
+    metrics = identity.metrics if identity else None
+    if metrics is not None:
+        lines += [
+            "",
+            "Model metrics (from L4E's evaluation):",
+            f"  labelled events {_figure(metrics.labeled_events)}, identified "
+            f"{_figure(metrics.labeled_events_identified)}; predicted ranges {_figure(metrics.predicted_ranges)}",
+        ]
+    lines += ["", f"Diagnostics file: {diagnostics.uri}"]
+    if summary_object is not None:
+        lines.append(f"Summary JSON:     {summary_object.uri}")
+    return "\n".join(lines)
+
+
+def _event_line(rank: int, event: AnomalousEvent) -> str:
+    sensors = ", ".join(f"{_name(s.name)} ({s.mean_contribution:.2f})" for s in event.top_sensors[:3])
+    return (
+        f"  {rank}. {event.start} -> {event.end}  {event.points:,} points, "
+        f"max score {_score(event.max_anomaly_score)}; top: {sensors or '-'}"
+    )
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _figure(value: int | None) -> str:
+    return "n/a" if value is None else f"{value:,}"
+
+
+def _name(name: str) -> str:
+    return name if len(name) <= NAME_MAX else name[: NAME_MAX - 3] + "..."
+
+
+def _shortened_names(summary: DiagnosticsSummary) -> DiagnosticsSummary:
+    def short(sensors: list[SensorContribution]) -> list[SensorContribution]:
+        return [s.model_copy(update={"name": _name(s.name)}) for s in sensors]
+
+    return summary.model_copy(
+        update={
+            "top_sensors": short(summary.top_sensors),
+            "events": [e.model_copy(update={"top_sensors": short(e.top_sensors)}) for e in summary.events],
+        }
+    )
+
+
+def _fit(
+    alert: Alert,
+    summary: DiagnosticsSummary,
+    identification: Identification,
+    diagnostics: S3Location,
+    summary_object: S3Location | None,
+) -> Alert:
+    """Drop events from the message until it fits; the summary object keeps them all."""
+    kept = len(summary.events)
+    while alert.size_bytes() > MESSAGE_MAX_BYTES and kept > 0:
+        kept //= 2
+        body_summary = alert.body["summary"]
+        events = body_summary["events"]
+        worst = sorted(
+            range(len(events)),
+            key=lambda i: (events[i]["points"], events[i]["max_anomaly_score"] or 0),
+            reverse=True,
+        )[:kept]
+        body_summary["events"] = [events[i] for i in sorted(worst)]
+        body_summary["events_truncated"] = True
+        alert = alert.model_copy(
+            update={
+                "body": alert.body,
+                "text": _summary_text(summary, identification, diagnostics, summary_object, min(kept, TEXT_EVENTS)),
+            }
+        )
+    return alert

@@ -1,0 +1,81 @@
+"""The alert ledger: a DynamoDB table that makes every alert go out once.
+
+An alert key is claimed with a conditional write before any work is done, marked sent
+after SNS accepted the message, and released if publishing failed, so that a retry (or
+a later run) delivers it. Duplicate deliveries of an event find the key sent and stop.
+One key names one thing that happened (one diagnostics object), whichever path saw it.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+
+from botocore.exceptions import ClientError
+
+from common.aws.clients import client
+from common.errors import AlertInProgressError
+
+SENT = "SENT"
+CLAIMED = "CLAIMED"
+RETENTION_SECONDS = 400 * 24 * 3600  # DynamoDB's TTL removes sent keys after about 13 months
+
+
+class Claim(StrEnum):
+    CLAIMED = "CLAIMED"
+    ALREADY_SENT = "ALREADY_SENT"
+
+
+def claim(table: str, key: str, lease_seconds: int) -> Claim:
+    now = int(time.time())
+    try:
+        client("dynamodb").put_item(
+            TableName=table,
+            Item={
+                "pk": {"S": key},
+                "state": {"S": CLAIMED},
+                "lease_until": {"N": str(now + lease_seconds)},
+                "expires_at": {"N": str(now + RETENTION_SECONDS)},
+            },
+            ConditionExpression="attribute_not_exists(pk) OR (#state = :claimed AND lease_until < :now)",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":claimed": {"S": CLAIMED}, ":now": {"N": str(now)}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        current = client("dynamodb").get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True)
+        state = current.get("Item", {}).get("state", {}).get("S")
+        if state == SENT:
+            return Claim.ALREADY_SENT
+        raise AlertInProgressError(f"alert {key} is being sent by another invocation") from error
+    return Claim.CLAIMED
+
+
+def mark_sent(table: str, key: str, message_id: str) -> None:
+    client("dynamodb").update_item(
+        TableName=table,
+        Key={"pk": {"S": key}},
+        UpdateExpression="SET #state = :sent, message_id = :id, sent_at = :now REMOVE lease_until",
+        ExpressionAttributeNames={"#state": "state"},
+        ExpressionAttributeValues={
+            ":sent": {"S": SENT},
+            ":id": {"S": message_id},
+            ":now": {"N": str(int(time.time()))},
+        },
+    )
+
+
+def release(table: str, key: str) -> None:
+    """Give a claim back after a failure, so the next attempt is not held up by the lease."""
+    try:
+        client("dynamodb").delete_item(
+            TableName=table,
+            Key={"pk": {"S": key}},
+            ConditionExpression="#state = :claimed",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":claimed": {"S": CLAIMED}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise

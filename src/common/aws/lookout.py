@@ -1,0 +1,64 @@
+"""Lookout for Equipment adapter: the reads identification needs, with paging.
+
+lookoutequipment has no boto3 paginators, so NextToken is followed here, with a bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.aws.clients import client
+from common.locations import S3Location
+from common.model_identity import DiagnosticsOutput, ModelSummary, ModelVersion
+
+MAX_PAGES = 50
+
+
+class LookoutClient:
+    """Implements common.model_identity.LookoutReader against the real service."""
+
+    def list_models(self) -> list[ModelSummary]:
+        return [_model(item) for item in _pages("list_models", "ModelSummaries", {})]
+
+    def list_model_versions(self, model_name: str) -> list[int]:
+        items = _pages("list_model_versions", "ModelVersionSummaries", {"ModelName": model_name})
+        return [int(item["ModelVersion"]) for item in items]
+
+    def describe_model_version(self, model_name: str, version: int) -> ModelVersion:
+        response = client("lookoutequipment").describe_model_version(ModelName=model_name, ModelVersion=version)
+        results = response.get("ModelDiagnosticsResultsObject")
+        return ModelVersion(
+            model_name=response["ModelName"],
+            version=int(response["ModelVersion"]),
+            arn=response.get("ModelVersionArn"),
+            status=response["Status"],
+            source_type=response.get("SourceType"),
+            model_quality=response.get("ModelQuality"),
+            model_metrics=response.get("ModelMetrics"),
+            diagnostics_object=S3Location(bucket=results["Bucket"], key=results["Key"]) if results else None,
+        )
+
+
+def _pages(operation: str, items_key: str, request: dict[str, Any]) -> list[dict[str, Any]]:
+    call = getattr(client("lookoutequipment"), operation)
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(MAX_PAGES):
+        response = call(**request, **({"NextToken": token} if token else {}))
+        items.extend(response.get(items_key, []))
+        token = response.get("NextToken")
+        if not token:
+            break
+    return items
+
+
+def _model(item: dict[str, Any]) -> ModelSummary:
+    output = (item.get("ModelDiagnosticsOutputConfiguration") or {}).get("S3OutputConfiguration")
+    return ModelSummary(
+        name=item["ModelName"],
+        arn=item["ModelArn"],
+        status=item["Status"],
+        diagnostics_output=(
+            DiagnosticsOutput(bucket=output["Bucket"], prefix=output.get("Prefix", "")) if output else None
+        ),
+    )

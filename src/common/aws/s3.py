@@ -1,0 +1,58 @@
+"""S3 adapter: open a stored object as a stream, write a JSON document."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from collections.abc import Iterator
+from typing import IO
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from common.aws.clients import client
+from common.errors import DiagnosticsObjectMissingError
+from common.locations import S3Location
+
+MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+
+
+class StoredObject(BaseModel):
+    location: S3Location
+    etag: str
+    size: int
+
+
+def head(location: S3Location) -> StoredObject:
+    try:
+        response = client("s3").head_object(Bucket=location.bucket, Key=location.key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in MISSING:
+            raise DiagnosticsObjectMissingError(f"{location.uri} does not exist") from error
+        raise
+    return StoredObject(location=location, etag=response["ETag"].strip('"'), size=response["ContentLength"])
+
+
+@contextmanager
+def open_stream(stored: StoredObject) -> Iterator[IO[bytes]]:
+    """The object's bytes as a stream, pinned to the ETag that was seen (no mixing of versions)."""
+    location = stored.location
+    try:
+        response = client("s3").get_object(Bucket=location.bucket, Key=location.key, IfMatch=stored.etag)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in MISSING:
+            raise DiagnosticsObjectMissingError(f"{location.uri} does not exist") from error
+        raise
+    body = response["Body"]
+    try:
+        yield body
+    finally:
+        body.close()
+
+
+def put_json(location: S3Location, document: str) -> None:
+    client("s3").put_object(
+        Bucket=location.bucket,
+        Key=location.key,
+        Body=document.encode(),
+        ContentType="application/json",
+    )

@@ -1,0 +1,17 @@
+"""SNS adapter: publish an alert with one body per protocol and filterable attributes."""
+
+from __future__ import annotations
+
+from common.alerts import Alert
+from common.aws.clients import client
+
+
+def publish(topic_arn: str, alert: Alert) -> str:
+    response = client("sns").publish(
+        TopicArn=topic_arn,
+        Subject=alert.subject,
+        Message=alert.message(),
+        MessageStructure="json",
+        MessageAttributes=alert.attributes(),
+    )
+    return str(response["MessageId"])

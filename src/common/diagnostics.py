@@ -1,0 +1,414 @@
+"""Streaming summary of a pointwise diagnostics file (gzipped JSON Lines).
+
+The file can be several GB uncompressed, so it is read in fixed-size chunks and every
+record is folded into running totals as soon as it is parsed: memory depends on the
+number of sensors and on the number of events kept, never on the size of the file.
+Pure domain code: it reads a binary stream and knows nothing about S3 or Lambda.
+"""
+
+from __future__ import annotations
+
+import gzip
+import heapq
+import io
+import json
+import math
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import IO, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from common.errors import DiagnosticsFileError
+from common.settings import SummaryThresholds
+
+try:  # Native decompression is 3-4x faster; the standard library is the fallback.
+    from isal import igzip as _gzip_impl
+    from isal.isal_zlib import error as _isal_error
+
+    _DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (
+        gzip.BadGzipFile,
+        EOFError,
+        zlib.error,
+        _isal_error,
+    )
+except ImportError:  # pragma: no cover - exercised only where the wheel is missing
+    _gzip_impl = gzip  # type: ignore[no-redef]
+    _DECOMPRESSION_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+
+try:  # orjson parses JSON 2-3x faster than the standard library.
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+DIAGNOSTICS_FILE_NAME = "model_diagnostics_results.json.gz"
+SUMMARY_FILE_NAME = "model_diagnostics_results.summary.json"
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK_BYTES = 1 << 20
+# A record of L4E's with 100 sensors is about 6 KB; a line of this size is not a record
+# but a broken or hostile file, and holding it would break the constant-memory promise.
+MAX_LINE_BYTES = 16 << 20
+# Sensors tracked for the ranking. L4E models take at most a few thousand; past this
+# the file is not a diagnostics file.
+MAX_SENSORS = 20_000
+
+MACHINE_OFF = "MACHINE_OFF"
+
+
+class Severity(StrEnum):
+    OK = "OK"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+
+
+class SensorContribution(BaseModel):
+    name: str
+    mean_contribution: float = Field(description="Mean diagnostics value over the anomalous records")
+
+
+class AnomalousEvent(BaseModel):
+    start: str
+    end: str
+    points: int
+    max_anomaly_score: float | None
+    top_sensors: list[SensorContribution]
+
+
+class DiagnosticsSummary(BaseModel):
+    """The public JSON contract of a summary (documented in the README)."""
+
+    summary_version: Literal[1] = 1
+    source: str
+    rows: int
+    normal: int
+    anomalous: int
+    machine_off: int
+    anomaly_rate: float
+    first_timestamp: str | None
+    last_timestamp: str | None
+    max_anomaly_score: float | None
+    in_time_order: bool
+    out_of_order_rows: int
+    duplicate_timestamps: int
+    event_count: int
+    longest_event_points: int
+    events: list[AnomalousEvent]
+    events_truncated: bool
+    top_sensors: list[SensorContribution]
+    severity: Severity
+    severity_reason: str
+
+
+def summarise_stream(
+    raw: IO[bytes],
+    *,
+    source: str,
+    thresholds: SummaryThresholds,
+    progress: Callable[[int], None] | None = None,
+) -> DiagnosticsSummary:
+    """Summarise a diagnostics file read from a binary stream (gzip, or plain JSON Lines).
+
+    `progress`, if given, is called with the number of stored (compressed) bytes read so far.
+    Raises DiagnosticsFileError naming the reason and, where there is one, the line.
+    """
+    counted = _CountingReader(raw, progress)
+    head = counted.peek(2)
+    if not head:
+        raise DiagnosticsFileError("the file is empty (0 bytes)")
+    if head[:2] == GZIP_MAGIC:
+        stream: IO[bytes] = _gzip_impl.GzipFile(fileobj=counted, mode="rb")  # type: ignore[assignment]
+    elif source.endswith(".gz"):
+        raise DiagnosticsFileError("not a gzip file (the name ends in .gz but the content is not gzip)")
+    else:  # AWS IoT SiteWise writes the same records as plain .jsonl
+        stream = counted  # type: ignore[assignment]
+    aggregate = _Aggregate(thresholds)
+    try:
+        for line_number, line in _lines(stream):
+            aggregate.add(line_number, line)
+    except _DECOMPRESSION_ERRORS as error:
+        raise DiagnosticsFileError(_decompression_reason(error)) from error
+    if aggregate.rows == 0:
+        raise DiagnosticsFileError("the file holds no records (only blank lines or nothing)")
+    return aggregate.summary(source)
+
+
+def _decompression_reason(error: BaseException) -> str:
+    if isinstance(error, EOFError):
+        return "truncated gzip file: the compressed stream ends before its end marker"
+    return f"corrupt gzip data: {error}"
+
+
+def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, line) for every non-blank line, reading fixed-size chunks."""
+    pending = b""
+    line_number = 0
+    while chunk := stream.read(CHUNK_BYTES):
+        parts = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
+        pending = parts.pop()
+        if len(pending) > MAX_LINE_BYTES:
+            raise DiagnosticsFileError(
+                f"a line is longer than {MAX_LINE_BYTES >> 20} MiB", line=line_number + len(parts) + 1
+            )
+        for part in parts:
+            line_number += 1
+            if part.strip():
+                yield line_number, part
+    if pending.strip():
+        yield line_number + 1, pending
+
+
+class _Aggregate:
+    """Running totals. One instance per file; `add` is the hot path, kept flat on purpose."""
+
+    def __init__(self, thresholds: SummaryThresholds) -> None:
+        self.thresholds = thresholds
+        self.rows = self.normal = self.anomalous = self.machine_off = 0
+        self.max_score: float | None = None
+        self.earliest: tuple[datetime, str] | None = None
+        self.latest: tuple[datetime, str] | None = None
+        self.previous: datetime | None = None
+        self.out_of_order = self.duplicates = 0
+        self.sensor_sums: dict[str, float] = {}
+        self.event_count = 0
+        self.longest_event = 0
+        # The open event: start, end, points, max score, per-sensor sums.
+        self.open: _OpenEvent | None = None
+        # The most severe events kept, as a min-heap on (points, max score, sequence).
+        self.kept: list[tuple[int, float, int, AnomalousEvent]] = []
+
+    def add(self, line_number: int, line: bytes) -> None:
+        try:
+            record = _loads(line)
+        except (ValueError, RecursionError) as error:
+            raise DiagnosticsFileError(f"not valid JSON ({_short(error)})", line=line_number) from error
+        if type(record) is not dict:
+            raise DiagnosticsFileError("a record must be a JSON object", line=line_number)
+        timestamp = record.get("timestamp")
+        prediction = record.get("prediction")
+        if type(timestamp) is not str:
+            raise DiagnosticsFileError("'timestamp' is missing or not a string", line=line_number)
+        if type(prediction) is not int or prediction not in (0, 1):
+            raise DiagnosticsFileError("'prediction' is missing or not 0 or 1", line=line_number)
+        moment = _parse_timestamp(timestamp, line_number)
+        score = record.get("anomaly_score")
+        if score is not None and (type(score) not in (float, int) or not math.isfinite(score)):
+            raise DiagnosticsFileError("'anomaly_score' is not a finite number", line=line_number)
+
+        self.rows += 1
+        self._order(moment, timestamp)
+        if score is not None and (self.max_score is None or score > self.max_score):
+            self.max_score = float(score)
+
+        if record.get("prediction_reason") == MACHINE_OFF:
+            self.machine_off += 1
+            self._close_event()
+        elif prediction == 0:
+            self.normal += 1
+            self._close_event()
+        else:
+            self.anomalous += 1
+            contributions = _contributions(record.get("diagnostics"), line_number)
+            sums = self.sensor_sums
+            for name, value in contributions:
+                sums[name] = sums.get(name, 0.0) + value
+            if len(sums) > MAX_SENSORS:
+                raise DiagnosticsFileError(f"more than {MAX_SENSORS} distinct sensors", line=line_number)
+            event = self.open
+            if event is None:
+                event = self.open = _OpenEvent(timestamp)
+            event.extend(timestamp, score, contributions)
+
+    def _order(self, moment: datetime, timestamp: str) -> None:
+        previous = self.previous
+        if previous is not None:
+            if moment < previous:
+                self.out_of_order += 1
+            elif moment == previous:
+                self.duplicates += 1
+        self.previous = moment
+        if self.earliest is None or moment < self.earliest[0]:
+            self.earliest = (moment, timestamp)
+        if self.latest is None or moment > self.latest[0]:
+            self.latest = (moment, timestamp)
+
+    def _close_event(self) -> None:
+        event = self.open
+        if event is None:
+            return
+        self.open = None
+        self.event_count += 1
+        self.longest_event = max(self.longest_event, event.points)
+        finished = event.finish(self.thresholds.top_sensors)
+        entry = (event.points, event.max_score or 0.0, -self.event_count, finished)
+        if len(self.kept) < self.thresholds.max_events:
+            heapq.heappush(self.kept, entry)
+        else:
+            heapq.heappushpop(self.kept, entry)
+
+    def summary(self, source: str) -> DiagnosticsSummary:
+        self._close_event()
+        judged = self.normal + self.anomalous
+        rate = self.anomalous / judged if judged else 0.0
+        severity, reason = judge(rate, self.anomalous, self.longest_event, self.thresholds)
+        if not judged:
+            reason = "the machine was off for every record: nothing was judged"
+        events = [entry[3] for entry in sorted(self.kept, key=lambda entry: -entry[2])]
+        return DiagnosticsSummary(
+            source=source,
+            rows=self.rows,
+            normal=self.normal,
+            anomalous=self.anomalous,
+            machine_off=self.machine_off,
+            anomaly_rate=round(rate, 6),
+            first_timestamp=self.earliest[1] if self.earliest else None,
+            last_timestamp=self.latest[1] if self.latest else None,
+            max_anomaly_score=self.max_score,
+            in_time_order=self.out_of_order == 0,
+            out_of_order_rows=self.out_of_order,
+            duplicate_timestamps=self.duplicates,
+            event_count=self.event_count,
+            longest_event_points=self.longest_event,
+            events=events,
+            events_truncated=self.event_count > len(events),
+            top_sensors=_ranked(self.sensor_sums, self.anomalous, self.thresholds.top_sensors),
+            severity=severity,
+            severity_reason=reason,
+        )
+
+
+class _OpenEvent:
+    __slots__ = ("end", "max_score", "points", "start", "sums")
+
+    def __init__(self, start: str) -> None:
+        self.start = start
+        self.end = start
+        self.points = 0
+        self.max_score: float | None = None
+        self.sums: dict[str, float] = {}
+
+    def extend(self, timestamp: str, score: float | None, contributions: list[tuple[str, float]]) -> None:
+        self.end = timestamp
+        self.points += 1
+        if score is not None and (self.max_score is None or score > self.max_score):
+            self.max_score = float(score)
+        sums = self.sums
+        for name, value in contributions:
+            sums[name] = sums.get(name, 0.0) + value
+
+    def finish(self, top: int) -> AnomalousEvent:
+        return AnomalousEvent(
+            start=self.start,
+            end=self.end,
+            points=self.points,
+            max_anomaly_score=self.max_score,
+            top_sensors=_ranked(self.sums, self.points, top),
+        )
+
+
+def judge(
+    anomaly_rate: float, anomalous: int, longest_event_points: int, thresholds: SummaryThresholds
+) -> tuple[Severity, str]:
+    """The severity of a summary and the rule that decided it."""
+    if anomalous == 0:
+        return Severity.OK, "no anomalous records"
+    if anomaly_rate >= thresholds.critical_anomaly_rate:
+        return Severity.CRITICAL, (
+            f"anomaly rate {anomaly_rate:.2%} >= critical threshold {thresholds.critical_anomaly_rate:.2%}"
+        )
+    if longest_event_points >= thresholds.critical_event_points:
+        return Severity.CRITICAL, (
+            f"longest event {longest_event_points} points >= critical threshold "
+            f"{thresholds.critical_event_points}"
+        )
+    if anomaly_rate >= thresholds.warning_anomaly_rate:
+        return Severity.WARNING, (
+            f"anomaly rate {anomaly_rate:.2%} >= warning threshold {thresholds.warning_anomaly_rate:.2%}"
+        )
+    if longest_event_points >= thresholds.warning_event_points:
+        return Severity.WARNING, (
+            f"longest event {longest_event_points} points >= warning threshold "
+            f"{thresholds.warning_event_points}"
+        )
+    return Severity.OK, "anomalies below every threshold"
+
+
+def _ranked(sums: dict[str, float], records: int, top: int) -> list[SensorContribution]:
+    if not records:
+        return []
+    best = heapq.nlargest(top, sums.items(), key=lambda item: (item[1], item[0]))
+    return [SensorContribution(name=name, mean_contribution=round(total / records, 6)) for name, total in best]
+
+
+def _contributions(diagnostics: Any, line_number: int) -> list[tuple[str, float]]:
+    if diagnostics is None:
+        return []
+    if type(diagnostics) is not list:
+        raise DiagnosticsFileError("'diagnostics' is not a list", line=line_number)
+    pairs = []
+    for entry in diagnostics:
+        if type(entry) is not dict:
+            raise DiagnosticsFileError("a 'diagnostics' entry is not an object", line=line_number)
+        name = entry.get("name")
+        value = entry.get("value")
+        if type(name) is not str or type(value) not in (float, int) or not math.isfinite(value):
+            raise DiagnosticsFileError(
+                "a 'diagnostics' entry needs a string 'name' and a finite number 'value'", line=line_number
+            )
+        pairs.append((name, float(value)))
+    return pairs
+
+
+def _parse_timestamp(timestamp: str, line_number: int) -> datetime:
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError as error:
+        raise DiagnosticsFileError(f"'timestamp' is not ISO 8601: {timestamp[:40]!r}", line=line_number) from error
+    if moment.tzinfo is not None:  # compare zoned and unzoned stamps on one (UTC) scale
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _short(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+class _CountingReader(io.RawIOBase):
+    """Wraps the stored bytes: counts them for progress and lets the format be sniffed."""
+
+    def __init__(self, raw: IO[bytes], progress: Callable[[int], None] | None) -> None:
+        super().__init__()
+        self._raw = raw
+        self._progress = progress
+        self._buffer = b""
+        self.bytes_read = 0
+
+    def peek(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            more = self._raw.read(size - len(self._buffer))
+            if not more:
+                break
+            self._buffer += more
+        return self._buffer
+
+    def read(self, size: int = -1) -> bytes:
+        if self._buffer:
+            data, self._buffer = self._buffer, b""
+            if size < 0 or size > len(data):
+                data += self._raw.read(-1 if size < 0 else size - len(data))
+        else:
+            data = self._raw.read(size)
+        self.bytes_read += len(data)
+        if self._progress is not None:
+            self._progress(self.bytes_read)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -1,0 +1,109 @@
+"""One diagnostics object in, one alert out: the use case every trigger shares.
+
+Claim the alert in the ledger, find the model, stream the summary, write it beside the
+file, publish, mark sent. Anything that fails before publishing gives the claim back and
+raises, so the caller's retry (or dead-letter queue) takes over and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
+
+from common.alerts import Alert, summary_alert, unreadable_alert
+from common.aws import ledger, s3, sns
+from common.aws.lookout import LookoutClient
+from common.diagnostics import DiagnosticsSummary, summarise_stream
+from common.errors import DiagnosticsFileError
+from common.locations import S3Location
+from common.model_identity import Identification, LookoutReader, identify
+from common.settings import Settings
+
+logger = Logger(child=True)
+
+
+class Outcome(BaseModel):
+    diagnostics_object: str
+    status: Literal["ALERTED", "DUPLICATE", "IGNORED"]
+    detail: str
+    alert_key: str | None = None
+    event_type: str | None = None
+    severity: str | None = None
+    model_name: str | None = None
+    message_id: str | None = None
+    summary_object: str | None = None
+    summary: DiagnosticsSummary | None = None
+
+
+def alert_key(stored: s3.StoredObject) -> str:
+    """One alert per stored object version: the same bytes never alert twice."""
+    return f"diagnostics#{stored.location.bucket}#{stored.location.key}#{stored.etag}"
+
+
+def process_diagnostics_object(
+    location: S3Location, settings: Settings, lookout: LookoutReader | None = None
+) -> Outcome:
+    if not location.is_diagnostics_file:
+        return Outcome(
+            diagnostics_object=location.uri, status="IGNORED", detail="not a diagnostics file (name does not match)"
+        )
+    stored = s3.head(location)
+    key = alert_key(stored)
+    if ledger.claim(settings.ledger_table_name, key, settings.claim_seconds) is ledger.Claim.ALREADY_SENT:
+        logger.info("Alert already sent for this object", extra={"alert_key": key})
+        return Outcome(
+            diagnostics_object=location.uri, status="DUPLICATE", detail="alert already sent", alert_key=key
+        )
+    try:
+        identification = _identify(location, lookout or LookoutClient())
+        summary, summary_object, alert = _summarise(stored, identification, settings)
+        message_id = sns.publish(settings.alert_topic_arn, alert)
+    except BaseException:
+        ledger.release(settings.ledger_table_name, key)
+        raise
+    ledger.mark_sent(settings.ledger_table_name, key, message_id)
+    logger.info(
+        "Alert sent",
+        extra={"alert_key": key, "event_type": alert.event_type, "severity": alert.severity, "rows": summary.rows}
+        if summary
+        else {"alert_key": key, "event_type": alert.event_type},
+    )
+    return Outcome(
+        diagnostics_object=location.uri,
+        status="ALERTED",
+        detail=alert.subject,
+        alert_key=key,
+        event_type=alert.event_type.value,
+        severity=alert.severity,
+        model_name=alert.model_name,
+        message_id=message_id,
+        summary_object=summary_object.uri if summary_object else None,
+        summary=summary,
+    )
+
+
+def _identify(location: S3Location, lookout: LookoutReader) -> Identification:
+    """Ask L4E whose file this is; if L4E cannot answer, still alert, and say why."""
+    try:
+        return identify(location, lookout)
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("Model lookup failed", extra={"error": str(error)})
+        return Identification(identity=None, note=f"Lookout for Equipment could not be asked: {error}")
+
+
+def _summarise(
+    stored: s3.StoredObject, identification: Identification, settings: Settings
+) -> tuple[DiagnosticsSummary | None, S3Location | None, Alert]:
+    location = stored.location
+    try:
+        with s3.open_stream(stored) as stream:
+            summary = summarise_stream(stream, source=location.uri, thresholds=settings)
+    except DiagnosticsFileError as error:
+        logger.warning("Diagnostics file unreadable", extra={"reason": error.reason, "line": error.line})
+        return None, None, unreadable_alert(error.reason, error.line, identification, location)
+    summary_object = location.summary_location()
+    s3.put_json(summary_object, summary.model_dump_json(indent=2))
+    return summary, summary_object, summary_alert(summary, identification, location, summary_object)

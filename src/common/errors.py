@@ -1,0 +1,32 @@
+"""The project's own exceptions. Step Functions and the handlers match on these class names."""
+
+from __future__ import annotations
+
+
+class LookoutAutomationError(Exception):
+    """Base class: anything this project raises on purpose."""
+
+
+class DiagnosticsFileError(LookoutAutomationError):
+    """The diagnostics file cannot be summarised. Retrying will not help: the file itself is bad."""
+
+    def __init__(self, reason: str, *, line: int | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        super().__init__(f"line {line}: {reason}" if line is not None else reason)
+
+
+class DiagnosticsObjectMissingError(LookoutAutomationError):
+    """The object named by an event or a model version does not exist (or is not readable)."""
+
+
+class MalformedEventError(LookoutAutomationError):
+    """The Lambda event is not an S3 notification nor an EventBridge 'Object Created' event."""
+
+
+class AlertInProgressError(LookoutAutomationError):
+    """Another invocation holds the claim on this alert; a retry after it finishes will see it sent."""
+
+
+class InvalidLocationError(LookoutAutomationError):
+    """A location given by a person (an s3:// URI or a path) cannot be used."""

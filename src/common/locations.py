@@ -1,0 +1,43 @@
+"""Where a diagnostics file is: an S3 object or a local path."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, ConfigDict
+
+from common.diagnostics import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
+from common.errors import InvalidLocationError
+
+
+class S3Location(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    key: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def is_diagnostics_file(self) -> bool:
+        return self.key.endswith(DIAGNOSTICS_FILE_NAME)
+
+    def summary_location(self) -> S3Location:
+        """Where the summary JSON goes: beside the file, under a name no trigger matches."""
+        return S3Location(bucket=self.bucket, key=self.key[: -len(DIAGNOSTICS_FILE_NAME)] + SUMMARY_FILE_NAME)
+
+    @classmethod
+    def from_event(cls, bucket: str, encoded_key: str) -> S3Location:
+        """S3 URL-encodes keys in its events (a space becomes '+'); the API wants them decoded."""
+        return cls(bucket=bucket, key=unquote_plus(encoded_key))
+
+    @classmethod
+    def from_uri(cls, uri: str) -> S3Location:
+        if not uri.startswith("s3://"):
+            raise InvalidLocationError(f"not an s3:// URI: {uri}")
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        if not bucket or not key:
+            raise InvalidLocationError(f"an s3:// URI needs a bucket and a key: {uri}")
+        return cls(bucket=bucket, key=key)

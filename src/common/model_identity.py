@@ -1,0 +1,168 @@
+"""Which Lookout for Equipment model and version a diagnostics file belongs to.
+
+L4E itself is the authority: ListModels reports each model's diagnostics output
+configuration (bucket and prefix), and DescribeModelVersion reports the exact object a
+version wrote. The key layout under the prefix is not documented, so it is never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.locations import S3Location
+
+# Bounds on the work one identification may do (each is a DescribeModelVersion call).
+MAX_CANDIDATE_MODELS = 5
+MAX_VERSIONS_PER_MODEL = 10
+
+
+class DiagnosticsOutput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    prefix: str
+
+
+class ModelSummary(BaseModel):
+    name: str
+    arn: str
+    status: str
+    diagnostics_output: DiagnosticsOutput | None = None
+
+
+class ModelVersion(BaseModel):
+    model_name: str
+    version: int
+    arn: str | None = None
+    status: str
+    source_type: str | None = None
+    model_quality: str | None = None
+    model_metrics: str | None = None
+    diagnostics_object: S3Location | None = None
+
+
+class LookoutReader(Protocol):
+    """What identification needs from L4E (implemented by common.aws.lookout)."""
+
+    def list_models(self) -> list[ModelSummary]: ...
+
+    def list_model_versions(self, model_name: str) -> list[int]: ...
+
+    def describe_model_version(self, model_name: str, version: int) -> ModelVersion: ...
+
+
+class MetricsFigures(BaseModel):
+    """The key figures of ModelMetrics (a JSON string; every key may be missing)."""
+
+    labeled_events: int | None = None
+    labeled_events_identified: int | None = None
+    total_warning_time_seconds: float | None = None
+    predicted_ranges: int | None = None
+    unknown_events_identified: int | None = None
+    precision: float | None = None
+    recall: float | None = None
+    auc: float | None = None
+
+
+class ModelIdentity(BaseModel):
+    model_name: str
+    model_arn: str
+    model_version: int | None = Field(description="None when the version could not be confirmed")
+    model_quality: str | None = None
+    version_status: str | None = None
+    source_type: str | None = None
+    metrics: MetricsFigures | None = None
+    confirmed: bool = Field(description="True when DescribeModelVersion names this very object")
+
+
+class Identification(BaseModel):
+    identity: ModelIdentity | None
+    note: str
+
+
+def identify(location: S3Location, lookout: LookoutReader) -> Identification:
+    """Find the model version whose ModelDiagnosticsResultsObject is this object."""
+    candidates = sorted(
+        (
+            model
+            for model in lookout.list_models()
+            if model.diagnostics_output is not None
+            and model.diagnostics_output.bucket == location.bucket
+            and location.key.startswith(model.diagnostics_output.prefix)
+        ),
+        key=lambda model: len(model.diagnostics_output.prefix if model.diagnostics_output else ""),
+        reverse=True,
+    )
+    for model in candidates[:MAX_CANDIDATE_MODELS]:
+        versions = sorted(lookout.list_model_versions(model.name), reverse=True)
+        for number in versions[:MAX_VERSIONS_PER_MODEL]:
+            version = lookout.describe_model_version(model.name, number)
+            if version.diagnostics_object == location:
+                return Identification(
+                    identity=_identity(model, version, confirmed=True),
+                    note=f"DescribeModelVersion of {model.name} version {number} names this file",
+                )
+    if candidates:
+        model = candidates[0]
+        return Identification(
+            identity=ModelIdentity(model_name=model.name, model_arn=model.arn, model_version=None, confirmed=False),
+            note=(
+                f"the file lies under the diagnostics prefix of model {model.name}, but none of its "
+                "versions names it yet"
+            ),
+        )
+    return Identification(identity=None, note="no Lookout for Equipment model writes diagnostics to this location")
+
+
+def _identity(model: ModelSummary, version: ModelVersion, *, confirmed: bool) -> ModelIdentity:
+    return ModelIdentity(
+        model_name=model.name,
+        model_arn=model.arn,
+        model_version=version.version,
+        model_quality=version.model_quality,
+        version_status=version.status,
+        source_type=version.source_type,
+        metrics=parse_model_metrics(version.model_metrics),
+        confirmed=confirmed,
+    )
+
+
+def parse_model_metrics(text: str | None) -> MetricsFigures | None:
+    """Read the figures a person acts on from ModelMetrics; tolerate unknown and missing keys."""
+    if not text:
+        return None
+    try:
+        metrics = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(metrics, dict):
+        return None
+    labeled = _mapping(metrics.get("labeled_event_metrics"))
+    unknown = _mapping(metrics.get("unknown_event_metrics"))
+    version_metrics = _mapping(metrics.get("model_version_metrics"))
+    ranges = metrics.get("predicted_ranges")
+    return MetricsFigures(
+        labeled_events=_int(labeled.get("num_labeled")),
+        labeled_events_identified=_int(labeled.get("num_identified")),
+        total_warning_time_seconds=_float(labeled.get("total_warning_time_in_seconds")),
+        predicted_ranges=len(ranges) if isinstance(ranges, list) else None,
+        unknown_events_identified=_int(unknown.get("num_identified")),
+        precision=_float(version_metrics.get("precision")),
+        recall=_float(version_metrics.get("recall")),
+        auc=_float(version_metrics.get("auc")),
+    )
+
+
+def _mapping(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -1,0 +1,49 @@
+"""Runtime configuration: one pydantic model, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class SummaryThresholds(BaseModel):
+    """How a summary is judged. Shared by the Lambda functions and the command line."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    top_sensors: int = Field(default=5, ge=1, le=50, validation_alias="TOP_SENSORS")
+    max_events: int = Field(default=50, ge=1, le=1000, validation_alias="MAX_EVENTS")
+    warning_anomaly_rate: float = Field(default=0.01, ge=0, le=1, validation_alias="WARNING_ANOMALY_RATE")
+    critical_anomaly_rate: float = Field(default=0.05, ge=0, le=1, validation_alias="CRITICAL_ANOMALY_RATE")
+    warning_event_points: int = Field(default=10, ge=1, validation_alias="WARNING_EVENT_POINTS")
+    critical_event_points: int = Field(default=60, ge=1, validation_alias="CRITICAL_EVENT_POINTS")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SummaryThresholds:
+        if self.warning_anomaly_rate > self.critical_anomaly_rate:
+            raise ValueError("WARNING_ANOMALY_RATE must not exceed CRITICAL_ANOMALY_RATE")
+        if self.warning_event_points > self.critical_event_points:
+            raise ValueError("WARNING_EVENT_POINTS must not exceed CRITICAL_EVENT_POINTS")
+        return self
+
+
+class Settings(SummaryThresholds):
+    """Everything a deployed function reads from its environment."""
+
+    alert_topic_arn: str = Field(validation_alias="ALERT_TOPIC_ARN")
+    ledger_table_name: str = Field(validation_alias="LEDGER_TABLE_NAME")
+    # How long a claimed alert stays reserved for the invocation that claimed it:
+    # longer than the function's timeout, so a slow run is never overtaken.
+    claim_seconds: int = Field(default=960, ge=60, validation_alias="CLAIM_SECONDS")
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings.model_validate(dict(os.environ))
+
+
+@cache
+def get_thresholds() -> SummaryThresholds:
+    return SummaryThresholds.model_validate(dict(os.environ))
