@@ -10,9 +10,10 @@ export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
 .PHONY: demo test lint format types unit validate build clean
 
-$(VENV)/.installed: requirements-dev.txt src/requirements.txt
+$(VENV)/.installed: requirements-dev.txt src/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --editable .
 	touch $@
 
 $(TOOLS)/.installed: requirements-tools.txt
@@ -40,11 +41,15 @@ unit: $(VENV)/.installed
 	$(VENV)/bin/pytest
 
 validate: $(TOOLS)/.installed
-	$(TOOLS)/bin/sam validate --lint --template template.yaml
+	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(TOOLS)/bin/cfn-lint template.yaml
 
+# sam build (no container) needs the runtime's interpreter, python3.13, on PATH. The pyenv
+# shim only resolves it inside this directory (.python-version), and SAM runs pip elsewhere,
+# so the real interpreter's directory goes first. For arm64 SAM fetches aarch64 wheels.
 build: $(TOOLS)/.installed
-	PATH="$(dir $(shell command -v python3.13 2>/dev/null || echo /usr/bin/python3)):$$PATH" \
+	PY313_BIN="$$(python3.13 -c 'import os, sys; print(os.path.dirname(os.path.realpath(sys.executable)))')" && \
+	  PATH="$$PY313_BIN:$$PATH" SAM_CLI_TELEMETRY=0 \
 	  $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build
 
 clean:

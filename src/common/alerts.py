@@ -79,7 +79,7 @@ def summary_alert(
         severity=summary.severity.value,
         model_name=model_name,
         subject=_subject(summary.severity.value, f"{who}: {outcome}"),
-        text=_summary_text(summary, identification, diagnostics, summary_object, TEXT_EVENTS),
+        text=summary_text(summary, identification, summary_object.uri if summary_object else None),
         body={
             "alert_version": 1,
             "event_type": EventType.DIAGNOSTICS_SUMMARY.value,
@@ -144,18 +144,18 @@ def _subject(severity: str, text: str) -> str:
     return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 3] + "..."
 
 
-def _summary_text(
+def summary_text(
     summary: DiagnosticsSummary,
-    identification: Identification,
-    diagnostics: S3Location,
-    summary_object: S3Location | None,
-    event_lines: int,
+    identification: Identification | None,
+    summary_uri: str | None = None,
+    event_lines: int = TEXT_EVENTS,
 ) -> str:
-    identity = identification.identity
+    """The summary as a person reads it (the alert's email body, and the command line's output)."""
+    identity = identification.identity if identification else None
     lines = [f"Lookout for Equipment diagnostics: {summary.severity.value}", ""]
-    if identity is None:
+    if identification is not None and identity is None:
         lines.append(f"Model:    none identified ({identification.note})")
-    else:
+    elif identification is not None and identity is not None:
         lines.append(f"Model:    {_who(identity)}, quality {identity.model_quality or 'unknown'}")
         if not identity.confirmed:
             lines.append(f"          ({identification.note})")
@@ -187,9 +187,9 @@ def _summary_text(
             f"  labelled events {_figure(metrics.labeled_events)}, identified "
             f"{_figure(metrics.labeled_events_identified)}; predicted ranges {_figure(metrics.predicted_ranges)}",
         ]
-    lines += ["", f"Diagnostics file: {diagnostics.uri}"]
-    if summary_object is not None:
-        lines.append(f"Summary JSON:     {summary_object.uri}")
+    lines += ["", f"Diagnostics file: {summary.source}"]
+    if summary_uri is not None:
+        lines.append(f"Summary JSON:     {summary_uri}")
     return "\n".join(lines)
 
 
@@ -248,7 +248,9 @@ def _fit(
         alert = alert.model_copy(
             update={
                 "body": alert.body,
-                "text": _summary_text(summary, identification, diagnostics, summary_object, min(kept, TEXT_EVENTS)),
+                "text": summary_text(
+                    summary, identification, summary_object.uri if summary_object else None, min(kept, TEXT_EVENTS)
+                ),
             }
         )
     return alert

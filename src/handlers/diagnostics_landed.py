@@ -9,10 +9,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.parser.exceptions import InvalidModelTypeError
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel, S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from common.diagnostics_service import Outcome, process_diagnostics_object
 from common.errors import MalformedEventError
@@ -51,7 +51,7 @@ def locations_in(event: Any) -> list[S3Location]:
         if event.get("detail-type") == "Object Created" and event.get("source") == "aws.s3":
             detail = parse(event=event, model=S3EventNotificationEventBridgeModel).detail
             return [S3Location.from_event(detail.bucket.name, detail.object.key)]
-    except ValidationError as error:
+    except (ValidationError, InvalidModelTypeError) as error:
         raise MalformedEventError(f"the event does not have the shape of an S3 event: {error}") from error
     raise MalformedEventError("neither an S3 notification nor an EventBridge 'Object Created' event from S3")
 

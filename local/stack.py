@@ -1,0 +1,103 @@
+"""The stack's pieces, created in moto's in-process AWS emulation from template.yaml.
+
+Used by the local run and by the integration tests: the ledger table's schema and TTL
+come from the template itself, so the emulation cannot drift from what is deployed.
+Alerts are read back through an SQS queue subscribed to the topic, as any subscriber would.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from local.template import resource
+
+EXAMPLE_BUCKET = "lookout-diagnostics-example"
+
+
+@dataclass(frozen=True)
+class ReceivedAlert:
+    """One SNS notification as an SQS subscriber receives it."""
+
+    envelope: dict[str, Any]
+
+    @property
+    def subject(self) -> str:
+        return str(self.envelope["Subject"])
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.envelope["Message"])
+        return body
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return {name: value["Value"] for name, value in self.envelope.get("MessageAttributes", {}).items()}
+
+
+@dataclass(frozen=True)
+class EmulatedStack:
+    bucket: str
+    topic_arn: str
+    table: str
+    subscriber_queue_url: str
+
+    def environment(self) -> dict[str, str]:
+        """The function's environment, as template.yaml gives it (defaults for the thresholds)."""
+        return {
+            "ALERT_TOPIC_ARN": self.topic_arn,
+            "LEDGER_TABLE_NAME": self.table,
+            "POWERTOOLS_SERVICE_NAME": "lookout-diagnostics",
+            "POWERTOOLS_METRICS_NAMESPACE": "LookoutDiagnostics",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+
+    def received_alerts(self) -> list[ReceivedAlert]:
+        sqs = boto3.client("sqs")
+        alerts = []
+        while True:
+            response = sqs.receive_message(
+                QueueUrl=self.subscriber_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                return alerts
+            for message in messages:
+                alerts.append(ReceivedAlert(json.loads(message["Body"])))
+                sqs.delete_message(QueueUrl=self.subscriber_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def create_stack(bucket: str = EXAMPLE_BUCKET) -> EmulatedStack:
+    """Create bucket, topic (with an SQS subscriber) and ledger table. Call inside moto's mock_aws()."""
+    s3 = boto3.client("s3")
+    region = s3.meta.region_name
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+
+    table = "lookout-diagnostics-AlertLedgerTable"
+    properties = resource("AlertLedgerTable")["Properties"]
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=table,
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+        BillingMode=properties["BillingMode"],
+    )
+    ttl = properties["TimeToLiveSpecification"]
+    dynamodb.update_time_to_live(
+        TableName=table,
+        TimeToLiveSpecification={"Enabled": ttl["Enabled"], "AttributeName": ttl["AttributeName"]},
+    )
+
+    sns = boto3.client("sns")
+    topic_arn = sns.create_topic(Name="lookout-diagnostics-alerts")["TopicArn"]
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="alert-subscriber")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return EmulatedStack(bucket=bucket, topic_arn=topic_arn, table=table, subscriber_queue_url=queue_url)
