@@ -1,0 +1,114 @@
+"""The alert as a person and a machine receive it: subject, text, JSON body, attributes, limits."""
+
+from __future__ import annotations
+
+import json
+
+from common.alerts import MESSAGE_MAX_BYTES, SUBJECT_MAX, summary_alert, unreadable_alert
+from common.diagnostics import AnomalousEvent, DiagnosticsSummary, SensorContribution, Severity
+from common.locations import S3Location
+from common.model_identity import Identification, MetricsFigures, ModelIdentity
+
+FILE = S3Location(bucket="plant-a", key="diag/pump-7/model_diagnostics_results.json.gz")
+IDENTIFIED = Identification(
+    identity=ModelIdentity(
+        model_name="pump-7",
+        model_arn="arn:aws:lookoutequipment:eu-west-1:123456789012:model/pump-7/abc",
+        model_version=3,
+        model_quality="QUALITY_THRESHOLD_MET",
+        metrics=MetricsFigures(labeled_events=4, labeled_events_identified=3, predicted_ranges=6),
+        confirmed=True,
+    ),
+    note="DescribeModelVersion of pump-7 version 3 names this file",
+)
+UNKNOWN = Identification(identity=None, note="no Lookout for Equipment model writes diagnostics to this location")
+
+
+def summary(events: int = 2, sensor_name: str = "motor\\bearing temp", sensors: int = 5) -> DiagnosticsSummary:
+    top = [SensorContribution(name=f"{sensor_name} {i}", mean_contribution=0.5 / (i + 1)) for i in range(sensors)]
+    return DiagnosticsSummary(
+        source=FILE.uri, rows=20_160, normal=18_000, anomalous=160, machine_off=2_000, anomaly_rate=160 / 18_160,
+        first_timestamp="2024-01-01T00:00:00.000000", last_timestamp="2024-01-14T23:59:00.000000",
+        max_anomaly_score=0.97, in_time_order=True, out_of_order_rows=0, duplicate_timestamps=0,
+        event_count=events, longest_event_points=120,
+        events=[
+            AnomalousEvent(start=f"2024-01-{i % 28 + 1:02d}T10:00:00.000000", end=f"2024-01-{i % 28 + 1:02d}T12:00:00.000000",
+                           points=10 + i, max_anomaly_score=0.9, top_sensors=top)
+            for i in range(events)
+        ],
+        events_truncated=False, top_sensors=top, severity=Severity.WARNING,
+        severity_reason="longest event 120 points >= warning threshold 10",
+    )
+
+
+def test_subject_names_model_version_and_outcome_within_sns_limits() -> None:
+    alert = summary_alert(summary(), IDENTIFIED, FILE, FILE.summary_location())
+    assert alert.subject == "[WARNING] pump-7 v3: 2 anomalous events, 0.9% anomalous"
+    assert len(alert.subject) <= SUBJECT_MAX
+
+
+def test_attributes_let_subscribers_filter() -> None:
+    alert = summary_alert(summary(), IDENTIFIED, FILE, FILE.summary_location())
+    assert {k: v["StringValue"] for k, v in alert.attributes().items()} == {
+        "event_type": "DIAGNOSTICS_SUMMARY", "severity": "WARNING", "model_name": "pump-7",
+    }
+
+
+def test_text_body_gives_counts_worst_events_sensors_metrics_and_locations() -> None:
+    text = summary_alert(summary(), IDENTIFIED, FILE, FILE.summary_location()).text
+    assert "Model:    pump-7 v3, quality QUALITY_THRESHOLD_MET" in text
+    assert "normal 18,000, anomalous 160 (0.88%), machine off 2,000" in text
+    assert "1. 2024-01-02T10:00:00.000000 -> 2024-01-02T12:00:00.000000  11 points" in text
+    assert "motor\\bearing temp 0  0.500" in text
+    assert "labelled events 4, identified 3; predicted ranges 6" in text
+    assert f"Diagnostics file: {FILE.uri}" in text
+    assert "Summary JSON:     s3://plant-a/diag/pump-7/model_diagnostics_results.summary.json" in text
+
+
+def test_message_has_text_for_email_and_json_for_machines() -> None:
+    alert = summary_alert(summary(), IDENTIFIED, FILE, FILE.summary_location())
+    structure = json.loads(alert.message())
+    assert structure["email"] == structure["default"] == alert.text
+    body = json.loads(structure["sqs"])
+    assert body["model"]["model_version"] == 3
+    assert body["summary"]["event_count"] == 2
+    assert json.loads(structure["lambda"]) == json.loads(structure["https"]) == body
+
+
+def test_unknown_model_still_alerts_and_says_so() -> None:
+    alert = summary_alert(summary(), UNKNOWN, FILE, None)
+    assert alert.subject.startswith("[WARNING] Unknown model:")
+    assert alert.model_name == "(none)"
+    assert "none identified (no Lookout for Equipment model writes diagnostics" in alert.text
+
+
+def test_a_huge_summary_is_cut_to_fit_sns_and_the_cut_is_flagged() -> None:
+    # Given 1000 events with 50 sensors of 500-character names
+    big = summary(events=1000, sensor_name="x" * 500, sensors=50)
+    # When the alert is built
+    alert = summary_alert(big, IDENTIFIED, FILE, FILE.summary_location())
+    # Then it fits SNS's limit, keeps the longest events and says events were cut
+    assert alert.size_bytes() <= MESSAGE_MAX_BYTES
+    body = json.loads(json.loads(alert.message())["sqs"])
+    kept = body["summary"]["events"]
+    assert 0 < len(kept) < 1000
+    assert body["summary"]["events_truncated"] is True
+    assert max(e["points"] for e in kept) == 10 + 999
+    assert len(kept[0]["top_sensors"][0]["name"]) == 200
+
+
+def test_unreadable_alert_names_reason_line_and_place() -> None:
+    alert = unreadable_alert("not valid JSON (unexpected character)", 17, IDENTIFIED, FILE)
+    assert alert.subject == "[ERROR] pump-7 v3: diagnostics unreadable: not valid JSON (unexpected character)"
+    assert alert.attributes()["event_type"]["StringValue"] == "DIAGNOSTICS_UNREADABLE"
+    assert "Reason:  not valid JSON (unexpected character) (line 17)" in alert.text
+    assert FILE.uri in alert.text
+    assert json.loads(json.loads(alert.message())["sqs"])["line"] == 17
+
+
+def test_subject_is_ascii_and_cut_to_the_limit() -> None:
+    long_reason = "Überlänge " * 30
+    subject = unreadable_alert(long_reason, None, UNKNOWN, FILE).subject
+    assert len(subject) == SUBJECT_MAX
+    assert subject.isascii()
+    assert subject.endswith("...")
