@@ -57,7 +57,7 @@ class EmulatedStack:
 
     def received_alerts(self) -> list[ReceivedAlert]:
         sqs = boto3.client("sqs")
-        alerts = []
+        alerts: list[ReceivedAlert] = []
         while True:
             response = sqs.receive_message(
                 QueueUrl=self.subscriber_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0

@@ -94,9 +94,7 @@ def summary_alert(
     return _fit(alert, summary, identification, diagnostics, summary_object)
 
 
-def unreadable_alert(
-    reason: str, line: int | None, identification: Identification, diagnostics: S3Location
-) -> Alert:
+def unreadable_alert(reason: str, line: int | None, identification: Identification, diagnostics: S3Location) -> Alert:
     identity = identification.identity
     where = f" (line {line})" if line is not None else ""
     text = "\n".join(
@@ -249,7 +247,10 @@ def _fit(
             update={
                 "body": alert.body,
                 "text": summary_text(
-                    summary, identification, summary_object.uri if summary_object else None, min(kept, TEXT_EVENTS)
+                    summary,
+                    identification,
+                    summary_object.uri if summary_object else None,
+                    min(kept, TEXT_EVENTS),
                 ),
             }
         )

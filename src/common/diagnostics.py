@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, Protocol, cast
 
 from pydantic import BaseModel, Field
 
@@ -25,17 +25,18 @@ from common.errors import DiagnosticsFileError
 from common.settings import SummaryThresholds
 
 try:  # Native decompression is 3-4x faster; the standard library is the fallback.
-    from isal import igzip as _gzip_impl
+    from isal import igzip as _igzip
     from isal.isal_zlib import error as _isal_error
 
+    _GzipFile: type[gzip.GzipFile] = _igzip.GzipFile
     _DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (
         gzip.BadGzipFile,
         EOFError,
         zlib.error,
-        _isal_error,
+        cast(type[BaseException], _isal_error),
     )
 except ImportError:  # pragma: no cover - exercised only where the wheel is missing
-    _gzip_impl = gzip  # type: ignore[no-redef]
+    _GzipFile = gzip.GzipFile
     _DECOMPRESSION_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
 try:  # orjson parses JSON 2-3x faster than the standard library.
@@ -55,6 +56,10 @@ MAX_LINE_BYTES = 16 << 20
 MAX_SENSORS = 20_000
 
 MACHINE_OFF = "MACHINE_OFF"
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class Severity(StrEnum):
@@ -118,11 +123,11 @@ def summarise_stream(
     if not head:
         raise DiagnosticsFileError("the file is empty (0 bytes)")
     if head[:2] == GZIP_MAGIC:
-        stream: IO[bytes] = _gzip_impl.GzipFile(fileobj=counted, mode="rb")  # type: ignore[assignment]
+        stream: _Readable = _GzipFile(fileobj=counted, mode="rb")
     elif source.endswith(".gz"):
         raise DiagnosticsFileError("not a gzip file (the name ends in .gz but the content is not gzip)")
     else:  # AWS IoT SiteWise writes the same records as plain .jsonl
-        stream = counted  # type: ignore[assignment]
+        stream = counted
     aggregate = _Aggregate(thresholds)
     try:
         for line_number, line in _lines(stream):
@@ -140,7 +145,7 @@ def _decompression_reason(error: BaseException) -> str:
     return f"corrupt gzip data: {error}"
 
 
-def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+def _lines(stream: _Readable) -> Iterator[tuple[int, bytes]]:
     """Yield (line number, line) for every non-blank line, reading fixed-size chunks."""
     pending = b""
     line_number = 0
@@ -319,8 +324,7 @@ def judge(
         )
     if longest_event_points >= thresholds.critical_event_points:
         return Severity.CRITICAL, (
-            f"longest event {longest_event_points} points >= critical threshold "
-            f"{thresholds.critical_event_points}"
+            f"longest event {longest_event_points} points >= critical threshold {thresholds.critical_event_points}"
         )
     if anomaly_rate >= thresholds.warning_anomaly_rate:
         return Severity.WARNING, (
@@ -328,8 +332,7 @@ def judge(
         )
     if longest_event_points >= thresholds.warning_event_points:
         return Severity.WARNING, (
-            f"longest event {longest_event_points} points >= warning threshold "
-            f"{thresholds.warning_event_points}"
+            f"longest event {longest_event_points} points >= warning threshold {thresholds.warning_event_points}"
         )
     return Severity.OK, "anomalies below every threshold"
 
@@ -350,8 +353,8 @@ def _contributions(diagnostics: Any, line_number: int) -> list[tuple[str, float]
     for entry in diagnostics:
         if type(entry) is not dict:
             raise DiagnosticsFileError("a 'diagnostics' entry is not an object", line=line_number)
-        name = entry.get("name")
-        value = entry.get("value")
+        name: Any = entry.get("name")
+        value: Any = entry.get("value")
         if type(name) is not str or type(value) not in (float, int) or not math.isfinite(value):
             raise DiagnosticsFileError(
                 "a 'diagnostics' entry needs a string 'name' and a finite number 'value'", line=line_number

@@ -48,15 +48,15 @@ def process_diagnostics_object(
 ) -> Outcome:
     if not location.is_diagnostics_file:
         return Outcome(
-            diagnostics_object=location.uri, status="IGNORED", detail="not a diagnostics file (name does not match)"
+            diagnostics_object=location.uri,
+            status="IGNORED",
+            detail="not a diagnostics file (name does not match)",
         )
     stored = s3.head(location)
     key = alert_key(stored)
     if ledger.claim(settings.ledger_table_name, key, settings.claim_seconds) is ledger.Claim.ALREADY_SENT:
         logger.info("Alert already sent for this object", extra={"alert_key": key})
-        return Outcome(
-            diagnostics_object=location.uri, status="DUPLICATE", detail="alert already sent", alert_key=key
-        )
+        return Outcome(diagnostics_object=location.uri, status="DUPLICATE", detail="alert already sent", alert_key=key)
     try:
         identification = _identify(location, lookout or LookoutClient())
         summary, summary_object, alert = _summarise(stored, identification, settings)
@@ -67,7 +67,12 @@ def process_diagnostics_object(
     ledger.mark_sent(settings.ledger_table_name, key, message_id)
     logger.info(
         "Alert sent",
-        extra={"alert_key": key, "event_type": alert.event_type, "severity": alert.severity, "rows": summary.rows}
+        extra={
+            "alert_key": key,
+            "event_type": alert.event_type,
+            "severity": alert.severity,
+            "rows": summary.rows,
+        }
         if summary
         else {"alert_key": key, "event_type": alert.event_type},
     )

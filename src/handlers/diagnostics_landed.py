@@ -43,11 +43,10 @@ def locations_in(event: Any) -> list[S3Location]:
     try:
         if "Records" in event:
             records = parse(event=event, model=S3Model).Records
-            return [
-                S3Location.from_event(record.s3.bucket.name, record.s3.object.key)
-                for record in records
-                if record.eventName.startswith("ObjectCreated:")
-            ]
+            created = [record.s3 for record in records if record.eventName.startswith("ObjectCreated:")]
+            if any(s3.object is None for s3 in created):
+                raise MalformedEventError("an S3 record names no object")
+            return [S3Location.from_event(s3.bucket.name, s3.object.key) for s3 in created if s3.object]
         if event.get("detail-type") == "Object Created" and event.get("source") == "aws.s3":
             detail = parse(event=event, model=S3EventNotificationEventBridgeModel).detail
             return [S3Location.from_event(detail.bucket.name, detail.object.key)]

@@ -14,7 +14,7 @@ RETRIES = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeou
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=RETRIES)  # type: ignore[call-overload]
+    return boto3.client(service, config=RETRIES)
 
 
 def reset() -> None:
