@@ -27,16 +27,33 @@ UNKNOWN = Identification(identity=None, note="no Lookout for Equipment model wri
 def summary(events: int = 2, sensor_name: str = "motor\\bearing temp", sensors: int = 5) -> DiagnosticsSummary:
     top = [SensorContribution(name=f"{sensor_name} {i}", mean_contribution=0.5 / (i + 1)) for i in range(sensors)]
     return DiagnosticsSummary(
-        source=FILE.uri, rows=20_160, normal=18_000, anomalous=160, machine_off=2_000, anomaly_rate=160 / 18_160,
-        first_timestamp="2024-01-01T00:00:00.000000", last_timestamp="2024-01-14T23:59:00.000000",
-        max_anomaly_score=0.97, in_time_order=True, out_of_order_rows=0, duplicate_timestamps=0,
-        event_count=events, longest_event_points=120,
+        source=FILE.uri,
+        rows=20_160,
+        normal=18_000,
+        anomalous=160,
+        machine_off=2_000,
+        anomaly_rate=160 / 18_160,
+        first_timestamp="2024-01-01T00:00:00.000000",
+        last_timestamp="2024-01-14T23:59:00.000000",
+        max_anomaly_score=0.97,
+        in_time_order=True,
+        out_of_order_rows=0,
+        duplicate_timestamps=0,
+        event_count=events,
+        longest_event_points=120,
         events=[
-            AnomalousEvent(start=f"2024-01-{i % 28 + 1:02d}T10:00:00.000000", end=f"2024-01-{i % 28 + 1:02d}T12:00:00.000000",
-                           points=10 + i, max_anomaly_score=0.9, top_sensors=top)
+            AnomalousEvent(
+                start=f"2024-01-{i % 28 + 1:02d}T10:00:00.000000",
+                end=f"2024-01-{i % 28 + 1:02d}T12:00:00.000000",
+                points=10 + i,
+                max_anomaly_score=0.9,
+                top_sensors=top,
+            )
             for i in range(events)
         ],
-        events_truncated=False, top_sensors=top, severity=Severity.WARNING,
+        events_truncated=False,
+        top_sensors=top,
+        severity=Severity.WARNING,
         severity_reason="longest event 120 points >= warning threshold 10",
     )
 
@@ -50,7 +67,9 @@ def test_subject_names_model_version_and_outcome_within_sns_limits() -> None:
 def test_attributes_let_subscribers_filter() -> None:
     alert = summary_alert(summary(), IDENTIFIED, FILE, FILE.summary_location())
     assert {k: v["StringValue"] for k, v in alert.attributes().items()} == {
-        "event_type": "DIAGNOSTICS_SUMMARY", "severity": "WARNING", "model_name": "pump-7",
+        "event_type": "DIAGNOSTICS_SUMMARY",
+        "severity": "WARNING",
+        "model_name": "pump-7",
     }
 
 

@@ -16,7 +16,9 @@ from common.settings import SummaryThresholds
 THRESHOLDS = SummaryThresholds()
 
 
-def row(minute: int, prediction: int = 0, *, off: bool = False, score: float | None = None, **sensors: float) -> dict[str, Any]:
+def row(
+    minute: int, prediction: int = 0, *, off: bool = False, score: float | None = None, **sensors: float
+) -> dict[str, Any]:
     record: dict[str, Any] = {"timestamp": f"2021-03-11T22:{minute:02d}:00.000000", "prediction": prediction}
     if off:
         record["prediction_reason"] = "MACHINE_OFF"
@@ -57,15 +59,24 @@ def test_counts_classify_machine_off_apart_from_normal_and_anomalous() -> None:
 def test_events_are_maximal_runs_ended_by_any_other_record() -> None:
     # Given anomalous runs of 2 and 3 points, split by a normal row and a machine-off row
     data = gz(
-        row(0), row(1, 1, score=0.6, a=0.9), row(2, 1, score=0.7, a=0.9), row(3),
-        row(4, 1, score=0.9, b=1.0), row(5, off=True), row(6, 1, b=1.0), row(7, 1, b=1.0), row(8, 1, b=1.0),
+        row(0),
+        row(1, 1, score=0.6, a=0.9),
+        row(2, 1, score=0.7, a=0.9),
+        row(3),
+        row(4, 1, score=0.9, b=1.0),
+        row(5, off=True),
+        row(6, 1, b=1.0),
+        row(7, 1, b=1.0),
+        row(8, 1, b=1.0),
     )
     # When it is summarised
     summary = summarise(data)
     # Then there are three events in time order with their own extents and scores
     assert summary.event_count == 3
     assert [(e.start[11:16], e.end[11:16], e.points) for e in summary.events] == [
-        ("22:01", "22:02", 2), ("22:04", "22:04", 1), ("22:06", "22:08", 3),
+        ("22:01", "22:02", 2),
+        ("22:04", "22:04", 1),
+        ("22:06", "22:08", 3),
     ]
     assert summary.events[0].max_anomaly_score == 0.7
     assert summary.longest_event_points == 3
@@ -78,7 +89,10 @@ def test_top_sensors_rank_by_mean_contribution_over_anomalous_records() -> None:
     # When it is summarised with the top 2 sensors
     summary = summarise(data, SummaryThresholds(top_sensors=2))
     # Then means are over all anomalous records (absent counts as 0) and normal rows do not count
-    assert [(s.name, s.mean_contribution) for s in summary.top_sensors] == [("pump\\b", 0.5), ("pump\\a", 0.3)]
+    assert [(s.name, s.mean_contribution) for s in summary.top_sensors] == [
+        ("pump\\b", 0.5),
+        ("pump\\a", 0.3),
+    ]
     assert [s.name for s in summary.events[0].top_sensors] == ["pump\\b", "pump\\a"]
 
 
@@ -152,7 +166,9 @@ def test_blank_and_trailing_lines_are_not_records_and_extra_fields_are_tolerated
 
 def test_sensor_names_with_backslashes_and_non_ascii_survive() -> None:
     record = {
-        "timestamp": "2021-03-11T22:25:00.000000", "prediction": 1, "anomaly_score": 0.7,
+        "timestamp": "2021-03-11T22:25:00.000000",
+        "prediction": 1,
+        "anomaly_score": 0.7,
         "diagnostics": [{"name": "Verdichter_ä\\Temperatur °C", "value": 1.0}],
     }
     summary = summarise(gz(record))
@@ -178,16 +194,45 @@ def test_plain_json_lines_are_read_when_the_name_does_not_say_gzip() -> None:
         (gz({"timestamp": "2021-03-11T22:25:00", "prediction": 2}), "'prediction'", 1),
         (gz({"timestamp": "yesterday", "prediction": 0}), "ISO 8601", 1),
         (gz({"timestamp": 1615501500, "prediction": 0}), "'timestamp'", 1),
-        (gz({"timestamp": "2021-03-11T22:25:00", "prediction": 0, "anomaly_score": "high"}), "anomaly_score", 1),
-        (gz(row(0), {"timestamp": "2021-03-11T22:25:00", "prediction": 1, "diagnostics": "x"}), "not a list", 2),
-        (gz({"timestamp": "2021-03-11T22:25:00", "prediction": 1, "diagnostics": [{"name": 3, "value": 1}]}),
-         "'diagnostics' entry", 1),
+        (
+            gz({"timestamp": "2021-03-11T22:25:00", "prediction": 0, "anomaly_score": "high"}),
+            "anomaly_score",
+            1,
+        ),
+        (
+            gz(row(0), {"timestamp": "2021-03-11T22:25:00", "prediction": 1, "diagnostics": "x"}),
+            "not a list",
+            2,
+        ),
+        (
+            gz(
+                {
+                    "timestamp": "2021-03-11T22:25:00",
+                    "prediction": 1,
+                    "diagnostics": [{"name": 3, "value": 1}],
+                }
+            ),
+            "'diagnostics' entry",
+            1,
+        ),
         (gz("[" * 100_000), "not valid JSON", 1),
     ],
     ids=[
-        "empty-file", "not-gzip", "only-blank-lines", "line-not-json", "record-not-object", "missing-timestamp",
-        "prediction-string", "prediction-bool", "prediction-out-of-range", "timestamp-not-iso", "timestamp-number",
-        "score-string", "diagnostics-not-list", "sensor-name-not-string", "deeply-nested",
+        "empty-file",
+        "not-gzip",
+        "only-blank-lines",
+        "line-not-json",
+        "record-not-object",
+        "missing-timestamp",
+        "prediction-string",
+        "prediction-bool",
+        "prediction-out-of-range",
+        "timestamp-not-iso",
+        "timestamp-number",
+        "score-string",
+        "diagnostics-not-list",
+        "sensor-name-not-string",
+        "deeply-nested",
     ],
 )
 def test_bad_input_gets_a_clear_error_with_its_line(data: bytes, reason: str, line: int | None) -> None:
