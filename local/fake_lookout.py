@@ -1,0 +1,757 @@
+"""An in-process Amazon Lookout for Equipment (boto3 ``lookoutequipment``) for tests and the local run.
+
+moto has no Lookout for Equipment backend. FakeLookout answers the service's HTTP requests from
+in-memory models and model versions. It registers first on botocore's ``before-send`` event of
+boto3's default session and answers with the JSON 1.0 wire format, so botocore still serialises
+every request, parses every response and error, and runs its own retry logic (standard mode) on
+throttling and 5xx errors.
+
+The point of it: every request is checked against the operation's input shape in botocore's
+service model, and every response (errors included) against its output shape: required members,
+types, enum values, lengths, ranges and patterns. A mismatch raises ContractViolation, an
+AssertionError naming the operation, the member path and the rule, so a wrong parameter in the
+code under test fails the test the way AWS would reject it. botocore's own client-side validation
+checks neither enums, nor maximums, nor patterns.
+
+Install it after ``mock_aws()`` has started (mock_aws replaces boto3's default session) and before
+the clients are created (a client copies the session's event handlers when it is created)::
+
+    with mock_aws(), FakeLookout() as lookout, skip_retry_sleeps():
+        lookout.add_model("pump", diagnostics_bucket="diagnostics", diagnostics_prefix="pump/")
+        lookout.add_version("pump", 1, diagnostics_object=("diagnostics", "pump/1/results.json.gz"))
+        ...  # code under test calls boto3.client("lookoutequipment", ...)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from types import TracebackType
+from typing import Any, Literal, Self
+from unittest import mock
+
+import boto3
+import botocore.endpoint
+import botocore.session
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.model import ListShape, ServiceModel, Shape, StructureShape
+
+SERVICE = "lookoutequipment"
+# botocore names the event after the hyphenised serviceId ("LookoutEquipment").
+BEFORE_SEND_EVENT = "before-send.lookoutequipment"
+ERROR_NAMESPACE = "com.amazonaws.lookoutequipment"
+
+# The service model's enums, as types (a test checks them against botocore's model).
+ModelStatus = Literal["IN_PROGRESS", "SUCCESS", "FAILED", "IMPORT_IN_PROGRESS"]
+ModelVersionStatus = Literal["IN_PROGRESS", "SUCCESS", "FAILED", "IMPORT_IN_PROGRESS", "CANCELED"]
+ModelVersionSourceType = Literal["TRAINING", "RETRAINING", "IMPORT"]
+ModelQuality = Literal["QUALITY_THRESHOLD_MET", "CANNOT_DETERMINE_QUALITY", "POOR_QUALITY_DETECTED"]
+AutoPromotionResult = Literal[
+    "MODEL_PROMOTED",
+    "MODEL_NOT_PROMOTED",
+    "RETRAINING_INTERNAL_ERROR",
+    "RETRAINING_CUSTOMER_ERROR",
+    "RETRAINING_CANCELLED",
+]
+RetrainingSchedulerStatus = Literal["PENDING", "RUNNING", "STOPPING", "STOPPED"]
+ErrorCode = Literal[
+    "AccessDeniedException",
+    "ConflictException",
+    "InternalServerException",
+    "ResourceNotFoundException",
+    "ServiceQuotaExceededException",
+    "ThrottlingException",
+    "ValidationException",
+]
+
+DEFAULT_REGION = "eu-west-1"
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
+DEFAULT_PAGE_SIZE = 50
+
+
+@cache
+def service_model() -> ServiceModel:
+    """The lookoutequipment model of the installed botocore, the one the code under test uses."""
+    return botocore.session.get_session().get_service_model(SERVICE)
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation against the service model
+# --------------------------------------------------------------------------------------------------
+
+
+class ContractViolation(AssertionError):
+    """A request or response that the Lookout for Equipment service model does not allow."""
+
+    def __init__(self, operation: str, what: str, problems: list[str]) -> None:
+        self.operation = operation
+        self.problems = problems
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{operation} {what} breaks the {SERVICE} service model:\n{listing}")
+
+
+def shape_problems(shape: Shape, value: Any) -> list[str]:
+    """Every way a wire-form value (timestamps as epoch seconds) breaks a shape, as 'path: rule'."""
+    problems: list[str] = []
+    _check(shape, value, "", problems)
+    return problems
+
+
+# JSON types of each shape type on the wire (JSON 1.0 protocol: timestamps are epoch seconds).
+_WIRE_TYPES: dict[str, tuple[type, ...]] = {
+    "structure": (dict,),
+    "list": (list,),
+    "string": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "long": (int,),
+    "float": (int, float),
+    "timestamp": (int, float),
+}
+
+# Smithy patterns are Java-style regular expressions, evaluated unanchored. These are the constructs
+# of the lookoutequipment model that Python's re lacks; a test checks that every pattern compiles.
+_JAVA_REGEX_TO_PYTHON = (
+    ("[\\P{M}\\p{M}]", "[\\s\\S]"),  # not-a-mark or a mark: any character
+    ("\\p{ASCII}", "[\\x00-\\x7F]"),
+)
+
+
+@cache
+def python_regex(pattern: str) -> re.Pattern[str]:
+    """A service-model pattern as a Python regex (use search: Smithy patterns are not anchored)."""
+    for java, python in _JAVA_REGEX_TO_PYTHON:
+        pattern = pattern.replace(java, python)
+    return re.compile(pattern)
+
+
+def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    where = path or "<body>"
+    if not _has_wire_type(shape, value):
+        problems.append(f"{where}: {_brief(value)} is not a {shape.type_name} ({shape.name})")
+        return
+    if isinstance(shape, StructureShape):
+        _check_structure(shape, value, path, problems)
+    elif isinstance(shape, ListShape):
+        for index, item in enumerate(value):
+            _check(shape.member, item, f"{path}[{index}]", problems)
+    if shape.type_name != "timestamp":
+        _check_bounds(shape, value, where, problems)
+    if isinstance(value, str):
+        _check_string(shape, value, where, problems)
+
+
+def _has_wire_type(shape: Shape, value: Any) -> bool:
+    wire_types = _WIRE_TYPES.get(shape.type_name)
+    if wire_types is None:
+        raise NotImplementedError(f"FakeLookout cannot validate {shape.type_name} shape {shape.name}")
+    # bool is an int in Python, not in JSON.
+    return isinstance(value, wire_types) and (bool in wire_types or not isinstance(value, bool))
+
+
+def _check_structure(shape: StructureShape, value: dict[str, Any], path: str, problems: list[str]) -> None:
+    prefix = f"{path}." if path else ""
+    for name in shape.required_members:
+        if name not in value:
+            problems.append(f"{prefix}{name}: required member of {shape.name} is missing")
+    for name, member_value in value.items():
+        member = shape.members.get(name)
+        if member is None:
+            problems.append(f"{prefix}{name}: not a member of {shape.name}")
+        else:
+            _check(member, member_value, f"{prefix}{name}", problems)
+
+
+def _check_bounds(shape: Shape, value: Any, where: str, problems: list[str]) -> None:
+    measured, what = (len(value), "length") if isinstance(value, str | list) else (value, "value")
+    minimum, maximum = shape.metadata.get("min"), shape.metadata.get("max")
+    if minimum is not None and measured < minimum:
+        problems.append(f"{where}: {what} {measured} is below the minimum {minimum} of {shape.name}")
+    if maximum is not None and measured > maximum:
+        problems.append(f"{where}: {what} {measured} is above the maximum {maximum} of {shape.name}")
+
+
+def _check_string(shape: Shape, value: str, where: str, problems: list[str]) -> None:
+    enum = shape.metadata.get("enum")
+    if enum and value not in enum:
+        problems.append(f"{where}: {value!r} is not one of {shape.name} {enum}")
+    pattern = shape.metadata.get("pattern")
+    if pattern and not python_regex(pattern).search(value):
+        problems.append(f"{where}: {_brief(value)} does not match the pattern {pattern!r} of {shape.name}")
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _json_default(value: Any) -> float:
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.timestamp()
+    raise TypeError(f"{_brief(value)} cannot go on the wire")
+
+
+def _present(members: Mapping[str, Any]) -> dict[str, Any]:
+    """The members that are set: AWS omits absent members rather than sending null."""
+    return {name: value for name, value in members.items() if value is not None}
+
+
+# --------------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiagnosticsOutput:
+    """A model's ModelDiagnosticsOutputConfiguration."""
+
+    bucket: str
+    prefix: str | None = None
+    kms_key_id: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        s3 = _present({"Bucket": self.bucket, "Prefix": self.prefix})
+        return _present({"S3OutputConfiguration": s3, "KmsKeyId": self.kms_key_id})
+
+
+@dataclass
+class FakeModelVersion:
+    """One model version; mutate it between calls to script progress (e.g. status)."""
+
+    model_name: str
+    model_arn: str
+    version: int
+    arn: str
+    status: ModelVersionStatus
+    source_type: ModelVersionSourceType
+    created_at: datetime
+    model_metrics: str | None = None  # a JSON string on the wire
+    model_quality: ModelQuality | None = None
+    diagnostics_output: DiagnosticsOutput | None = None
+    diagnostics_object: tuple[str, str] | None = None  # (bucket, key) of model_diagnostics_results.json.gz
+    failed_reason: str | None = None
+    auto_promotion_result: AutoPromotionResult | None = None
+    auto_promotion_result_reason: str | None = None
+
+
+@dataclass
+class FakeModel:
+    """One model; mutate it between calls to script progress (e.g. status)."""
+
+    name: str
+    arn: str
+    dataset_name: str
+    dataset_arn: str
+    role_arn: str
+    status: ModelStatus
+    created_at: datetime
+    diagnostics_output: DiagnosticsOutput | None = None
+    failed_reason: str | None = None
+    retraining_scheduler_status: RetrainingSchedulerStatus | None = None
+    versions: dict[int, FakeModelVersion] = field(default_factory=dict)
+    active_version: int | None = None
+    activated_at: datetime | None = None
+    previous_active_version: int | None = None
+    previous_activated_at: datetime | None = None
+
+    def activate(self, version: int, at: datetime | None = None) -> None:
+        """Make a version the active one, as training success or UpdateActiveModelVersion does."""
+        if version not in self.versions:
+            raise KeyError(f"model {self.name} has no version {version}")
+        self.previous_active_version, self.previous_activated_at = self.active_version, self.activated_at
+        self.active_version, self.activated_at = version, at or datetime.now(UTC)
+
+    def active(self) -> FakeModelVersion | None:
+        return None if self.active_version is None else self.versions[self.active_version]
+
+    def previous_active(self) -> FakeModelVersion | None:
+        return None if self.previous_active_version is None else self.versions[self.previous_active_version]
+
+    def latest_retraining(self) -> FakeModelVersion | None:
+        retrainings = [v for v in self.versions.values() if v.source_type == "RETRAINING"]
+        return max(retrainings, key=lambda v: v.version, default=None)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake received, decoded (timestamps as epoch seconds, as on the wire)."""
+
+    operation: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Fault:
+    code: ErrorCode
+    message: str
+    status: int
+
+
+class _ServiceError(Exception):
+    """An error the service itself would answer with (not a contract violation)."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class _RawBody(io.BytesIO):
+    """The raw body botocore's AWSResponse reads with stream()."""
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------
+# The fake service
+# --------------------------------------------------------------------------------------------------
+
+
+class FakeLookout:
+    """A stateful in-memory Lookout for Equipment answering boto3 clients through botocore's events."""
+
+    def __init__(
+        self,
+        *,
+        region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        default_page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        # Page size when a List request has no MaxResults; lower it to force several pages.
+        self.default_page_size = default_page_size
+        self.calls: list[Call] = []
+        self.violations: list[ContractViolation] = []
+        self._models: dict[str, FakeModel] = {}
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._lock = threading.Lock()
+        self._events: Any = None  # the emitter installed on, while installed
+        self._unique_id = f"fake-lookout-{id(self)}"
+        # The operations answered; add CreateModel, UpdateModel, ... here.
+        self._handlers: dict[str, Handler] = {
+            "DescribeModel": self._describe_model,
+            "DescribeModelVersion": self._describe_model_version,
+            "ListModels": self._list_models,
+            "ListModelVersions": self._list_model_versions,
+        }
+
+    # ---- setting up state ------------------------------------------------------------------------
+
+    def add_model(
+        self,
+        name: str,
+        *,
+        dataset_name: str = "pump-data",
+        status: ModelStatus = "SUCCESS",
+        diagnostics_bucket: str | None = None,
+        diagnostics_prefix: str | None = None,
+        diagnostics_kms_key_id: str | None = None,
+        failed_reason: str | None = None,
+        retraining_scheduler_status: RetrainingSchedulerStatus | None = None,
+        created_at: datetime | None = None,
+    ) -> FakeModel:
+        if name in self._models:
+            raise ValueError(f"model {name} already exists")
+        if diagnostics_bucket is None and (diagnostics_prefix or diagnostics_kms_key_id):
+            raise ValueError("a diagnostics prefix or KMS key needs a diagnostics bucket")
+        arn_prefix = f"arn:aws:{SERVICE}:{self.region}:{self.account_id}"
+        model = FakeModel(
+            name=name,
+            arn=f"{arn_prefix}:model/{name}/{uuid.uuid5(uuid.NAMESPACE_URL, 'model/' + name)}",
+            dataset_name=dataset_name,
+            dataset_arn=f"{arn_prefix}:dataset/{dataset_name}/{uuid.uuid5(uuid.NAMESPACE_URL, dataset_name)}",
+            role_arn=f"arn:aws:iam::{self.account_id}:role/lookout-equipment-access",
+            status=status,
+            created_at=created_at or datetime.now(UTC),
+            diagnostics_output=(
+                DiagnosticsOutput(diagnostics_bucket, diagnostics_prefix, diagnostics_kms_key_id)
+                if diagnostics_bucket
+                else None
+            ),
+            failed_reason=failed_reason,
+            retraining_scheduler_status=retraining_scheduler_status,
+        )
+        self._models[name] = model
+        return model
+
+    def add_version(
+        self,
+        model_name: str,
+        version: int | None = None,
+        *,
+        status: ModelVersionStatus = "SUCCESS",
+        source_type: ModelVersionSourceType = "TRAINING",
+        model_metrics: Mapping[str, Any] | str | None = None,
+        model_quality: ModelQuality | None = None,
+        diagnostics_object: tuple[str, str] | None = None,
+        failed_reason: str | None = None,
+        auto_promotion_result: AutoPromotionResult | None = None,
+        auto_promotion_result_reason: str | None = None,
+        created_at: datetime | None = None,
+        activate: bool | None = None,
+    ) -> FakeModelVersion:
+        """Add a version (numbered after the highest one unless given).
+
+        It takes the model's current diagnostics output configuration, as L4E applies the model's
+        configuration to versions trained afterwards. model_metrics is a dict (sent as JSON text) or
+        the text itself. activate=None activates it as L4E would: a successful training or import,
+        or a successful retraining whose AutoPromotionResult is MODEL_PROMOTED.
+        """
+        model = self.model(model_name)
+        number = version if version is not None else max(model.versions, default=0) + 1
+        if number in model.versions:
+            raise ValueError(f"model {model_name} already has version {number}")
+        added = FakeModelVersion(
+            model_name=model_name,
+            model_arn=model.arn,
+            version=number,
+            arn=f"{model.arn}/model-version/{number}",
+            status=status,
+            source_type=source_type,
+            created_at=created_at or datetime.now(UTC),
+            model_metrics=model_metrics if isinstance(model_metrics, str | None) else json.dumps(model_metrics),
+            model_quality=model_quality,
+            diagnostics_output=model.diagnostics_output,
+            diagnostics_object=diagnostics_object,
+            failed_reason=failed_reason,
+            auto_promotion_result=auto_promotion_result,
+            auto_promotion_result_reason=auto_promotion_result_reason,
+        )
+        model.versions[number] = added
+        if activate is None:
+            activate = status == "SUCCESS" and (
+                source_type != "RETRAINING" or auto_promotion_result == "MODEL_PROMOTED"
+            )
+        if activate:
+            model.activate(number, at=added.created_at)
+        return added
+
+    def model(self, name: str) -> FakeModel:
+        return self._models[name]
+
+    def fail_next(
+        self,
+        operation: str,
+        code: ErrorCode = "ThrottlingException",
+        message: str | None = None,
+        *,
+        times: int = 1,
+        status: int | None = None,
+    ) -> None:
+        """Answer the next `times` calls of an operation with an error (HTTP 500 for InternalServerException,
+        else 400 unless `status` says otherwise). The error must be one the operation can return."""
+        if code not in _errors_of(operation):
+            raise ValueError(f"{operation} cannot return {code}; its errors are {_errors_of(operation)}")
+        fault = _Fault(
+            code=code,
+            message=message or f"{code} injected by FakeLookout",
+            status=status or (500 if code == "InternalServerException" else 400),
+        )
+        self._faults.setdefault(operation, deque()).extend([fault] * times)
+
+    # ---- what happened ---------------------------------------------------------------------------
+
+    def calls_to(self, operation: str) -> list[Call]:
+        return [call for call in self.calls if call.operation == operation]
+
+    def pop_violations(self) -> list[ContractViolation]:
+        """The violations seen so far, forgotten: a test that provokes one on purpose pops it."""
+        popped, self.violations = self.violations, []
+        return popped
+
+    # ---- hooking into botocore -------------------------------------------------------------------
+
+    def install(self, session: boto3.session.Session | None = None) -> Self:
+        """Answer lookoutequipment requests of clients created from now on from `session`
+        (boto3's default session unless given)."""
+        if self._events is not None:
+            raise RuntimeError("FakeLookout is already installed")
+        events = (session or boto3._get_default_session()).events
+        # First, and more specific than moto's "before-send", so this answer is the one botocore takes.
+        events.register_first(BEFORE_SEND_EVENT, self._answer, unique_id=self._unique_id)
+        self._events = events
+        return self
+
+    def uninstall(self) -> None:
+        """Stop answering, also for clients created while installed."""
+        if self._events is not None:
+            self._events.unregister(BEFORE_SEND_EVENT, unique_id=self._unique_id)
+            self._events = None
+
+    def __enter__(self) -> Self:
+        return self.install()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.uninstall()
+        if exc_type is None and self.violations:
+            # Raised to the caller but swallowed on the way (e.g. by a broad except, or by a Step
+            # Functions execution): the test must still fail.
+            raise AssertionError(
+                "FakeLookout saw contract violations that were not popped:\n"
+                + "\n".join(str(violation) for violation in self.violations)
+            )
+
+    def _answer(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        if self._events is None:
+            return None  # a client created while installed, used after uninstall
+        target = request.headers["X-Amz-Target"]  # bytes once botocore has prepared the request
+        operation = (target.decode() if isinstance(target, bytes) else target).rpartition(".")[2]
+        params = json.loads(request.body or b"{}")
+        with self._lock:
+            self.calls.append(Call(operation, params))
+            try:
+                status, body = self._respond(operation, params)
+            except ContractViolation as violation:
+                self.violations.append(violation)
+                raise
+        content = json.dumps(body).encode()
+        headers = {
+            "Content-Type": "application/x-amz-json-1.0",
+            "Content-Length": str(len(content)),
+            "x-amzn-RequestId": str(uuid.uuid4()),
+        }
+        return AWSResponse(request.url, status, headers, _RawBody(content))
+
+    def _respond(self, operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        operation_model = service_model().operation_model(operation)
+        _enforce(operation, "request", operation_model.input_shape, params)
+        faults = self._faults.get(operation)
+        if faults:
+            fault = faults.popleft()
+            return fault.status, _error_body(operation, fault.code, fault.message)
+        handler = self._handlers.get(operation)
+        if handler is None:
+            raise NotImplementedError(f"FakeLookout does not implement {operation}")
+        try:
+            output = handler(params)
+        except _ServiceError as error:
+            return 400, _error_body(operation, error.code, error.message)
+        wire = json.loads(json.dumps(output, default=_json_default))
+        _enforce(operation, "response", operation_model.output_shape, wire)
+        return 200, wire
+
+    # ---- operations ------------------------------------------------------------------------------
+
+    def _list_models(self, params: dict[str, Any]) -> dict[str, Any]:
+        models = [
+            model
+            for model in self._models.values()
+            if model.name.startswith(params.get("ModelNameBeginsWith", ""))
+            and model.dataset_name.startswith(params.get("DatasetNameBeginsWith", ""))
+            and params.get("Status", model.status) == model.status
+        ]
+        page, token = self._page("ListModels", [self._model_summary(m) for m in models], params)
+        return _present({"ModelSummaries": page, "NextToken": token})
+
+    def _list_model_versions(self, params: dict[str, Any]) -> dict[str, Any]:
+        model = self._known_model(params["ModelName"])
+        newest_first = sorted(model.versions.values(), key=lambda v: v.version, reverse=True)
+        summaries = [_version_summary(v) for v in newest_first if _version_matches(v, params)]
+        page, token = self._page("ListModelVersions", summaries, params)
+        return _present({"ModelVersionSummaries": page, "NextToken": token})
+
+    def _describe_model(self, params: dict[str, Any]) -> dict[str, Any]:
+        model = self._known_model(params["ModelName"])
+        active, previous, retraining = model.active(), model.previous_active(), model.latest_retraining()
+        return _present(
+            {
+                **self._model_summary(model),
+                "RoleArn": model.role_arn,
+                "FailedReason": model.failed_reason,
+                "ModelMetrics": active.model_metrics if active else None,
+                "ModelVersionActivatedAt": model.activated_at,
+                "PreviousActiveModelVersion": model.previous_active_version,
+                "PreviousActiveModelVersionArn": previous.arn if previous else None,
+                "PreviousModelVersionActivatedAt": model.previous_activated_at,
+                "LatestScheduledRetrainingFailedReason": retraining.failed_reason if retraining else None,
+            }
+        )
+
+    def _describe_model_version(self, params: dict[str, Any]) -> dict[str, Any]:
+        model = self._known_model(params["ModelName"])
+        version = model.versions.get(params["ModelVersion"])
+        if version is None:
+            raise _ServiceError(
+                "ResourceNotFoundException", f"Model {model.name} has no version {params['ModelVersion']}"
+            )
+        results = version.diagnostics_object
+        return _present(
+            {
+                "ModelName": model.name,
+                "ModelArn": model.arn,
+                "ModelVersion": version.version,
+                "ModelVersionArn": version.arn,
+                "Status": version.status,
+                "SourceType": version.source_type,
+                "DatasetName": model.dataset_name,
+                "DatasetArn": model.dataset_arn,
+                "RoleArn": model.role_arn,
+                "CreatedAt": version.created_at,
+                "FailedReason": version.failed_reason,
+                "ModelMetrics": version.model_metrics,
+                "ModelQuality": version.model_quality,
+                "AutoPromotionResult": version.auto_promotion_result,
+                "AutoPromotionResultReason": version.auto_promotion_result_reason,
+                "ModelDiagnosticsOutputConfiguration": (
+                    version.diagnostics_output.to_wire() if version.diagnostics_output else None
+                ),
+                "ModelDiagnosticsResultsObject": {"Bucket": results[0], "Key": results[1]} if results else None,
+            }
+        )
+
+    # ---- helpers ---------------------------------------------------------------------------------
+
+    def _known_model(self, name: str) -> FakeModel:
+        model = self._models.get(name)
+        if model is None:
+            raise _ServiceError("ResourceNotFoundException", f"Model {name} does not exist")
+        return model
+
+    def _model_summary(self, model: FakeModel) -> dict[str, Any]:
+        active, retraining = model.active(), model.latest_retraining()
+        return _present(
+            {
+                "ModelName": model.name,
+                "ModelArn": model.arn,
+                "DatasetName": model.dataset_name,
+                "DatasetArn": model.dataset_arn,
+                "Status": model.status,
+                "CreatedAt": model.created_at,
+                "ActiveModelVersion": model.active_version,
+                "ActiveModelVersionArn": active.arn if active else None,
+                "LatestScheduledRetrainingStatus": retraining.status if retraining else None,
+                "LatestScheduledRetrainingModelVersion": retraining.version if retraining else None,
+                "LatestScheduledRetrainingStartTime": retraining.created_at if retraining else None,
+                "RetrainingSchedulerStatus": model.retraining_scheduler_status,
+                "ModelDiagnosticsOutputConfiguration": (
+                    model.diagnostics_output.to_wire() if model.diagnostics_output else None
+                ),
+                "ModelQuality": active.model_quality if active else None,
+            }
+        )
+
+    def _page(
+        self, operation: str, items: list[dict[str, Any]], params: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        start = _token_offset(operation, params.get("NextToken"))
+        end = start + params.get("MaxResults", self.default_page_size)
+        return items[start:end], (_token(operation, end) if end < len(items) else None)
+
+
+def _version_summary(version: FakeModelVersion) -> dict[str, Any]:
+    return _present(
+        {
+            "ModelName": version.model_name,
+            "ModelArn": version.model_arn,
+            "ModelVersion": version.version,
+            "ModelVersionArn": version.arn,
+            "CreatedAt": version.created_at,
+            "Status": version.status,
+            "SourceType": version.source_type,
+            "ModelQuality": version.model_quality,
+        }
+    )
+
+
+def _version_matches(version: FakeModelVersion, params: dict[str, Any]) -> bool:
+    created = version.created_at.timestamp()
+    return (
+        params.get("Status", version.status) == version.status
+        and params.get("SourceType", version.source_type) == version.source_type
+        and params.get("MinModelVersion", version.version) <= version.version
+        and params.get("MaxModelVersion", version.version) >= version.version
+        and params.get("CreatedAtStartTime", created) <= created
+        and params.get("CreatedAtEndTime", created) >= created
+    )
+
+
+def _token(operation: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"operation": operation, "offset": offset}).encode()).decode()
+
+
+def _token_offset(operation: str, token: str | None) -> int:
+    if token is None:
+        return 0
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if decoded["operation"] == operation and isinstance(decoded["offset"], int):
+            return decoded["offset"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        pass
+    raise ContractViolation(
+        operation, "request", [f"NextToken: {_brief(token)} was not returned by an earlier {operation} response"]
+    )
+
+
+def _errors_of(operation: str) -> list[str]:
+    return [shape.name for shape in service_model().operation_model(operation).error_shapes]
+
+
+def _error_body(operation: str, code: ErrorCode, message: str) -> dict[str, Any]:
+    if code not in _errors_of(operation):
+        raise ContractViolation(operation, "error response", [f"{code} is not one of its errors"])
+    body = {"Message": message}
+    _enforce(operation, f"{code} response", service_model().shape_for(code), body)
+    return {"__type": f"{ERROR_NAMESPACE}#{code}", **body}
+
+
+def _enforce(operation: str, what: str, shape: Shape | None, wire: dict[str, Any]) -> None:
+    if shape is None:  # e.g. UpdateModel has no output members
+        problems = [f"{name}: {operation} has no {what} members" for name in wire]
+    else:
+        problems = shape_problems(shape, wire)
+    if problems:
+        raise ContractViolation(operation, what, problems)
+
+
+# --------------------------------------------------------------------------------------------------
+# Retries without waiting
+# --------------------------------------------------------------------------------------------------
+
+
+class _SleepRecorder:
+    """Stands in for the time module inside botocore.endpoint: records retry delays instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@contextmanager
+def skip_retry_sleeps() -> Iterator[list[float]]:
+    """Let botocore retry without waiting (in every thread); yields the backoff delays it asked for.
+
+    botocore's endpoint sleeps between attempts with time.sleep; only that module's view of time
+    is replaced, so nothing else stops sleeping.
+    """
+    recorder = _SleepRecorder()
+    with mock.patch.object(botocore.endpoint, "time", recorder):
+        yield recorder.delays
