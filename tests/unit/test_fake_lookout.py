@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import typing
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,23 +15,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from local import fake_lookout
-from local.fake_lookout import ContractViolation, FakeLookout, service_model, skip_retry_sleeps
+from local.fake_lookout import ContractViolation, FakeLookout, service_model
 
 REGION = "eu-west-1"
-
-
-@pytest.fixture
-def retry_sleeps() -> Iterator[list[float]]:
-    """botocore retries without waiting; the delays it asked for."""
-    with skip_retry_sleeps() as delays:
-        yield delays
-
-
-@pytest.fixture
-def lookout(monkeypatch: pytest.MonkeyPatch, retry_sleeps: list[float]) -> Iterator[FakeLookout]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws(), FakeLookout() as fake:
-        yield fake
 
 
 def lookout_client(retries: int = 8, *, parameter_validation: bool = True) -> Any:
