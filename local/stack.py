@@ -55,6 +55,21 @@ class EmulatedStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
 
+    def emailed_alerts(self) -> list[tuple[str, str]]:
+        """(subject, body) of each published alert as an email subscriber reads it.
+
+        moto delivers no email; it keeps every published message, whose per-protocol bodies
+        (MessageStructure=json) include the one SNS sends to email subscriptions.
+        """
+        from moto.sns.models import sns_backends
+
+        account, region = self.topic_arn.split(":")[4], self.topic_arn.split(":")[3]
+        topic = sns_backends[account][region].topics[self.topic_arn]
+        emailed = []
+        for _message_id, message, subject, *_rest in topic.sent_notifications:
+            emailed.append((str(subject), str(json.loads(message)["email"])))
+        return emailed
+
     def received_alerts(self) -> list[ReceivedAlert]:
         sqs = boto3.client("sqs")
         alerts: list[ReceivedAlert] = []

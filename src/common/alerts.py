@@ -160,7 +160,7 @@ def summary_text(
     lines += [
         f"Why:      {summary.severity_reason}",
         "",
-        f"Records:  {summary.rows:,} from {summary.first_timestamp} to {summary.last_timestamp}",
+        f"Records:  {summary.rows:,} from {_when(summary.first_timestamp)} to {_when(summary.last_timestamp)}",
         f"          normal {summary.normal:,}, anomalous {summary.anomalous:,} ({summary.anomaly_rate:.2%}), "
         f"machine off {summary.machine_off:,}",
         f"Events:   {summary.event_count:,} anomalous events, longest {summary.longest_event_points:,} points, "
@@ -194,9 +194,16 @@ def summary_text(
 def _event_line(rank: int, event: AnomalousEvent) -> str:
     sensors = ", ".join(f"{_name(s.name)} ({s.mean_contribution:.2f})" for s in event.top_sensors[:3])
     return (
-        f"  {rank}. {event.start} -> {event.end}  {event.points:,} points, "
+        f"  {rank}. {_when(event.start)} -> {_when(event.end)}  {event.points:,} points, "
         f"max score {_score(event.max_anomaly_score)}; top: {sensors or '-'}"
     )
+
+
+def _when(timestamp: str | None) -> str:
+    """L4E's '2024-01-05T08:43:00.000000' as a person writes it: '2024-01-05 08:43:00'."""
+    if timestamp is None:
+        return "n/a"
+    return timestamp.replace("T", " ", 1).removesuffix(".000000")
 
 
 def _score(value: float | None) -> str:

@@ -77,7 +77,7 @@ def test_text_body_gives_counts_worst_events_sensors_metrics_and_locations() -> 
     text = summary_alert(summary(), IDENTIFIED, FILE, FILE.summary_location()).text
     assert "Model:    pump-7 v3, quality QUALITY_THRESHOLD_MET" in text
     assert "normal 18,000, anomalous 160 (0.88%), machine off 2,000" in text
-    assert "1. 2024-01-02T10:00:00.000000 -> 2024-01-02T12:00:00.000000  11 points" in text
+    assert "1. 2024-01-02 10:00:00 -> 2024-01-02 12:00:00  11 points" in text
     assert "motor\\bearing temp 0  0.500" in text
     assert "labelled events 4, identified 3; predicted ranges 6" in text
     assert f"Diagnostics file: {FILE.uri}" in text
