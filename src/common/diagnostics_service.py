@@ -1,8 +1,8 @@
 """One diagnostics object in, one alert out: the use case every trigger shares.
 
-Claim the alert in the ledger, find the model, stream the summary, write it beside the
-file, publish, mark sent. Anything that fails before publishing gives the claim back and
-raises, so the caller's retry (or dead-letter queue) takes over and nothing is lost.
+Once the alert is claimed (common.alert_once): find the model, stream the summary, write it
+beside the file, and compose the alert. Anything that fails before publishing gives the claim
+back and raises, so the caller's retry (or dead-letter queue) takes over and nothing is lost.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from common.alert_once import deliver_once
 from common.alerts import Alert, summary_alert, unreadable_alert
-from common.aws import ledger, s3, sns
+from common.aws import s3
 from common.aws.lookout import LookoutClient
 from common.diagnostics import DiagnosticsSummary, summarise_stream
 from common.errors import DiagnosticsFileError
@@ -48,31 +49,27 @@ def process_diagnostics_object(
 ) -> Outcome:
     if not location.is_diagnostics_file:
         return Outcome(
-            diagnostics_object=location.uri,
-            status="IGNORED",
-            detail="not a diagnostics file (name does not match)",
+            diagnostics_object=location.uri, status="IGNORED", detail="not a diagnostics file (name does not match)"
         )
     stored = s3.head(location)
     key = alert_key(stored)
-    if ledger.claim(settings.ledger_table_name, key, settings.claim_seconds) is ledger.Claim.ALREADY_SENT:
-        logger.info("Alert already sent for this object", extra={"alert_key": key})
-        return Outcome(diagnostics_object=location.uri, status="DUPLICATE", detail="alert already sent", alert_key=key)
-    try:
+    results: list[tuple[DiagnosticsSummary | None, S3Location | None]] = []
+
+    def compose() -> Alert:
         identification = _identify(location, lookout or LookoutClient())
         summary, summary_object, alert = _summarise(stored, identification, settings)
-        message_id = sns.publish(settings.alert_topic_arn, alert)
-    except BaseException:
-        ledger.release(settings.ledger_table_name, key)
-        raise
-    ledger.mark_sent(settings.ledger_table_name, key, message_id)
+        results.append((summary, summary_object))
+        return alert
+
+    delivery = deliver_once(settings, key, compose)
+    if delivery.alert is None:
+        logger.info("Alert already sent for this object", extra={"alert_key": key})
+        return Outcome(diagnostics_object=location.uri, status="DUPLICATE", detail="alert already sent", alert_key=key)
+    alert = delivery.alert
+    summary, summary_object = results[0]
     logger.info(
         "Alert sent",
-        extra={
-            "alert_key": key,
-            "event_type": alert.event_type,
-            "severity": alert.severity,
-            "rows": summary.rows,
-        }
+        extra={"alert_key": key, "event_type": alert.event_type, "severity": alert.severity, "rows": summary.rows}
         if summary
         else {"alert_key": key, "event_type": alert.event_type},
     )
@@ -84,7 +81,7 @@ def process_diagnostics_object(
         event_type=alert.event_type.value,
         severity=alert.severity,
         model_name=alert.model_name,
-        message_id=message_id,
+        message_id=delivery.message_id,
         summary_object=summary_object.uri if summary_object else None,
         summary=summary,
     )
