@@ -26,6 +26,9 @@ NO_MODEL = "(none)"
 class EventType(StrEnum):
     DIAGNOSTICS_SUMMARY = "DIAGNOSTICS_SUMMARY"
     DIAGNOSTICS_UNREADABLE = "DIAGNOSTICS_UNREADABLE"
+    TRAINING_SUCCEEDED = "TRAINING_SUCCEEDED"  # a trained model without diagnostics output
+    TRAINING_FAILED = "TRAINING_FAILED"
+    WORKFLOW_FAILED = "WORKFLOW_FAILED"
 
 
 AlertSeverity = Literal["OK", "WARNING", "CRITICAL", "ERROR"]
@@ -262,3 +265,76 @@ def _fit(
             }
         )
     return alert
+
+
+def training_succeeded_alert(identity: ModelIdentity) -> Alert:
+    """A model trained without a diagnostics output configuration: say so, and how to get diagnostics."""
+    lines = [
+        "Lookout for Equipment training succeeded",
+        "",
+        f"Model:    {_who(identity)}, quality {identity.model_quality or 'unknown'}",
+    ]
+    if identity.metrics is not None:
+        metrics = identity.metrics
+        lines.append(
+            f"Metrics:  labelled events {_figure(metrics.labeled_events)}, identified "
+            f"{_figure(metrics.labeled_events_identified)}; predicted ranges {_figure(metrics.predicted_ranges)}"
+        )
+    lines += [
+        "",
+        "No diagnostics file: the model has no ModelDiagnosticsOutputConfiguration. Give one to",
+        "UpdateModel (or CreateModel) so that the next version writes per-point diagnostics.",
+    ]
+    return Alert(
+        event_type=EventType.TRAINING_SUCCEEDED,
+        severity="OK",
+        model_name=identity.model_name,
+        subject=_subject("OK", f"{_who(identity)}: training succeeded (no diagnostics configured)"),
+        text="\n".join(lines),
+        body={
+            "alert_version": 1,
+            "event_type": EventType.TRAINING_SUCCEEDED.value,
+            "severity": "OK",
+            "model": identity.model_dump(mode="json"),
+        },
+    )
+
+
+def workflow_failure_alert(
+    model_name: str | None, error: str, cause: str, advice: str, execution_arn: str | None
+) -> Alert:
+    """The training workflow ended without a model: what happened and what to do about it."""
+    event_type = EventType.TRAINING_FAILED if error == "TrainingFailed" else EventType.WORKFLOW_FAILED
+    who = model_name or "Training workflow"
+    lines = [
+        f"Lookout for Equipment training workflow failed: {error}",
+        "",
+        f"Model:     {model_name or 'not created'}",
+        f"Reason:    {cause}",
+        f"What to do: {advice}",
+    ]
+    if execution_arn:
+        region = execution_arn.split(":")[3]
+        lines += [
+            "",
+            f"Execution: {execution_arn}",
+            f"Console:   https://{region}.console.aws.amazon.com/states/home?region={region}"
+            f"#/v2/executions/details/{execution_arn}",
+        ]
+    return Alert(
+        event_type=event_type,
+        severity="ERROR",
+        model_name=model_name or NO_MODEL,
+        subject=_subject("ERROR", f"{who}: {error}: {cause}"),
+        text="\n".join(lines),
+        body={
+            "alert_version": 1,
+            "event_type": event_type.value,
+            "severity": "ERROR",
+            "model_name": model_name,
+            "error": error,
+            "cause": cause,
+            "advice": advice,
+            "execution_arn": execution_arn,
+        },
+    )

@@ -30,3 +30,11 @@ class AlertInProgressError(LookoutAutomationError):
 
 class InvalidLocationError(LookoutAutomationError):
     """A location given by a person (an s3:// URI or a path) cannot be used."""
+
+
+class InvalidTrainingInputError(LookoutAutomationError):
+    """The training workflow's input cannot be used; the message says what to fix."""
+
+
+class DiagnosticsNotReadyError(LookoutAutomationError):
+    """Training succeeded but its diagnostics file is not in S3 yet (the workflow retries, bounded)."""

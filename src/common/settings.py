@@ -37,6 +37,9 @@ class Settings(SummaryThresholds):
     # How long a claimed alert stays reserved for the invocation that claimed it:
     # longer than the function's timeout, so a slow run is never overtaken.
     claim_seconds: int = Field(default=960, ge=60, validation_alias="CLAIM_SECONDS")
+    # Defaults the training workflow fills in when its input leaves them out.
+    diagnostics_bucket: str | None = Field(default=None, validation_alias="DIAGNOSTICS_BUCKET")
+    lookout_role_arn: str | None = Field(default=None, validation_alias="LOOKOUT_ROLE_ARN")
 
 
 @cache

@@ -56,3 +56,14 @@ def put_json(location: S3Location, document: str) -> None:
         Body=document.encode(),
         ContentType="application/json",
     )
+
+
+def read_json(location: S3Location) -> str | None:
+    """A small JSON document's text, or None when it does not exist."""
+    try:
+        response = client("s3").get_object(Bucket=location.bucket, Key=location.key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in MISSING:
+            return None
+        raise
+    return str(response["Body"].read().decode())

@@ -1,0 +1,225 @@
+"""The training workflow's domain: its input, the CreateModel request, its outcomes in words.
+
+Pure: the state machine runs the L4E calls itself (direct SDK integrations); the Lambda
+steps call these functions to validate the input, fill the stack's defaults in, and turn
+results and failures into what a person reads in the console and in the alert.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from common.errors import InvalidTrainingInputError
+from common.settings import Settings
+
+NAME_PATTERN = r"^[0-9a-zA-Z_-]{1,200}$"
+BUCKET_PATTERN = r"^[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9]$"
+ROLE_PATTERN = r"^arn:aws(-[^:]+)?:iam::[0-9]{12}:role/.+$"
+# A poll is about 11 history events (Wait, DescribeModel, counter, Choice); a Standard
+# workflow may have 25,000. 2,000 polls leave room for everything else.
+MAX_POLLS = 2000
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class S3OutputConfiguration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    Bucket: Annotated[str, Field(pattern=BUCKET_PATTERN)]
+    Prefix: str = ""
+
+    @model_validator(mode="after")
+    def _prefix_ends_with_slash(self) -> S3OutputConfiguration:
+        if self.Prefix and not self.Prefix.endswith("/"):
+            raise ValueError(f"Prefix must be empty or end with '/' (got {self.Prefix!r})")
+        return self
+
+
+class DiagnosticsOutputConfiguration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    S3OutputConfiguration: S3OutputConfiguration
+    KmsKeyId: str | None = None
+
+
+class Tag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    Key: Annotated[str, Field(min_length=1, max_length=128)]
+    Value: Annotated[str, Field(max_length=256)]
+
+
+class TrainingInput(BaseModel):
+    """What a user pastes into the console's "Start execution" box."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ModelName: Name
+    DatasetName: Name
+    DatasetSchema: dict[str, Any] | None = None
+    LabelsInputConfiguration: dict[str, Any] | None = None
+    TrainingDataStartTime: datetime | None = None
+    TrainingDataEndTime: datetime | None = None
+    EvaluationDataStartTime: datetime | None = None
+    EvaluationDataEndTime: datetime | None = None
+    RoleArn: Annotated[str, Field(pattern=ROLE_PATTERN)] | None = None
+    DataPreProcessingConfiguration: dict[str, Any] | None = None
+    ServerSideKmsKeyId: str | None = None
+    Tags: list[Tag] | None = None
+    OffCondition: str | None = None
+    ModelDiagnosticsOutputConfiguration: DiagnosticsOutputConfiguration | None = None
+    PollIntervalSeconds: Annotated[int, Field(ge=60, le=3600)] = 300
+    MaxWaitSeconds: Annotated[int, Field(ge=60, le=14 * 24 * 3600)] = 48 * 3600
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingInput:
+        for name in ("TrainingData", "EvaluationData"):
+            start = getattr(self, f"{name}StartTime")
+            end = getattr(self, f"{name}EndTime")
+            if start is not None and end is not None and _utc(start) >= _utc(end):
+                raise ValueError(f"{name}StartTime must be before {name}EndTime")
+        if self.MaxWaitSeconds // self.PollIntervalSeconds > MAX_POLLS:
+            raise ValueError(
+                f"MaxWaitSeconds / PollIntervalSeconds allows at most {MAX_POLLS} polls "
+                "(Step Functions keeps 25,000 history events): raise PollIntervalSeconds"
+            )
+        return self
+
+
+class TrainingPlan(BaseModel):
+    """The Prepare step's result, which the state machine reads."""
+
+    ModelName: str
+    CreateModel: dict[str, Any]
+    PollIntervalSeconds: int
+    MaxPolls: int
+    MaxWaitSeconds: int
+
+
+def plan_training(raw_input: Any, execution_name: str, settings: Settings) -> TrainingPlan:
+    """Validate the console input and build the CreateModel request, with the stack's defaults."""
+    try:
+        given = TrainingInput.model_validate(raw_input)
+    except ValidationError as error:
+        raise InvalidTrainingInputError(_problems(error)) from error
+    request: dict[str, Any] = given.model_dump(
+        mode="json", exclude_none=True, exclude={"PollIntervalSeconds", "MaxWaitSeconds"}
+    )
+    for name in ("TrainingDataStartTime", "TrainingDataEndTime", "EvaluationDataStartTime", "EvaluationDataEndTime"):
+        moment = getattr(given, name)
+        if moment is not None:
+            request[name] = _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The execution's name is unique per state machine: a retried CreateModel cannot create a second model.
+    request["ClientToken"] = execution_name
+    if "RoleArn" not in request:
+        if not settings.lookout_role_arn:
+            raise InvalidTrainingInputError("RoleArn is required: the stack has no default Lookout for Equipment role")
+        request["RoleArn"] = settings.lookout_role_arn
+    if "ModelDiagnosticsOutputConfiguration" not in request and settings.diagnostics_bucket:
+        request["ModelDiagnosticsOutputConfiguration"] = {
+            "S3OutputConfiguration": {"Bucket": settings.diagnostics_bucket, "Prefix": f"{given.ModelName}/"}
+        }
+    return TrainingPlan(
+        ModelName=given.ModelName,
+        CreateModel=request,
+        PollIntervalSeconds=given.PollIntervalSeconds,
+        MaxPolls=max(1, given.MaxWaitSeconds // given.PollIntervalSeconds),
+        MaxWaitSeconds=given.MaxWaitSeconds,
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _problems(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "input"
+        message = problem["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- failures
+
+FailureName = Literal[
+    "InvalidInput",
+    "LookoutRejectedRequest",
+    "ModelAlreadyExists",
+    "AccessDenied",
+    "QuotaExceeded",
+    "DatasetNotFound",
+    "TrainingFailed",
+    "TrainingTimedOut",
+    "DiagnosticsNotReady",
+    "WorkflowError",
+]
+
+# The error names Step Functions reports, to the failure a person is told about and what to do.
+_FAILURES: dict[str, tuple[FailureName, str]] = {
+    "InvalidTrainingInputError": ("InvalidInput", "Fix the execution input and start a new execution."),
+    "LookoutEquipment.ValidationException": (
+        "LookoutRejectedRequest",
+        "Lookout for Equipment rejected the CreateModel request: check the dataset, the time ranges "
+        "(at least 180 days of training data), the labels and the role.",
+    ),
+    "LookoutEquipment.ConflictException": (
+        "ModelAlreadyExists",
+        "A model with this ModelName exists or is being created: choose another ModelName, or delete the model first.",
+    ),
+    "LookoutEquipment.AccessDeniedException": (
+        "AccessDenied",
+        "A permission is missing: the workflow may pass only the stack's Lookout for Equipment role, and that "
+        "role must read the labels and write the diagnostics bucket.",
+    ),
+    "LookoutEquipment.ServiceQuotaExceededException": (
+        "QuotaExceeded",
+        "A Lookout for Equipment quota is reached (by default 15 models per account, 5 trainings at once): "
+        "delete unused models or wait for trainings to finish.",
+    ),
+    "LookoutEquipment.ResourceNotFoundException": (
+        "DatasetNotFound",
+        "The dataset does not exist in this account and region: check DatasetName and ingest the data first.",
+    ),
+    "TrainingFailed": ("TrainingFailed", "Lookout for Equipment could not train the model; its reason is above."),
+    "TrainingTimedOut": (
+        "TrainingTimedOut",
+        "The model was still training when the workflow stopped waiting. Training goes on: see the model in "
+        "the console, or start with a larger MaxWaitSeconds next time.",
+    ),
+    "DiagnosticsNotReadyError": (
+        "DiagnosticsNotReady",
+        "Training succeeded but its diagnostics file did not appear in time; the S3 trigger will still "
+        "summarise it when it lands.",
+    ),
+}
+
+
+class WorkflowFailure(BaseModel):
+    """What the workflow's failure step reports: the Fail state's error and cause."""
+
+    Error: FailureName
+    Cause: str
+    Advice: str
+
+
+def describe_failure(error: str, cause: str) -> WorkflowFailure:
+    name, advice = _FAILURES.get(error, ("WorkflowError", f"Unexpected error {error}: see the execution's events."))
+    return WorkflowFailure(Error=name, Cause=_readable_cause(cause), Advice=advice)
+
+
+def _readable_cause(cause: str) -> str:
+    """Lambda errors arrive as a JSON document; people want its message."""
+    import json
+
+    try:
+        document = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(document, dict) and isinstance(document.get("errorMessage"), str):
+        return str(document["errorMessage"])
+    return cause

@@ -1,0 +1,27 @@
+"""Workflow step: validate the console input and build the CreateModel request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import BaseModel, parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common.settings import get_settings
+from common.training import plan_training
+
+logger = Logger()
+tracer = Tracer()
+
+
+class PrepareEvent(BaseModel):
+    input: Any
+    execution_name: str
+
+
+@logger.inject_lambda_context(correlation_id_path="execution_name")
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=PrepareEvent)
+    return plan_training(request.input, request.execution_name, get_settings()).model_dump(mode="json")

@@ -1,0 +1,52 @@
+"""Workflow step: the workflow cannot go on; alert once with what to fix, and name the failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import BaseModel, parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common.settings import get_settings
+from common.training_service import report_failure
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+class CaughtError(BaseModel):
+    Error: str
+    Cause: str = ""
+
+
+class FailedEvent(BaseModel):
+    input: Any
+    error: CaughtError
+    execution_arn: str
+
+
+@logger.inject_lambda_context(correlation_id_path="execution_arn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    failed = parse(event=event, model=FailedEvent)
+    state = failed.input if isinstance(failed.input, dict) else {}
+    model_name = state.get("ModelName")
+    cause = failed.error.Cause
+    # A failed training: DescribeModel's FailedReason (kept at $.failed) is the cause a person needs.
+    reason = (state.get("failed") or {}).get("FailedReason")
+    if failed.error.Error == "TrainingFailed" and isinstance(reason, str):
+        cause = reason
+    failure = report_failure(
+        model_name if isinstance(model_name, str) else None,
+        failed.error.Error,
+        cause,
+        failed.execution_arn,
+        get_settings(),
+    )
+    metrics.add_metric(name="WorkflowFailures", unit=MetricUnit.Count, value=1)
+    logger.warning("Training workflow failed", extra={"error": failure.Error, "cause": failure.Cause})
+    return failure.model_dump(mode="json")

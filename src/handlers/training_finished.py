@@ -1,0 +1,31 @@
+"""Workflow step: a model version finished training; summarise its diagnostics and alert once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import BaseModel, parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common.settings import get_settings
+from common.training_service import DescribedVersion, finish_training
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+class FinishedEvent(BaseModel):
+    version: DescribedVersion
+
+
+@logger.inject_lambda_context(correlation_id_path="version.ModelArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    finished = parse(event=event, model=FinishedEvent)
+    result = finish_training(finished.version, get_settings())
+    metrics.add_metric(name="TrainingsSucceeded", unit=MetricUnit.Count, value=1)
+    return result.model_dump(mode="json")

@@ -1,0 +1,129 @@
+"""The training workflow's input: what is accepted, what the stack fills in, what is refused and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from common.errors import InvalidTrainingInputError
+from common.settings import Settings
+from common.training import MAX_POLLS, describe_failure, plan_training
+
+SETTINGS = Settings.model_validate(
+    {
+        "ALERT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:alerts",
+        "LEDGER_TABLE_NAME": "ledger",
+        "DIAGNOSTICS_BUCKET": "stack-diagnostics",
+        "LOOKOUT_ROLE_ARN": "arn:aws:iam::123456789012:role/lookout",
+    }
+)
+
+
+def plan(**given: Any) -> dict[str, Any]:
+    request = {"ModelName": "pump-7", "DatasetName": "pump-data"} | given
+    return plan_training(request, "exec-42", SETTINGS).model_dump()
+
+
+def test_minimal_input_gets_the_stacks_role_diagnostics_prefix_and_a_stable_client_token() -> None:
+    result = plan()
+    assert result["CreateModel"] == {
+        "ModelName": "pump-7",
+        "DatasetName": "pump-data",
+        "ClientToken": "exec-42",
+        "RoleArn": "arn:aws:iam::123456789012:role/lookout",
+        "ModelDiagnosticsOutputConfiguration": {
+            "S3OutputConfiguration": {"Bucket": "stack-diagnostics", "Prefix": "pump-7/"}
+        },
+    }
+    assert (result["PollIntervalSeconds"], result["MaxWaitSeconds"], result["MaxPolls"]) == (300, 172800, 576)
+
+
+def test_every_create_model_field_passes_through_and_times_become_utc() -> None:
+    result = plan(
+        DatasetSchema={"InlineDataSchema": "{}"},
+        LabelsInputConfiguration={"S3InputConfiguration": {"Bucket": "labels-bucket", "Prefix": "pump-7/"}},
+        TrainingDataStartTime="2023-01-01T00:00:00+01:00",
+        TrainingDataEndTime="2023-09-01T00:00:00Z",
+        EvaluationDataStartTime="2023-09-01T00:00:00",
+        EvaluationDataEndTime="2023-12-01T00:00:00",
+        RoleArn="arn:aws:iam::123456789012:role/other",
+        DataPreProcessingConfiguration={"TargetSamplingRate": "PT5M"},
+        ServerSideKmsKeyId="alias/l4e",
+        Tags=[{"Key": "site", "Value": "north"}],
+        OffCondition="component\\motor_speed < 10",
+        ModelDiagnosticsOutputConfiguration={"S3OutputConfiguration": {"Bucket": "mine", "Prefix": "d/"}},
+        PollIntervalSeconds=600,
+        MaxWaitSeconds=3600,
+    )
+    request = result["CreateModel"]
+    assert request["TrainingDataStartTime"] == "2022-12-31T23:00:00Z"
+    assert request["EvaluationDataStartTime"] == "2023-09-01T00:00:00Z"
+    assert request["RoleArn"] == "arn:aws:iam::123456789012:role/other"
+    assert request["ModelDiagnosticsOutputConfiguration"]["S3OutputConfiguration"] == {"Bucket": "mine", "Prefix": "d/"}
+    assert request["Tags"] == [{"Key": "site", "Value": "north"}]
+    assert request["OffCondition"] == "component\\motor_speed < 10"
+    assert "PollIntervalSeconds" not in request
+    assert result["MaxPolls"] == 6
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"ModelName": None}, "ModelName"),
+        ({"ModelName": "pump 7!"}, "ModelName: String should match pattern"),
+        ({"DatasetName": ""}, "DatasetName"),
+        (
+            {"ModelDiagnosticsOutputConfiguration": {"S3OutputConfiguration": {"Bucket": "b-1", "Prefix": "no-slash"}}},
+            "Prefix must be empty or end with '/'",
+        ),
+        (
+            {"ModelDiagnosticsOutputConfiguration": {"S3OutputConfiguration": {"Bucket": "Bad_Bucket", "Prefix": ""}}},
+            "Bucket",
+        ),
+        (
+            {"TrainingDataStartTime": "2023-09-01T00:00:00", "TrainingDataEndTime": "2023-01-01T00:00:00"},
+            "TrainingDataStartTime must be before TrainingDataEndTime",
+        ),
+        ({"EvaluationDataStartTime": "yesterday"}, "EvaluationDataStartTime"),
+        ({"PollIntervalSeconds": 5}, "PollIntervalSeconds"),
+        ({"PollIntervalSeconds": 60, "MaxWaitSeconds": 60 * (MAX_POLLS + 1)}, "raise PollIntervalSeconds"),
+        ({"ModelNmae": "typo"}, "ModelNmae: Extra inputs are not permitted"),
+        ({"RoleArn": "not-an-arn"}, "RoleArn"),
+    ],
+    ids=[
+        "missing-model-name",
+        "bad-model-name",
+        "empty-dataset",
+        "prefix-without-slash",
+        "bad-bucket",
+        "training-dates-out-of-order",
+        "bad-date",
+        "poll-too-fast",
+        "too-many-polls",
+        "misspelt-field",
+        "bad-role",
+    ],
+)
+def test_bad_input_is_refused_with_what_to_fix(given: dict[str, Any], message: str) -> None:
+    request = {"ModelName": "pump-7", "DatasetName": "pump-data"} | given
+    request = {k: v for k, v in request.items() if v is not None}
+    with pytest.raises(InvalidTrainingInputError) as caught:
+        plan_training(request, "exec-42", SETTINGS)
+    assert message in str(caught.value)
+
+
+def test_input_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(InvalidTrainingInputError, match="Input should be a valid dictionary"):
+        plan_training(["pump-7"], "exec-42", SETTINGS)
+
+
+def test_failures_are_named_and_explained() -> None:
+    conflict = describe_failure("LookoutEquipment.ConflictException", "Model pump-7 already exists")
+    assert conflict.Error == "ModelAlreadyExists"
+    assert "choose another ModelName" in conflict.Advice
+    lambda_error = describe_failure(
+        "InvalidTrainingInputError", '{"errorMessage": "ModelName: Field required", "errorType": "X"}'
+    )
+    assert (lambda_error.Error, lambda_error.Cause) == ("InvalidInput", "ModelName: Field required")
+    assert describe_failure("States.Runtime", "boom").Error == "WorkflowError"
