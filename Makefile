@@ -21,6 +21,11 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $@
 
+# Node tools for the gates (asl-validator), exactly as locked; no install scripts run.
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 demo: $(VENV)/.installed
 	$(PY) -m local.run
 
@@ -37,12 +42,15 @@ format: $(VENV)/.installed
 types: $(VENV)/.installed
 	$(VENV)/bin/mypy src local
 
-unit: $(VENV)/.installed
+# The infrastructure tests run asl-validator too: install it so they never skip here.
+unit: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/pytest
 
-validate: $(TOOLS)/.installed
+# Neither sam nor cfn-lint reads a DefinitionUri file: asl-validator checks the state machine's.
+validate: $(TOOLS)/.installed node_modules/.installed
 	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(TOOLS)/bin/cfn-lint template.yaml
+	node_modules/.bin/asl-validator --json-path statemachine/train_model.asl.json
 
 # sam build (no container) needs the runtime's interpreter, python3.13, on PATH. The pyenv
 # shim only resolves it inside this directory (.python-version), and SAM runs pip elsewhere,
@@ -53,4 +61,24 @@ build: $(TOOLS)/.installed
 	  $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks: commands, not tests, and not part of `make test` (README, "Performance").
+# `make bench` summarises L4E's largest evaluation file (1.5 M rows x 30 sensors, generated once
+# into out/bench/) with the project and with a naive baseline: BENCH_ARGS=--quick for a small one.
+# `make bench-coldstart` times each handler's import against `import boto3`, in an environment
+# holding only the functions' runtime dependencies, as the deployment package does.
+.PHONY: bench bench-coldstart
+RUNTIME := out/runtime-venv
+BENCH_ARGS ?=
+
+$(RUNTIME)/.installed: src/requirements.txt
+	$(PYTHON) -m venv $(RUNTIME)
+	$(RUNTIME)/bin/pip install --quiet --disable-pip-version-check -r src/requirements.txt
+	touch $@
+
+bench: $(VENV)/.installed
+	$(PY) -m local.benchmark $(BENCH_ARGS)
+
+bench-coldstart: $(VENV)/.installed $(RUNTIME)/.installed
+	$(PY) -m local.coldstart --python $(RUNTIME)/bin/python

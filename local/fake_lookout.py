@@ -20,6 +20,12 @@ the clients are created (a client copies the session's event handlers when it is
         lookout.add_model("pump", diagnostics_bucket="diagnostics", diagnostics_prefix="pump/")
         lookout.add_version("pump", 1, diagnostics_object=("diagnostics", "pump/1/results.json.gz"))
         ...  # code under test calls boto3.client("lookoutequipment", ...)
+
+Training is simulated: CreateModel creates the model IN_PROGRESS, and a plan given with
+``train_on_create`` decides how many DescribeModel calls still see IN_PROGRESS and how training
+ends (version 1 with its diagnostics object, or FAILED with a reason)::
+
+    lookout.train_on_create("pump", in_progress_polls=2, on_complete=write_diagnostics_file)
 """
 
 from __future__ import annotations
@@ -79,6 +85,21 @@ ErrorCode = Literal[
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_PAGE_SIZE = 50
+# Account quotas of the service (lookout-facts.md): models per account, models training at once.
+MODEL_QUOTA = 15
+CONCURRENT_TRAINING_QUOTA = 5
+# Where a simulated training writes its diagnostics file. The real layout under the configured prefix
+# is not documented (DescribeModelVersion's ModelDiagnosticsResultsObject is the authority), so code
+# under test must read the key from there; a test can pass another layout to train_on_create.
+DEFAULT_DIAGNOSTICS_KEY = "{prefix}{model}/{version}/model_diagnostics_results.json.gz"
+# ModelMetrics of a simulated training without labels (a JSON string on the wire).
+DEFAULT_TRAINING_METRICS: dict[str, Any] = {
+    "labeled_ranges": [],
+    "labeled_event_metrics": {"num_labeled": 0, "num_identified": 0, "total_warning_time_in_seconds": 0},
+    "predicted_ranges": [],
+    "unknown_event_metrics": {"num_identified": 0, "total_duration_in_seconds": 0},
+}
+TrainingOutcome = Literal["SUCCESS", "FAILED"]
 
 
 @cache
@@ -245,6 +266,8 @@ class FakeModelVersion:
     failed_reason: str | None = None
     auto_promotion_result: AutoPromotionResult | None = None
     auto_promotion_result_reason: str | None = None
+    training_execution_start_time: datetime | None = None
+    training_execution_end_time: datetime | None = None
 
 
 @dataclass
@@ -255,7 +278,7 @@ class FakeModel:
     arn: str
     dataset_name: str
     dataset_arn: str
-    role_arn: str
+    role_arn: str | None
     status: ModelStatus
     created_at: datetime
     diagnostics_output: DiagnosticsOutput | None = None
@@ -266,6 +289,24 @@ class FakeModel:
     activated_at: datetime | None = None
     previous_active_version: int | None = None
     previous_activated_at: datetime | None = None
+    # What CreateModel was asked (wire form), and the members it sets, for models it created.
+    create_request: dict[str, Any] | None = None
+    schema: str | None = None  # DatasetSchema.InlineDataSchema, a JSON string
+    labels_input_configuration: dict[str, Any] | None = None
+    data_pre_processing_configuration: dict[str, Any] | None = None
+    training_data_start_time: datetime | None = None
+    training_data_end_time: datetime | None = None
+    evaluation_data_start_time: datetime | None = None
+    evaluation_data_end_time: datetime | None = None
+    server_side_kms_key_arn: str | None = None
+    off_condition: str | None = None
+    training_execution_start_time: datetime | None = None
+    training_execution_end_time: datetime | None = None
+    last_updated_time: datetime | None = None
+
+    @property
+    def client_token(self) -> str | None:
+        return None if self.create_request is None else self.create_request.get("ClientToken")
 
     def activate(self, version: int, at: datetime | None = None) -> None:
         """Make a version the active one, as training success or UpdateActiveModelVersion does."""
@@ -298,6 +339,29 @@ class _Fault:
     code: ErrorCode
     message: str
     status: int
+    after_applying: bool
+
+
+TrainingCallback = Callable[[FakeModel, FakeModelVersion | None], None]
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How a simulated training goes: see FakeLookout.train_on_create."""
+
+    in_progress_polls: int
+    outcome: TrainingOutcome
+    failed_reason: str | None
+    model_quality: ModelQuality | None
+    model_metrics: str | None
+    diagnostics_key: str
+    on_complete: TrainingCallback | None
+
+
+@dataclass
+class _Training:
+    plan: TrainingPlan
+    polls_left: int
 
 
 class _ServiceError(Exception):
@@ -333,20 +397,31 @@ class FakeLookout:
         region: str = DEFAULT_REGION,
         account_id: str = DEFAULT_ACCOUNT_ID,
         default_page_size: int = DEFAULT_PAGE_SIZE,
+        require_datasets: bool = False,
     ) -> None:
         self.region = region
         self.account_id = account_id
         # Page size when a List request has no MaxResults; lower it to force several pages.
         self.default_page_size = default_page_size
+        # CreateModel on a dataset not added with add_dataset is ResourceNotFoundException when set;
+        # otherwise any DatasetName is taken as existing.
+        self.require_datasets = require_datasets
         self.calls: list[Call] = []
         self.violations: list[ContractViolation] = []
+        # Exceptions raised by on_complete callbacks (inside a request, where a caller may swallow them).
+        self.callback_errors: list[Exception] = []
         self._models: dict[str, FakeModel] = {}
+        self._datasets: set[str] = set()
         self._faults: dict[str, deque[_Fault]] = {}
-        self._lock = threading.Lock()
+        self._training_plans: dict[str | None, TrainingPlan] = {}
+        self._trainings: dict[str, _Training] = {}
+        # Reentrant: an on_complete callback runs inside a request and may itself call the service.
+        self._lock = threading.RLock()
         self._events: Any = None  # the emitter installed on, while installed
         self._unique_id = f"fake-lookout-{id(self)}"
-        # The operations answered; add CreateModel, UpdateModel, ... here.
+        # The operations answered; add UpdateModel, ... here.
         self._handlers: dict[str, Handler] = {
+            "CreateModel": self._create_model,
             "DescribeModel": self._describe_model,
             "DescribeModelVersion": self._describe_model_version,
             "ListModels": self._list_models,
@@ -447,6 +522,63 @@ class FakeLookout:
     def model(self, name: str) -> FakeModel:
         return self._models[name]
 
+    def add_dataset(self, name: str) -> None:
+        """A dataset CreateModel may train on (checked only when require_datasets is set)."""
+        self._datasets.add(name)
+
+    def train_on_create(
+        self,
+        model_name: str | None = None,
+        *,
+        in_progress_polls: int = 2,
+        outcome: TrainingOutcome = "SUCCESS",
+        failed_reason: str | None = None,
+        model_quality: ModelQuality | None = "CANNOT_DETERMINE_QUALITY",
+        model_metrics: Mapping[str, Any] | str | None = None,
+        diagnostics_key: str = DEFAULT_DIAGNOSTICS_KEY,
+        on_complete: TrainingCallback | None = None,
+    ) -> TrainingPlan:
+        """Plan the training that CreateModel of `model_name` (of any model when None) starts.
+
+        The model is IN_PROGRESS after CreateModel. Training advances only when DescribeModel is
+        called (ListModels and DescribeModelVersion do not advance it): the first
+        `in_progress_polls` DescribeModel answers still say IN_PROGRESS, and the next one finds the
+        outcome. On SUCCESS a new version (1 for a new model) is created, successful and active,
+        with `model_metrics` (DEFAULT_TRAINING_METRICS unless given) and `model_quality`; if the
+        model has a diagnostics output configuration, the version's ModelDiagnosticsResultsObject
+        is the configured bucket and `diagnostics_key` formatted with {prefix} (the configured
+        prefix, "" if none), {model} and {version}. On FAILED the model gets `failed_reason` and no
+        version (inferred: the documentation does not say whether a failed first training leaves a
+        FAILED version).
+
+        `on_complete(model, version_or_None)` runs at that moment, before the DescribeModel answer
+        that reports the outcome, e.g. to put the diagnostics file into (moto's) S3; a test that
+        wants the file to land late writes it later instead. A model without a plan stays
+        IN_PROGRESS until the test changes it.
+        """
+        if in_progress_polls < 0:
+            raise ValueError("in_progress_polls cannot be negative")
+        if outcome == "SUCCESS" and failed_reason is not None:
+            raise ValueError("a successful training has no failed_reason")
+        if outcome == "FAILED" and model_metrics is not None:
+            raise ValueError("a failed training has no model_metrics")
+        metrics = DEFAULT_TRAINING_METRICS if model_metrics is None else model_metrics
+        plan = TrainingPlan(
+            in_progress_polls=in_progress_polls,
+            outcome=outcome,
+            failed_reason=(failed_reason or "Model training failed (injected by FakeLookout)")
+            if outcome == "FAILED"
+            else None,
+            model_quality=model_quality if outcome == "SUCCESS" else None,
+            model_metrics=(metrics if isinstance(metrics, str) else json.dumps(metrics))
+            if outcome == "SUCCESS"
+            else None,
+            diagnostics_key=diagnostics_key,
+            on_complete=on_complete,
+        )
+        self._training_plans[model_name] = plan
+        return plan
+
     def fail_next(
         self,
         operation: str,
@@ -455,15 +587,21 @@ class FakeLookout:
         *,
         times: int = 1,
         status: int | None = None,
+        after_applying: bool = False,
     ) -> None:
         """Answer the next `times` calls of an operation with an error (HTTP 500 for InternalServerException,
-        else 400 unless `status` says otherwise). The error must be one the operation can return."""
+        else 400 unless `status` says otherwise). The error must be one the operation can return.
+
+        after_applying=True carries the request out first and loses the answer (a timeout or 5xx after
+        the service acted): what a retried CreateModel must survive thanks to its ClientToken.
+        """
         if code not in _errors_of(operation):
             raise ValueError(f"{operation} cannot return {code}; its errors are {_errors_of(operation)}")
         fault = _Fault(
             code=code,
             message=message or f"{code} injected by FakeLookout",
             status=status or (500 if code == "InternalServerException" else 400),
+            after_applying=after_applying,
         )
         self._faults.setdefault(operation, deque()).extend([fault] * times)
 
@@ -513,6 +651,11 @@ class FakeLookout:
                 "FakeLookout saw contract violations that were not popped:\n"
                 + "\n".join(str(violation) for violation in self.violations)
             )
+        if exc_type is None and self.callback_errors:
+            raise AssertionError(
+                "a FakeLookout on_complete callback failed:\n"
+                + "\n".join(f"  - {error!r}" for error in self.callback_errors)
+            ) from self.callback_errors[0]
 
     def _answer(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
         if self._events is None:
@@ -539,8 +682,8 @@ class FakeLookout:
         operation_model = service_model().operation_model(operation)
         _enforce(operation, "request", operation_model.input_shape, params)
         faults = self._faults.get(operation)
-        if faults:
-            fault = faults.popleft()
+        fault = faults.popleft() if faults else None
+        if fault is not None and not fault.after_applying:
             return fault.status, _error_body(operation, fault.code, fault.message)
         handler = self._handlers.get(operation)
         if handler is None:
@@ -551,6 +694,8 @@ class FakeLookout:
             return 400, _error_body(operation, error.code, error.message)
         wire = json.loads(json.dumps(output, default=_json_default))
         _enforce(operation, "response", operation_model.output_shape, wire)
+        if fault is not None:
+            return fault.status, _error_body(operation, fault.code, fault.message)
         return 200, wire
 
     # ---- operations ------------------------------------------------------------------------------
@@ -573,14 +718,73 @@ class FakeLookout:
         page, token = self._page("ListModelVersions", summaries, params)
         return _present({"ModelVersionSummaries": page, "NextToken": token})
 
+    def _create_model(self, params: dict[str, Any]) -> dict[str, Any]:
+        name, token = params["ModelName"], params["ClientToken"]
+        existing = self._models.get(name)
+        if existing is not None:
+            if existing.client_token == token and existing.create_request == params:
+                # The same request again (a retry): nothing new is created. Inferred: it answers
+                # with the model's current status.
+                return {"ModelArn": existing.arn, "Status": existing.status}
+            raise _ServiceError("ConflictException", f"Model {name} already exists")
+        diagnostics = params.get("ModelDiagnosticsOutputConfiguration")
+        if diagnostics is not None and "RoleArn" not in params:
+            raise _ServiceError("ValidationException", "RoleArn is required with ModelDiagnosticsOutputConfiguration")
+        for start, end in (
+            ("TrainingDataStartTime", "TrainingDataEndTime"),
+            ("EvaluationDataStartTime", "EvaluationDataEndTime"),
+        ):
+            if start in params and end in params and params[start] >= params[end]:
+                raise _ServiceError("ValidationException", f"{start} must be before {end}")
+        if self.require_datasets and params["DatasetName"] not in self._datasets:
+            raise _ServiceError("ResourceNotFoundException", f"Dataset {params['DatasetName']} does not exist")
+        if len(self._models) >= MODEL_QUOTA:
+            raise _ServiceError("ServiceQuotaExceededException", f"At most {MODEL_QUOTA} models per account")
+        if sum(model.status == "IN_PROGRESS" for model in self._models.values()) >= CONCURRENT_TRAINING_QUOTA:
+            raise _ServiceError(
+                "ServiceQuotaExceededException", f"At most {CONCURRENT_TRAINING_QUOTA} models can train at once"
+            )
+        s3_output = diagnostics["S3OutputConfiguration"] if diagnostics else {}
+        now = datetime.now(UTC)
+        model = self.add_model(
+            name,
+            dataset_name=params["DatasetName"],
+            status="IN_PROGRESS",
+            diagnostics_bucket=s3_output.get("Bucket"),
+            diagnostics_prefix=s3_output.get("Prefix"),
+            diagnostics_kms_key_id=diagnostics.get("KmsKeyId") if diagnostics else None,
+            created_at=now,
+        )
+        model.role_arn = params.get("RoleArn")
+        model.create_request = params
+        model.schema = params.get("DatasetSchema", {}).get("InlineDataSchema")
+        model.labels_input_configuration = params.get("LabelsInputConfiguration")
+        model.data_pre_processing_configuration = params.get("DataPreProcessingConfiguration")
+        model.training_data_start_time = _from_wire_time(params.get("TrainingDataStartTime"))
+        model.training_data_end_time = _from_wire_time(params.get("TrainingDataEndTime"))
+        model.evaluation_data_start_time = _from_wire_time(params.get("EvaluationDataStartTime"))
+        model.evaluation_data_end_time = _from_wire_time(params.get("EvaluationDataEndTime"))
+        model.server_side_kms_key_arn = self._kms_key_arn(params.get("ServerSideKmsKeyId"))
+        model.off_condition = params.get("OffCondition")
+        model.training_execution_start_time = model.last_updated_time = now
+        plan = self._training_plans.get(name, self._training_plans.get(None))
+        if plan is not None:
+            self._trainings[name] = _Training(plan, plan.in_progress_polls)
+        return {"ModelArn": model.arn, "Status": model.status}
+
     def _describe_model(self, params: dict[str, Any]) -> dict[str, Any]:
         model = self._known_model(params["ModelName"])
+        self._advance_training(model)
         active, previous, retraining = model.active(), model.previous_active(), model.latest_retraining()
         return _present(
             {
                 **self._model_summary(model),
+                **self._training_members(model),
                 "RoleArn": model.role_arn,
                 "FailedReason": model.failed_reason,
+                "TrainingExecutionStartTime": model.training_execution_start_time,
+                "TrainingExecutionEndTime": model.training_execution_end_time,
+                "LastUpdatedTime": model.last_updated_time,
                 "ModelMetrics": active.model_metrics if active else None,
                 "ModelVersionActivatedAt": model.activated_at,
                 "PreviousActiveModelVersion": model.previous_active_version,
@@ -600,6 +804,7 @@ class FakeLookout:
         results = version.diagnostics_object
         return _present(
             {
+                **self._training_members(model),
                 "ModelName": model.name,
                 "ModelArn": model.arn,
                 "ModelVersion": version.version,
@@ -610,6 +815,8 @@ class FakeLookout:
                 "DatasetArn": model.dataset_arn,
                 "RoleArn": model.role_arn,
                 "CreatedAt": version.created_at,
+                "TrainingExecutionStartTime": version.training_execution_start_time,
+                "TrainingExecutionEndTime": version.training_execution_end_time,
                 "FailedReason": version.failed_reason,
                 "ModelMetrics": version.model_metrics,
                 "ModelQuality": version.model_quality,
@@ -622,7 +829,68 @@ class FakeLookout:
             }
         )
 
+    # ---- training simulation ---------------------------------------------------------------------
+
+    def _advance_training(self, model: FakeModel) -> None:
+        training = self._trainings.get(model.name)
+        if training is None:
+            return
+        if training.polls_left > 0:
+            training.polls_left -= 1
+            return
+        del self._trainings[model.name]
+        plan, now = training.plan, datetime.now(UTC)
+        model.training_execution_end_time = model.last_updated_time = now
+        version: FakeModelVersion | None = None
+        if plan.outcome == "SUCCESS":
+            number = max(model.versions, default=0) + 1
+            output = model.diagnostics_output
+            key = plan.diagnostics_key.format(
+                prefix=(output.prefix or "") if output else "", model=model.name, version=number
+            )
+            version = self.add_version(
+                model.name,
+                number,
+                status="SUCCESS",
+                model_metrics=plan.model_metrics,
+                model_quality=plan.model_quality,
+                diagnostics_object=(output.bucket, key) if output else None,
+                created_at=model.training_execution_start_time,
+            )
+            version.training_execution_start_time = model.training_execution_start_time
+            version.training_execution_end_time = now
+            model.status = "SUCCESS"
+        else:
+            model.status, model.failed_reason = "FAILED", plan.failed_reason
+        if plan.on_complete is not None:
+            try:
+                plan.on_complete(model, version)
+            except Exception as error:
+                self.callback_errors.append(error)
+                raise
+
     # ---- helpers ---------------------------------------------------------------------------------
+
+    def _training_members(self, model: FakeModel) -> dict[str, Any]:
+        """What CreateModel set, as DescribeModel and DescribeModelVersion return it."""
+        return {
+            "Schema": model.schema,
+            "LabelsInputConfiguration": model.labels_input_configuration,
+            "TrainingDataStartTime": model.training_data_start_time,
+            "TrainingDataEndTime": model.training_data_end_time,
+            "EvaluationDataStartTime": model.evaluation_data_start_time,
+            "EvaluationDataEndTime": model.evaluation_data_end_time,
+            "DataPreProcessingConfiguration": model.data_pre_processing_configuration,
+            "ServerSideKmsKeyId": model.server_side_kms_key_arn,
+            "OffCondition": model.off_condition,
+        }
+
+    def _kms_key_arn(self, key: str | None) -> str | None:
+        """The key's ARN (Describe* return an ARN where CreateModel takes an id, alias or ARN)."""
+        if key is None or key.startswith("arn:"):
+            return key
+        kind = "" if key.startswith("alias/") else "key/"
+        return f"arn:aws:kms:{self.region}:{self.account_id}:{kind}{key}"
 
     def _known_model(self, name: str) -> FakeModel:
         model = self._models.get(name)
@@ -686,6 +954,10 @@ def _version_matches(version: FakeModelVersion, params: dict[str, Any]) -> bool:
         and params.get("CreatedAtStartTime", created) <= created
         and params.get("CreatedAtEndTime", created) >= created
     )
+
+
+def _from_wire_time(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
 def _token(operation: str, offset: int) -> str:

@@ -4,6 +4,11 @@ The template is read with a YAML loader that turns CloudFormation short tags int
 form, and the few intrinsics that matter are resolved for a given set of parameters, so each
 test can ask what a deployed stack would do, for a stack that creates its bucket and for one
 that watches an existing bucket.
+
+Permissions are read from what the template writes: inline statements, the template's own
+managed policies (followed through `!Ref`) and SAM's LambdaInvokePolicy template. SAM adds
+AWSLambdaBasicExecutionRole to functions and AWSXrayWriteOnlyAccess where tracing is on; those
+grant logs and X-Ray only and are not modelled here.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 import yaml
 
@@ -50,9 +56,26 @@ def _short_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dic
 CloudFormationLoader.add_multi_constructor("!", _short_tag)
 
 
+def _load_template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE_PATH.read_text(), Loader=CloudFormationLoader)  # a SafeLoader subclass
+
+
+# Read once at collection, so tests can be parametrised over the template's functions.
+FUNCTIONS = sorted(
+    name for name, r in _load_template()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
+)
+WORKFLOW_FUNCTIONS = {"PrepareTrainingFunction", "TrainingFinishedFunction", "TrainingFailedFunction"}
+# The functions that read diagnostics files and write summaries, with what else each may read.
+DIAGNOSTICS_PROCESSORS = {
+    "DiagnosticsFunction": set(),
+    # The workflow reuses a summary the S3 trigger already wrote for the same file.
+    "TrainingFinishedFunction": {SUMMARY_FILE_NAME},
+}
+
+
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE_PATH.read_text(), Loader=CloudFormationLoader)  # a SafeLoader subclass
+    return _load_template()
 
 
 @pytest.fixture(scope="module")
@@ -153,17 +176,29 @@ def object_created(bucket: str, key: str, **overrides: Any) -> dict[str, Any]:
     } | overrides
 
 
+SERVERLESS_WITH_POLICIES = {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}
+
+
 def iam_statements(resources: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Every statement of the identity and resource policies written in the template.
 
     KMS key policies are left out: there "Resource": "*" means "this key" and nothing wider.
+    Trust policies are left out: they name principals, not resources.
     A statement behind Fn::If is included in both of its branches.
     """
     documents: list[tuple[str, Any]] = []
     for name, resource in resources.items():
         properties = resource.get("Properties", {})
-        if resource["Type"] == "AWS::Serverless::Function":
-            documents += [(name, policy) for policy in properties.get("Policies", []) if isinstance(policy, dict)]
+        if resource["Type"] in SERVERLESS_WITH_POLICIES:
+            for policy in as_list(properties.get("Policies", [])):
+                if isinstance(policy, dict) and "Statement" in policy:
+                    documents.append((name, policy))
+                elif not (_is_managed_policy_ref(resources, policy) or _is_lambda_invoke_policy(policy)):
+                    # An AWS managed policy or another SAM policy template: its statements are not in
+                    # this template, so neither this walk nor the least-privilege tests could see them.
+                    raise AssertionError(f"{name}: policy form not checked by these tests: {policy!r}")
+        elif resource["Type"] == "AWS::IAM::Role":
+            documents += [(name, policy["PolicyDocument"]) for policy in properties.get("Policies", [])]
         elif "PolicyDocument" in properties:
             documents.append((name, properties["PolicyDocument"]))
     statements = []
@@ -174,19 +209,88 @@ def iam_statements(resources: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
     return statements
 
 
+def _is_managed_policy_ref(resources: dict[str, Any], policy: Any) -> bool:
+    return (
+        isinstance(policy, dict)
+        and set(policy) == {"Ref"}
+        and resources.get(policy["Ref"], {}).get("Type") == "AWS::IAM::ManagedPolicy"
+    )
+
+
+def _is_lambda_invoke_policy(policy: Any) -> bool:
+    return isinstance(policy, dict) and set(policy) == {"LambdaInvokePolicy"}
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def function_allows(stack: Stack, resources: dict[str, Any], action: str, resource_arn: str) -> bool:
-    """Whether the function's own policies, as deployed by `stack`, allow `action` on `resource_arn`."""
-    for policy in resources["DiagnosticsFunction"]["Properties"]["Policies"]:
-        for statement in stack.resolve(policy)["Statement"]:
-            if statement["Effect"] != "Allow" or action not in as_list(statement["Action"]):
+def policy_documents(stack: Stack, resources: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
+    """The identity policies the template gives a function or state machine, as `stack` deploys them."""
+    documents = []
+    for policy in as_list(resources[logical_id]["Properties"].get("Policies", [])):
+        if _is_managed_policy_ref(resources, policy):
+            documents.append(stack.resolve(resources[policy["Ref"]]["Properties"]["PolicyDocument"]))
+        elif _is_lambda_invoke_policy(policy):
+            # What SAM's LambdaInvokePolicy template expands to (samtranslator's policy_templates.json).
+            name = stack.resolve(policy["LambdaInvokePolicy"]["FunctionName"])
+            resource = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}*"
+            documents.append(
+                {"Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": resource}]}
+            )
+        elif isinstance(policy, dict) and "Statement" in policy:
+            documents.append(stack.resolve(policy))
+        else:
+            raise AssertionError(f"{logical_id}: policy form not evaluated by these tests: {policy!r}")
+    return documents
+
+
+# The condition operators this template uses; any other fails loudly rather than being ignored.
+CONDITION_OPERATORS = {
+    "StringEquals": lambda actual, expected: actual == expected,
+    "StringLike": fnmatch.fnmatchcase,
+    "ArnEquals": lambda actual, expected: actual == expected,
+    "ArnLike": fnmatch.fnmatchcase,
+}
+
+
+def _conditions_hold(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    for operator, pairs in condition.items():
+        test = CONDITION_OPERATORS[operator]
+        for key, expected in pairs.items():
+            actual = context.get(key)
+            if actual is None or not any(test(actual, str(option)) for option in as_list(expected)):
+                return False
+    return True
+
+
+def allows(
+    documents: list[dict[str, Any]], action: str, resource_arn: str, context: dict[str, str] | None = None
+) -> bool:
+    """Whether an Allow statement of `documents` grants `action` on `resource_arn` in request `context`."""
+    for document in documents:
+        for statement in document["Statement"]:
+            if statement["Effect"] != "Allow":
                 continue
-            if any(fnmatch.fnmatchcase(resource_arn, pattern) for pattern in as_list(statement["Resource"])):
+            if not any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in as_list(statement["Action"])):
+                continue
+            if not any(fnmatch.fnmatchcase(resource_arn, pattern) for pattern in as_list(statement["Resource"])):
+                continue
+            if _conditions_hold(statement.get("Condition", {}), context or {}):
                 return True
     return False
+
+
+def function_allows(
+    stack: Stack,
+    resources: dict[str, Any],
+    function: str,
+    action: str,
+    resource_arn: str,
+    context: dict[str, str] | None = None,
+) -> bool:
+    """Whether `function`'s policies, as deployed by `stack`, allow `action` on `resource_arn`."""
+    return allows(policy_documents(stack, resources, function), action, resource_arn, context)
 
 
 # ---------------------------------------------------------------------------- bucket
@@ -274,10 +378,11 @@ def test_rule_fires_only_for_diagnostics_files_in_the_watched_bucket(
     assert not matches(pattern, object_created(watched_bucket, diagnostics_key, source="custom.app"))
 
 
-# -------------------------------------------------------------------------- function
-def test_handler_named_by_the_template_exists(resources: dict[str, Any]) -> None:
+# ------------------------------------------------------------------------- functions
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_handler_named_by_the_template_exists(resources: dict[str, Any], function: str) -> None:
     # Given the handler the function is configured with (CodeUri is src/)
-    module_name, _, function_name = resources["DiagnosticsFunction"]["Properties"]["Handler"].rpartition(".")
+    module_name, _, function_name = resources[function]["Properties"]["Handler"].rpartition(".")
 
     # When the module is located under src/ and its top-level functions are listed
     spec = importlib.util.find_spec(module_name)
@@ -289,97 +394,200 @@ def test_handler_named_by_the_template_exists(resources: dict[str, Any]) -> None
     assert function_name in defined
 
 
-def _function_environment(template: dict[str, Any]) -> dict[str, Any]:
-    from_globals = template["Globals"]["Function"]["Environment"]["Variables"]
-    own = template["Resources"]["DiagnosticsFunction"]["Properties"]["Environment"]["Variables"]
+def test_the_stack_has_the_trigger_function_and_the_three_workflow_steps() -> None:
+    # Given the functions the template defines
+    # When the training workflow's steps are looked up among them
+    # Then each is there (the tests below are parametrised over this list)
+    assert set(FUNCTIONS) == WORKFLOW_FUNCTIONS | {"DiagnosticsFunction"}
+
+
+def _function_environment(template: dict[str, Any], function: str) -> dict[str, Any]:
+    """What Lambda gives the deployed function: Globals merged with the function's own variables."""
+    from_globals = template["Globals"]["Function"].get("Environment", {}).get("Variables", {})
+    own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
     return from_globals | own
 
 
-def test_function_environment_is_exactly_what_the_settings_read(template: dict[str, Any]) -> None:
+def _function_timeout(template: dict[str, Any], function: str) -> int:
+    # Lambda's default is 3 seconds when neither the function nor Globals sets one.
+    return int(
+        template["Resources"][function]["Properties"].get("Timeout", template["Globals"]["Function"].get("Timeout", 3))
+    )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_environment_is_exactly_what_the_settings_read(template: dict[str, Any], function: str) -> None:
     # Given the variables the deployed function gets (Globals merged with its own)
-    environment = _function_environment(template)
+    environment = _function_environment(template, function)
     configured = {name for name in environment if not POWERTOOLS_AND_LOGGING.match(name)}
 
-    # When they are compared with the environment variables Settings reads
+    # When they are compared with the environment variables Settings reads (every function reads Settings)
     read_by_code = {field.validation_alias for field in Settings.model_fields.values()}
 
     # Then none is missing and none is set for nothing
     assert configured == read_by_code
 
 
-def test_default_stack_configures_valid_settings_with_the_code_defaults(template: dict[str, Any]) -> None:
-    # Given a stack deployed with every parameter left at its default
-    environment = {name: str(value) for name, value in Stack(template).resolve(_function_environment(template)).items()}
+@pytest.mark.parametrize(
+    ("parameters", "watched_bucket", "lookout_role"),
+    [
+        ({}, CREATED_BUCKET, f"arn:aws:test:{REGION}:{ACCOUNT}:LookoutRole"),
+        (
+            {"ExistingBucketName": "team-l4e-output", "LookoutRoleArn": f"arn:aws:iam::{ACCOUNT}:role/team-l4e"},
+            "team-l4e-output",
+            f"arn:aws:iam::{ACCOUNT}:role/team-l4e",
+        ),
+    ],
+    ids=["stack-created-bucket-and-role", "existing-bucket-and-role"],
+)
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_default_stack_configures_valid_settings_with_the_code_defaults(
+    template: dict[str, Any], function: str, parameters: dict[str, str], watched_bucket: str, lookout_role: str
+) -> None:
+    # Given a stack deployed with the thresholds left at their defaults
+    stack = Stack(template, **parameters)
+    environment = {name: str(value) for name, value in stack.resolve(_function_environment(template, function)).items()}
 
     # When the function reads its settings from that environment
     settings = Settings.model_validate(environment)
 
     # Then they validate, and the thresholds are the ones the code (and the CLI) use by default
     for name, field in Settings.model_fields.items():
-        if not field.is_required():
+        if not field.is_required() and field.default is not None:
             assert getattr(settings, name) == field.default, f"{field.validation_alias} differs from the code"
+    # ... and the training workflow's defaults name this deployment's bucket and Lookout role
+    assert settings.diagnostics_bucket == watched_bucket
+    assert settings.lookout_role_arn == lookout_role
 
 
-def test_alert_claim_outlives_the_invocation_that_made_it(resources: dict[str, Any]) -> None:
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_alert_claim_outlives_the_invocation_that_made_it(template: dict[str, Any], function: str) -> None:
     # Given the function's timeout and the claim duration it is told to use
-    function = resources["DiagnosticsFunction"]["Properties"]
-    claim_seconds = int(function["Environment"]["Variables"]["CLAIM_SECONDS"])
+    claim_seconds = int(_function_environment(template, function)["CLAIM_SECONDS"])
 
     # When they are compared
     # Then a slow but live invocation never loses its claim to a retry
-    assert claim_seconds > int(function["Timeout"])
+    assert claim_seconds > _function_timeout(template, function)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_logs_to_a_group_of_this_stack_that_expires(resources: dict[str, Any], function: str) -> None:
+    # Given the log group the function writes to
+    log_group = resources[function]["Properties"]["LoggingConfig"]["LogGroup"]
+
+    # When that group is looked up in the template
+    # Then it is one of this stack's groups, and its logs expire
+    assert set(log_group) == {"Ref"}
+    group = resources[log_group["Ref"]]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def _object_arn(bucket: str, file_name: str) -> str:
+    return f"arn:aws:s3:::{bucket}/pump-7/model-v3/{file_name}"
 
 
 @BOTH_BUCKET_MODES
+@pytest.mark.parametrize("function", sorted(DIAGNOSTICS_PROCESSORS))
 def test_function_reads_diagnostics_and_writes_only_summaries_in_the_watched_bucket(
-    template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, str], watched_bucket: str
+    template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, str], watched_bucket: str, function: str
 ) -> None:
     # Given the function's permissions as deployed for this bucket mode
     stack = Stack(template, **parameters)
 
-    def arn(bucket: str, file_name: str) -> str:
-        return f"arn:aws:s3:::{bucket}/pump-7/model-v3/{file_name}"
+    def may(action: str, bucket: str, file_name: str) -> bool:
+        return function_allows(stack, resources, function, action, _object_arn(bucket, file_name))
 
     # When we ask what it may do with the objects it deals with
     # Then it reads the diagnostics file and writes the summary beside it
-    assert function_allows(stack, resources, "s3:GetObject", arn(watched_bucket, DIAGNOSTICS_FILE_NAME))
-    assert function_allows(stack, resources, "s3:PutObject", arn(watched_bucket, SUMMARY_FILE_NAME))
+    assert may("s3:GetObject", watched_bucket, DIAGNOSTICS_FILE_NAME)
+    assert may("s3:PutObject", watched_bucket, SUMMARY_FILE_NAME)
+    # ... reads the summary only if it reuses the trigger's
+    assert may("s3:GetObject", watched_bucket, SUMMARY_FILE_NAME) == (
+        SUMMARY_FILE_NAME in DIAGNOSTICS_PROCESSORS[function]
+    )
     # ... and nothing else: it cannot overwrite the diagnostics or touch other objects or buckets
-    assert not function_allows(stack, resources, "s3:PutObject", arn(watched_bucket, DIAGNOSTICS_FILE_NAME))
-    assert not function_allows(stack, resources, "s3:GetObject", arn(watched_bucket, "other.csv"))
-    assert not function_allows(stack, resources, "s3:GetObject", arn("some-other-bucket", DIAGNOSTICS_FILE_NAME))
+    assert not may("s3:PutObject", watched_bucket, DIAGNOSTICS_FILE_NAME)
+    assert not may("s3:DeleteObject", watched_bucket, DIAGNOSTICS_FILE_NAME)
+    assert not may("s3:GetObject", watched_bucket, "other.csv")
+    assert not may("s3:GetObject", "some-other-bucket", DIAGNOSTICS_FILE_NAME)
 
 
-def test_kms_permission_is_granted_only_for_a_given_key(template: dict[str, Any], resources: dict[str, Any]) -> None:
+@pytest.mark.parametrize("function", sorted(set(FUNCTIONS) - set(DIAGNOSTICS_PROCESSORS)))
+def test_functions_that_do_not_process_diagnostics_cannot_touch_the_bucket(
+    template: dict[str, Any], resources: dict[str, Any], function: str
+) -> None:
+    # Given a function that neither summarises diagnostics nor reuses a summary
+    stack = Stack(template)
+
+    # When we ask whether it may read or write the diagnostics or the summaries
+    # Then it may not
+    for action in ("s3:GetObject", "s3:PutObject"):
+        for file_name in (DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME):
+            assert not function_allows(stack, resources, function, action, _object_arn(CREATED_BUCKET, file_name))
+
+
+@pytest.mark.parametrize("function", sorted(DIAGNOSTICS_PROCESSORS))
+def test_kms_permission_is_granted_only_for_a_given_key_through_s3(
+    template: dict[str, Any], resources: dict[str, Any], function: str
+) -> None:
     # Given a stack without a customer key and one watching a bucket encrypted with one
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     without_key = Stack(template, ExistingBucketName="team-l4e-output")
     with_key = Stack(template, ExistingBucketName="team-l4e-output", DiagnosticsKmsKeyArn=key_arn)
+    through_s3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
 
     # When we ask whether the function may decrypt and encrypt with that key
-    # Then it may only when the key was given, for that key only
+    # Then it may only when the key was given, for that key only, and only through S3
     for action in ("kms:Decrypt", "kms:GenerateDataKey"):
-        assert not function_allows(without_key, resources, action, key_arn)
-        assert function_allows(with_key, resources, action, key_arn)
-        assert not function_allows(with_key, resources, action, key_arn.replace("1234abcd", "ffffffff"))
+        assert not function_allows(without_key, resources, function, action, key_arn, through_s3)
+        assert function_allows(with_key, resources, function, action, key_arn, through_s3)
+        assert not function_allows(with_key, resources, function, action, key_arn)
+        assert not function_allows(
+            with_key, resources, function, action, key_arn, {"kms:ViaService": f"sns.{REGION}.amazonaws.com"}
+        )
+        other_key = key_arn.replace("1234abcd", "ffffffff")
+        assert not function_allows(with_key, resources, function, action, other_key, through_s3)
 
 
-def test_no_iam_statement_grants_every_resource_except_listing_models(resources: dict[str, Any]) -> None:
+# Every action this stack grants on all resources ("*"), where it is granted, and why it cannot be
+# scoped. The test below fails for any other, and for any of these that is no longer granted.
+_LOG_DELIVERY = (
+    "CloudWatch Logs' log-delivery actions support no resource-level permissions; Step Functions needs "
+    "them to deliver execution logs, and its documentation grants them on '*'"
+)
+UNSCOPABLE_GRANTS: dict[tuple[str, str], str] = {
+    ("DiagnosticsProcessingPolicy", "lookoutequipment:ListModels"): (
+        "the Service Authorization Reference lists no resource type for ListModels "
+        "(ListModelVersions and DescribeModelVersion have one and are scoped to this account's models)"
+    ),
+    ("TrainingStateMachine", "logs:CreateLogDelivery"): _LOG_DELIVERY,
+    ("TrainingStateMachine", "logs:GetLogDelivery"): _LOG_DELIVERY,
+    ("TrainingStateMachine", "logs:UpdateLogDelivery"): _LOG_DELIVERY,
+    ("TrainingStateMachine", "logs:DeleteLogDelivery"): _LOG_DELIVERY,
+    ("TrainingStateMachine", "logs:ListLogDeliveries"): _LOG_DELIVERY,
+    ("TrainingStateMachine", "logs:PutResourcePolicy"): _LOG_DELIVERY,
+    ("TrainingStateMachine", "logs:DescribeResourcePolicies"): _LOG_DELIVERY,
+    ("TrainingStateMachine", "logs:DescribeLogGroups"): _LOG_DELIVERY,
+}
+
+
+def test_no_iam_statement_grants_every_resource_except_the_unscopable_ones(resources: dict[str, Any]) -> None:
     # Given every Allow statement in the template's IAM and resource policies
     statements = [(name, s) for name, s in iam_statements(resources) if s["Effect"] == "Allow"]
     assert statements, "no policy statement found: the walk over the template is broken"
+    assert {"DiagnosticsProcessingPolicy", "TrainingStateMachine", "LookoutRole"} <= {name for name, _ in statements}
 
-    # When we keep those whose Resource is "*"
+    # When we keep those whose Resource is "*" (or NotResource, which is as wide)
     unrestricted = {
-        action
-        for _, statement in statements
-        if "*" in as_list(statement.get("Resource"))
-        for action in as_list(statement["Action"])
+        (name, action)
+        for name, statement in statements
+        if "*" in as_list(statement.get("Resource")) or "NotResource" in statement or "NotAction" in statement
+        for action in as_list(statement.get("Action", "*"))
     }
 
-    # Then only lookoutequipment:ListModels is there: it supports no resource-level restriction
-    # (ListModelVersions and DescribeModelVersion do, and are scoped to this account's models)
-    assert unrestricted == {"lookoutequipment:ListModels"}
+    # Then only the actions that support no resource-level permission are there, each where it is needed
+    assert unrestricted == set(UNSCOPABLE_GRANTS)
 
 
 def test_template_has_no_literal_account_id() -> None:
@@ -488,3 +696,194 @@ def test_alarms_can_publish_to_the_encrypted_operations_topic(resources: dict[st
     cloudwatch = [s for s in key_policy if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
     assert len(cloudwatch) == 1
     assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(as_list(cloudwatch[0]["Action"]))
+
+
+# ----------------------------------------------------------------- training workflow
+LOOKOUT_PRINCIPAL = "lookoutequipment.amazonaws.com"
+BOTH_ROLE_MODES = pytest.mark.parametrize(
+    ("parameters", "passable_role"),
+    [
+        ({}, f"arn:aws:test:{REGION}:{ACCOUNT}:LookoutRole"),  # the stand-in for !GetAtt LookoutRole.Arn
+        ({"LookoutRoleArn": f"arn:aws:iam::{ACCOUNT}:role/team-l4e"}, f"arn:aws:iam::{ACCOUNT}:role/team-l4e"),
+    ],
+    ids=["stack-created-role", "existing-role"],
+)
+
+
+def _state_machine(resources: dict[str, Any]) -> dict[str, Any]:
+    (state_machine,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Serverless::StateMachine"]
+    return state_machine
+
+
+def _lookout_arn(resource: str, *, account: str = ACCOUNT, region: str = REGION) -> str:
+    return f"arn:aws:lookoutequipment:{region}:{account}:{resource}"
+
+
+def test_state_machine_invokes_only_the_three_workflow_functions(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given the state machine's policies
+    policies = as_list(_state_machine(resources)["Policies"])
+    documents = policy_documents(Stack(template), resources, "TrainingStateMachine")
+
+    # When we list the functions SAM's LambdaInvokePolicy grants, and any other Lambda grant
+    invoked = [p["LambdaInvokePolicy"]["FunctionName"] for p in policies if _is_lambda_invoke_policy(p)]
+    other_lambda_grants = [
+        action
+        for policy in policies
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+        for action in as_list(statement["Action"])
+        if action.lower().startswith("lambda:") or action == "*"
+    ]
+
+    # Then it may invoke the workflow's three functions, by reference to this stack's functions, and no other
+    assert sorted(invoked, key=str) == sorted(({"Ref": name} for name in WORKFLOW_FUNCTIONS), key=str)
+    assert other_lambda_grants == []
+    for function in WORKFLOW_FUNCTIONS:
+        assert allows(documents, "lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:<{function}>")
+    assert not allows(
+        documents, "lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:<DiagnosticsFunction>"
+    )
+
+
+def test_state_machine_calls_only_the_model_operations_on_this_accounts_models_and_datasets(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given the state machine's permissions and every operation Lookout for Equipment has
+    documents = policy_documents(Stack(template), resources, "TrainingStateMachine")
+    operations = botocore.session.get_session().get_service_model("lookoutequipment").operation_names
+    model, dataset = _lookout_arn("model/pump-7/0f1e2d3c"), _lookout_arn("dataset/pump-7-data/4b5a6978")
+
+    # When we ask which operations it may call on a model of this account and region
+    allowed = {op for op in operations if allows(documents, f"lookoutequipment:{op}", model)}
+
+    # Then exactly the four the workflow needs (TagResource: CreateModel with Tags is authorised as it too)
+    assert allowed == {"CreateModel", "DescribeModel", "DescribeModelVersion", "TagResource"}
+    # ... on this account's models and datasets in this region only
+    assert allows(documents, "lookoutequipment:CreateModel", dataset)
+    assert allows(documents, "lookoutequipment:DescribeModelVersion", f"{model}/model-version/3")
+    for elsewhere in (
+        _lookout_arn("model/pump-7/0f1e2d3c", account="210987654321"),
+        _lookout_arn("model/pump-7/0f1e2d3c", region="us-east-1"),
+        _lookout_arn("dataset/pump-7-data/4b5a6978", account="210987654321"),
+        _lookout_arn("inference-scheduler/pump-7/99"),
+        _lookout_arn("label-group/pump-7-labels/12"),
+    ):
+        assert not allows(documents, "lookoutequipment:CreateModel", elsewhere), elsewhere
+        assert not allows(documents, "lookoutequipment:DescribeModel", elsewhere), elsewhere
+
+
+def test_state_machine_grants_nothing_beyond_the_workflow(resources: dict[str, Any]) -> None:
+    # Given the state machine's inline statements (the Lambda grants are checked above)
+    actions = {
+        action
+        for policy in as_list(_state_machine(resources)["Policies"])
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+        for action in as_list(statement["Action"])
+    }
+
+    # When they are compared with what the workflow does
+    # Then there is nothing else: the model calls, passing the Lookout role, delivering its logs
+    model_calls = {
+        "lookoutequipment:CreateModel",
+        "lookoutequipment:DescribeModel",
+        "lookoutequipment:DescribeModelVersion",
+        "lookoutequipment:TagResource",
+    }
+    log_delivery = {action for (name, action) in UNSCOPABLE_GRANTS if name == "TrainingStateMachine"}
+    assert actions == model_calls | {"iam:PassRole"} | log_delivery
+
+
+@BOTH_ROLE_MODES
+def test_state_machine_passes_only_the_lookout_role_and_only_to_lookout(
+    template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, str], passable_role: str
+) -> None:
+    # Given the state machine's permissions as deployed for this role mode
+    documents = policy_documents(Stack(template, **parameters), resources, "TrainingStateMachine")
+
+    def may_pass(role: str, context: dict[str, str] | None) -> bool:
+        return allows(documents, "iam:PassRole", role, context)
+
+    # When it passes a role in CreateModel's RoleArn
+    # Then only the Lookout role may be passed, and only to Lookout for Equipment
+    assert may_pass(passable_role, {"iam:PassedToService": LOOKOUT_PRINCIPAL})
+    assert not may_pass(passable_role, {"iam:PassedToService": "ec2.amazonaws.com"})
+    assert not may_pass(passable_role, None)
+    assert not may_pass(f"arn:aws:iam::{ACCOUNT}:role/admin", {"iam:PassedToService": LOOKOUT_PRINCIPAL})
+
+
+@BOTH_ROLE_MODES
+def test_no_function_may_pass_a_role(
+    template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, str], passable_role: str
+) -> None:
+    # Given every function's permissions
+    stack = Stack(template, **parameters)
+
+    # When we ask whether any may pass the Lookout role (the state machine does that)
+    # Then none may
+    for function in FUNCTIONS:
+        assert not function_allows(
+            stack, resources, function, "iam:PassRole", passable_role, {"iam:PassedToService": LOOKOUT_PRINCIPAL}
+        )
+
+
+def test_lookout_role_trusts_only_lookout_for_this_account(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    # Given the role the stack creates for Lookout for Equipment
+    role = resources["LookoutRole"]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+
+    # When its trust policy is read
+    # Then only Lookout for Equipment may assume it, and only on behalf of this account (no confused deputy)
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": LOOKOUT_PRINCIPAL}
+    assert as_list(statement["Action"]) == ["sts:AssumeRole"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # ... and it exists only when no existing role was given
+    assert role["Condition"] == "CreateLookoutRole"
+    assert Stack(template).condition("CreateLookoutRole") is True
+    assert (
+        Stack(template, LookoutRoleArn=f"arn:aws:iam::{ACCOUNT}:role/team-l4e").condition("CreateLookoutRole") is False
+    )
+
+
+def test_prepare_step_has_no_permissions_of_its_own(resources: dict[str, Any]) -> None:
+    # Given the function that validates the workflow's input
+    function = resources["PrepareTrainingFunction"]["Properties"]
+
+    # When its policies and role are read
+    # Then it has none: it calls no AWS API (SAM still gives it logging and tracing)
+    assert function.get("Policies", []) == []
+    assert "Role" not in function
+
+
+def test_a_failed_training_execution_alerts_operations(resources: dict[str, Any]) -> None:
+    # Given the alarm on the state machine's failed executions
+    alarm = _alarm_watching(resources, "AWS/States", "ExecutionsFailed")
+
+    # When one execution fails (even one whose own alert could not be sent)
+    # Then the alarm goes off and notifies the operations topic
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "TrainingStateMachine"}}]
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Threshold"] == 0
+    assert {"Ref": "OpsTopic"} in alarm["AlarmActions"]
+
+
+def test_state_machine_logs_every_execution_and_traces_it(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    # Given the state machine's logging and tracing settings
+    state_machine = _state_machine(resources)
+    logging = state_machine["Logging"]
+
+    # When they are read
+    # Then executions are traced, and every event is logged to a group of this stack that expires
+    assert state_machine["Tracing"] == {"Enabled": True}
+    assert logging["Level"] == "ALL"
+    (destination,) = logging["Destinations"]
+    assert destination["CloudWatchLogsLogGroup"]["LogGroupArn"] == {
+        "Fn::GetAtt": ["TrainingStateMachineLogGroup", "Arn"]
+    }
+    group = resources["TrainingStateMachineLogGroup"]["Properties"]
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    # Under /aws/vendedlogs/ CloudWatch Logs needs no resource policy per group (its size is capped).
+    assert Stack(template).resolve(group["LogGroupName"]).startswith("/aws/vendedlogs/states/")

@@ -341,3 +341,283 @@ def test_it_answers_first_inside_mock_aws_and_not_after_uninstall(lookout: FakeL
     assert [summary["ModelName"] for summary in answered] == ["pump"]
     assert unanswered.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert len(lookout.calls) == 1
+
+
+# ---- CreateModel and the training simulation --------------------------------------------------------
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/lookout-equipment-access"
+
+
+def create_request(**overrides: Any) -> dict[str, Any]:
+    """A CreateModel request as the training workflow sends it; an override of None leaves a member out."""
+    request = {
+        "ModelName": "pump",
+        "DatasetName": "pump-data",
+        "ClientToken": "train-pump-1",
+        "RoleArn": ROLE_ARN,
+        "TrainingDataStartTime": datetime(2023, 1, 1, tzinfo=UTC),
+        "TrainingDataEndTime": datetime(2023, 9, 1, tzinfo=UTC),
+        "EvaluationDataStartTime": datetime(2023, 9, 1, tzinfo=UTC),
+        "EvaluationDataEndTime": datetime(2023, 12, 1, tzinfo=UTC),
+        "DataPreProcessingConfiguration": {"TargetSamplingRate": "PT5M"},
+        "OffCondition": "component\\speed < 10",
+        "ModelDiagnosticsOutputConfiguration": {
+            "S3OutputConfiguration": {"Bucket": "diagnostics", "Prefix": "models/"},
+            "KmsKeyId": "alias/diagnostics",
+        },
+        **overrides,
+    }
+    return {name: value for name, value in request.items() if value is not None}
+
+
+def statuses_of(client: Any, name: str, polls: int) -> list[str]:
+    return [client.describe_model(ModelName=name)["Status"] for _ in range(polls)]
+
+
+def test_create_model_starts_training_and_describe_returns_the_request(lookout: FakeLookout) -> None:
+    # Given a client
+    client = lookout_client()
+
+    # When a model is created
+    created = client.create_model(**create_request(ServerSideKmsKeyId="1234abcd-12ab-34cd-56ef-1234567890ab"))
+    described = client.describe_model(ModelName="pump")
+
+    # Then it trains, and DescribeModel returns what CreateModel was given, in the service's shapes
+    assert created["Status"] == "IN_PROGRESS"
+    assert created["ModelArn"] == described["ModelArn"]
+    assert described["Status"] == "IN_PROGRESS"
+    assert "ActiveModelVersion" not in described
+    assert described["RoleArn"] == ROLE_ARN
+    assert described["TrainingDataStartTime"] == datetime(2023, 1, 1, tzinfo=UTC)
+    assert described["EvaluationDataEndTime"] == datetime(2023, 12, 1, tzinfo=UTC)
+    assert described["DataPreProcessingConfiguration"] == {"TargetSamplingRate": "PT5M"}
+    assert described["OffCondition"] == "component\\speed < 10"
+    assert (
+        described["ServerSideKmsKeyId"] == "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    assert described["ModelDiagnosticsOutputConfiguration"] == {
+        "S3OutputConfiguration": {"Bucket": "diagnostics", "Prefix": "models/"},
+        "KmsKeyId": "alias/diagnostics",
+    }
+    assert "TrainingExecutionStartTime" in described
+    assert "TrainingExecutionEndTime" not in described
+
+
+def test_a_repeated_create_model_with_the_same_client_token_creates_nothing(lookout: FakeLookout) -> None:
+    # Given a model created once
+    client = lookout_client()
+    first = client.create_model(**create_request())
+
+    # When the very same request is sent again (a retry)
+    again = client.create_model(**create_request())
+
+    # Then the same model answers and no second one exists
+    assert again == {**first, "ResponseMetadata": again["ResponseMetadata"]}
+    assert [summary["ModelName"] for summary in client.list_models()["ModelSummaries"]] == ["pump"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"ClientToken": "train-pump-2"}, {"DatasetName": "other-data"}],
+    ids=["another token", "same token, other request"],
+)
+def test_create_model_on_an_existing_name_is_a_conflict(lookout: FakeLookout, overrides: dict[str, Any]) -> None:
+    # Given a model created once
+    client = lookout_client()
+    client.create_model(**create_request())
+
+    # When the name is created again by another request
+    with pytest.raises(ClientError) as raised:
+        client.create_model(**create_request(**overrides))
+
+    # Then it is a ConflictException, as in AWS
+    assert raised.value.response["Error"]["Code"] == "ConflictException"
+
+
+def test_a_lost_create_model_answer_is_survived_thanks_to_the_client_token(
+    lookout: FakeLookout, retry_sleeps: list[float]
+) -> None:
+    # Given a service that creates the model and then answers with a server error
+    lookout.fail_next("CreateModel", "InternalServerException", after_applying=True)
+
+    # When a client without an explicit token creates the model (botocore generates one and retries)
+    created = lookout_client().create_model(**create_request(ClientToken=None))
+
+    # Then the retry carried the same token: one model, and the call succeeded
+    calls = lookout.calls_to("CreateModel")
+    assert len(calls) == 2
+    assert calls[0].params["ClientToken"] == calls[1].params["ClientToken"]
+    assert created["ResponseMetadata"]["RetryAttempts"] == 1
+    assert created["Status"] == "IN_PROGRESS"
+
+
+def test_a_throttled_create_model_creates_nothing(lookout: FakeLookout) -> None:
+    # Given CreateModel throttled once, and a client that does not retry
+    lookout.fail_next("CreateModel", "ThrottlingException")
+
+    # When the model is created
+    with pytest.raises(ClientError) as raised:
+        lookout_client(retries=0).create_model(**create_request())
+
+    # Then the error is the throttling one and no model exists
+    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+    assert lookout_client().list_models()["ModelSummaries"] == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rule"),
+    [
+        (
+            {
+                "ModelDiagnosticsOutputConfiguration": {
+                    "S3OutputConfiguration": {"Bucket": "diagnostics", "Prefix": "m"}
+                }
+            },
+            "ModelDiagnosticsOutputConfiguration.S3OutputConfiguration.Prefix: 'm' does not match the pattern",
+        ),
+        ({"ModelName": "pump model"}, "ModelName: 'pump model' does not match the pattern"),
+        ({"DataPreProcessingConfiguration": {"TargetSamplingRate": "PT2M"}}, "'PT2M' is not one of TargetSamplingRate"),
+    ],
+)
+def test_an_invalid_create_model_request_fails_the_test(
+    lookout: FakeLookout, overrides: dict[str, Any], rule: str
+) -> None:
+    # Given a client (botocore itself checks no pattern and no enum)
+    client = lookout_client()
+
+    # When CreateModel is sent something AWS would reject
+    with pytest.raises(ContractViolation) as raised:
+        client.create_model(**create_request(**overrides))
+
+    # Then the test fails naming the member and the rule
+    assert str(raised.value).startswith("CreateModel request breaks")
+    assert rule in str(raised.value)
+    assert lookout.pop_violations() == [raised.value]
+
+
+@pytest.mark.parametrize(
+    ("fake_settings", "overrides", "code", "message"),
+    [
+        ({}, {"RoleArn": None}, "ValidationException", "RoleArn is required"),
+        ({}, {"TrainingDataEndTime": datetime(2022, 1, 1, tzinfo=UTC)}, "ValidationException", "must be before"),
+        ({"require_datasets": True}, {}, "ResourceNotFoundException", "Dataset pump-data does not exist"),
+    ],
+    ids=["diagnostics without role", "training range reversed", "unknown dataset"],
+)
+def test_create_model_refuses_what_the_service_refuses(
+    fake_settings: dict[str, Any], overrides: dict[str, Any], code: str, message: str
+) -> None:
+    # Given a fake (perhaps requiring known datasets) and a request AWS answers with an error
+    request = create_request(**overrides)
+
+    # When it is sent
+    with mock_aws(), FakeLookout(region=REGION, **fake_settings), pytest.raises(ClientError) as raised:
+        lookout_client().create_model(**request)
+
+    # Then the service error comes back, not a contract violation
+    assert raised.value.response["Error"]["Code"] == code
+    assert message in raised.value.response["Error"]["Message"]
+
+
+def test_training_succeeds_after_the_planned_polls_and_points_at_its_diagnostics(lookout: FakeLookout) -> None:
+    # Given a training planned to report IN_PROGRESS twice, whose completion writes the diagnostics file
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="diagnostics", CreateBucketConfiguration={"LocationConstraint": REGION})
+    completed: list[tuple[str, int | None]] = []
+
+    def write_diagnostics(model: fake_lookout.FakeModel, version: fake_lookout.FakeModelVersion | None) -> None:
+        assert version is not None and version.diagnostics_object is not None
+        completed.append((model.name, version.version))
+        s3.put_object(Bucket=version.diagnostics_object[0], Key=version.diagnostics_object[1], Body=b"rows")
+
+    lookout.train_on_create(
+        "pump", in_progress_polls=2, model_quality="QUALITY_THRESHOLD_MET", on_complete=write_diagnostics
+    )
+    client = lookout_client()
+    client.create_model(**create_request())
+
+    # When the model is polled until it is done, and its version described
+    statuses = statuses_of(client, "pump", 4)
+    model = client.describe_model(ModelName="pump")
+    version = client.describe_model_version(ModelName="pump", ModelVersion=model["ActiveModelVersion"])
+    results = version["ModelDiagnosticsResultsObject"]
+
+    # Then the third poll saw SUCCESS, version 1 is active, and its diagnostics object exists
+    assert statuses == ["IN_PROGRESS", "IN_PROGRESS", "SUCCESS", "SUCCESS"]
+    assert completed == [("pump", 1)]
+    assert model["ActiveModelVersion"] == 1
+    assert model["ModelQuality"] == "QUALITY_THRESHOLD_MET"
+    assert json.loads(model["ModelMetrics"]) == fake_lookout.DEFAULT_TRAINING_METRICS
+    assert model["TrainingExecutionEndTime"] >= model["TrainingExecutionStartTime"]
+    assert results == {"Bucket": "diagnostics", "Key": "models/pump/1/model_diagnostics_results.json.gz"}
+    assert s3.get_object(Bucket=results["Bucket"], Key=results["Key"])["Body"].read() == b"rows"
+    assert version["Status"] == "SUCCESS"
+    assert version["SourceType"] == "TRAINING"
+    assert version["TrainingDataStartTime"] == datetime(2023, 1, 1, tzinfo=UTC)
+
+
+def test_a_failed_training_has_a_reason_and_no_version(lookout: FakeLookout) -> None:
+    # Given any created model fails at its first poll
+    outcomes: list[tuple[str, Any]] = []
+    lookout.train_on_create(
+        in_progress_polls=0,
+        outcome="FAILED",
+        failed_reason="Not enough data",
+        on_complete=lambda model, version: outcomes.append((model.status, version)),
+    )
+    client = lookout_client()
+    client.create_model(**create_request(ModelDiagnosticsOutputConfiguration=None, RoleArn=None))
+
+    # When it is polled
+    model = client.describe_model(ModelName="pump")
+
+    # Then it failed with the reason and has no version
+    assert (model["Status"], model["FailedReason"]) == ("FAILED", "Not enough data")
+    assert "ActiveModelVersion" not in model
+    assert outcomes == [("FAILED", None)]
+    assert client.list_model_versions(ModelName="pump")["ModelVersionSummaries"] == []
+
+
+def test_only_answered_describe_model_calls_advance_the_training(lookout: FakeLookout) -> None:
+    # Given a training planned to report IN_PROGRESS once, and a throttled DescribeModel
+    lookout.train_on_create("pump", in_progress_polls=1)
+    client = lookout_client(retries=0)
+    client.create_model(**create_request(ModelDiagnosticsOutputConfiguration=None))
+    lookout.fail_next("DescribeModel", "ThrottlingException")
+
+    # When the model is listed, described while throttled, and then described twice
+    client.list_models()
+    with pytest.raises(ClientError):
+        client.describe_model(ModelName="pump")
+    statuses = statuses_of(client, "pump", 2)
+
+    # Then neither the listing nor the throttled call counted as a poll
+    assert statuses == ["IN_PROGRESS", "SUCCESS"]
+    # and without a diagnostics configuration the version has no diagnostics object
+    assert "ModelDiagnosticsResultsObject" not in client.describe_model_version(ModelName="pump", ModelVersion=1)
+
+
+def test_a_model_without_a_plan_keeps_training(lookout: FakeLookout) -> None:
+    # Given a plan for another model only
+    lookout.train_on_create("fan", in_progress_polls=0)
+    client = lookout_client()
+    client.create_model(**create_request())
+
+    # When the model is polled
+    # Then it stays IN_PROGRESS until the test changes it
+    assert statuses_of(client, "pump", 3) == ["IN_PROGRESS"] * 3
+
+
+def test_a_failing_on_complete_callback_fails_the_test() -> None:
+    # Given a completion callback that breaks
+    def broken(model: fake_lookout.FakeModel, version: fake_lookout.FakeModelVersion | None) -> None:
+        raise RuntimeError("cannot write the file")
+
+    # When training completes under code that swallows every error
+    # Then leaving the fake fails with the callback's error
+    with pytest.raises(AssertionError, match="on_complete callback failed"), mock_aws(), FakeLookout() as fake:
+        fake.train_on_create(in_progress_polls=0, on_complete=broken)
+        client = lookout_client(retries=0)
+        client.create_model(**create_request(ModelDiagnosticsOutputConfiguration=None))
+        with contextlib.suppress(Exception):
+            client.describe_model(ModelName="pump")
