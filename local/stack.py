@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from local.template import resource
+from local.template import ROOT, resource
+
+if TYPE_CHECKING:
+    from local.state_machine import EmulatedStateMachine
 
 EXAMPLE_BUCKET = "lookout-diagnostics-example"
+LOOKOUT_ROLE_ARN = "arn:aws:iam::123456789012:role/lookout-diagnostics-LookoutRole"
+TRAINING_DEFINITION = ROOT / "statemachine" / "train_model.asl.json"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class EmulatedStack:
         return {
             "ALERT_TOPIC_ARN": self.topic_arn,
             "LEDGER_TABLE_NAME": self.table,
+            "DIAGNOSTICS_BUCKET": self.bucket,
+            "LOOKOUT_ROLE_ARN": LOOKOUT_ROLE_ARN,
             "POWERTOOLS_SERVICE_NAME": "lookout-diagnostics",
             "POWERTOOLS_METRICS_NAMESPACE": "LookoutDiagnostics",
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -116,3 +123,16 @@ def create_stack(bucket: str = EXAMPLE_BUCKET) -> EmulatedStack:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     return EmulatedStack(bucket=bucket, topic_arn=topic_arn, table=table, subscriber_queue_url=queue_url)
+
+
+def create_training_workflow(machine: EmulatedStateMachine) -> str:
+    """The training state machine from statemachine/, its Lambda steps routed to the real handlers."""
+    from handlers import start_training, training_failed, training_finished
+
+    handlers = {
+        "StartTrainingFunction": start_training.lambda_handler,
+        "TrainingFinishedFunction": training_finished.lambda_handler,
+        "TrainingFailedFunction": training_failed.lambda_handler,
+    }
+    arns = {f"{name}Arn": machine.register_function(name, handler) for name, handler in handlers.items()}
+    return machine.create(TRAINING_DEFINITION, arns, name="lookout-diagnostics-training")

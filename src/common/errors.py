@@ -38,3 +38,31 @@ class InvalidTrainingInputError(LookoutAutomationError):
 
 class DiagnosticsNotReadyError(LookoutAutomationError):
     """Training succeeded but its diagnostics file is not in S3 yet (the workflow retries, bounded)."""
+
+
+class LookoutRequestError(LookoutAutomationError):
+    """Lookout for Equipment refused a request; the subclass says why, the message is L4E's."""
+
+
+class ModelAlreadyExistsError(LookoutRequestError):
+    """ConflictException: a model with this name exists or is being created."""
+
+
+class LookoutRejectedRequestError(LookoutRequestError):
+    """ValidationException: the request does not suit the dataset or the service."""
+
+
+class LookoutAccessDeniedError(LookoutRequestError):
+    """AccessDeniedException: a permission is missing (the caller's, or the role passed to L4E)."""
+
+
+class LookoutQuotaExceededError(LookoutRequestError):
+    """ServiceQuotaExceededException: too many models, or too many trainings at once."""
+
+
+class DatasetNotFoundError(LookoutRequestError):
+    """ResourceNotFoundException on CreateModel: the dataset does not exist."""
+
+
+class LookoutUnavailableError(LookoutRequestError):
+    """Throttling or an internal error that outlasted the client's retries: worth retrying later."""

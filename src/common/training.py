@@ -153,38 +153,57 @@ FailureName = Literal[
     "AccessDenied",
     "QuotaExceeded",
     "DatasetNotFound",
+    "LookoutUnavailable",
     "TrainingFailed",
     "TrainingTimedOut",
     "DiagnosticsNotReady",
     "WorkflowError",
 ]
 
-# The error names Step Functions reports, to the failure a person is told about and what to do.
+# The error names Step Functions reports (our exception classes from the Lambda steps, L4E's
+# errors from the direct SDK steps), to the failure a person is told about and what to do.
+_REJECTED: tuple[FailureName, str] = (
+    "LookoutRejectedRequest",
+    "Lookout for Equipment rejected the request: check the dataset, the time ranges (at least 180 days "
+    "of training data), the labels and the role.",
+)
+_EXISTS: tuple[FailureName, str] = (
+    "ModelAlreadyExists",
+    "A model with this ModelName exists or is being created: choose another ModelName, or delete the model first.",
+)
+_DENIED: tuple[FailureName, str] = (
+    "AccessDenied",
+    "A permission is missing: the workflow may pass only the stack's Lookout for Equipment role, and that role "
+    "must read the labels and write the diagnostics bucket.",
+)
+_QUOTA: tuple[FailureName, str] = (
+    "QuotaExceeded",
+    "A Lookout for Equipment quota is reached (by default 15 models per account, 5 trainings at once): delete "
+    "unused models or wait for trainings to finish.",
+)
+_NOT_FOUND: tuple[FailureName, str] = (
+    "DatasetNotFound",
+    "The dataset (or model) does not exist in this account and region: check DatasetName and ingest the data first.",
+)
+_UNAVAILABLE: tuple[FailureName, str] = (
+    "LookoutUnavailable",
+    "Lookout for Equipment kept throttling or failing after every retry: start the execution again later.",
+)
 _FAILURES: dict[str, tuple[FailureName, str]] = {
     "InvalidTrainingInputError": ("InvalidInput", "Fix the execution input and start a new execution."),
-    "LookoutEquipment.ValidationException": (
-        "LookoutRejectedRequest",
-        "Lookout for Equipment rejected the CreateModel request: check the dataset, the time ranges "
-        "(at least 180 days of training data), the labels and the role.",
-    ),
-    "LookoutEquipment.ConflictException": (
-        "ModelAlreadyExists",
-        "A model with this ModelName exists or is being created: choose another ModelName, or delete the model first.",
-    ),
-    "LookoutEquipment.AccessDeniedException": (
-        "AccessDenied",
-        "A permission is missing: the workflow may pass only the stack's Lookout for Equipment role, and that "
-        "role must read the labels and write the diagnostics bucket.",
-    ),
-    "LookoutEquipment.ServiceQuotaExceededException": (
-        "QuotaExceeded",
-        "A Lookout for Equipment quota is reached (by default 15 models per account, 5 trainings at once): "
-        "delete unused models or wait for trainings to finish.",
-    ),
-    "LookoutEquipment.ResourceNotFoundException": (
-        "DatasetNotFound",
-        "The dataset does not exist in this account and region: check DatasetName and ingest the data first.",
-    ),
+    "LookoutRejectedRequestError": _REJECTED,
+    "LookoutEquipment.ValidationException": _REJECTED,
+    "ModelAlreadyExistsError": _EXISTS,
+    "LookoutEquipment.ConflictException": _EXISTS,
+    "LookoutAccessDeniedError": _DENIED,
+    "LookoutEquipment.AccessDeniedException": _DENIED,
+    "LookoutQuotaExceededError": _QUOTA,
+    "LookoutEquipment.ServiceQuotaExceededException": _QUOTA,
+    "DatasetNotFoundError": _NOT_FOUND,
+    "LookoutEquipment.ResourceNotFoundException": _NOT_FOUND,
+    "LookoutUnavailableError": _UNAVAILABLE,
+    "LookoutEquipment.ThrottlingException": _UNAVAILABLE,
+    "LookoutEquipment.InternalServerException": _UNAVAILABLE,
     "TrainingFailed": ("TrainingFailed", "Lookout for Equipment could not train the model; its reason is above."),
     "TrainingTimedOut": (
         "TrainingTimedOut",

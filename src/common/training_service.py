@@ -8,14 +8,14 @@ from pydantic import BaseModel, ConfigDict
 
 from common.alert_once import deliver_once
 from common.alerts import training_succeeded_alert, workflow_failure_alert
-from common.aws import s3
+from common.aws import lookout, s3
 from common.diagnostics import DiagnosticsSummary
 from common.diagnostics_service import process_diagnostics_object
 from common.errors import DiagnosticsNotReadyError, DiagnosticsObjectMissingError
 from common.locations import S3Location
 from common.model_identity import MetricsFigures, ModelIdentity, parse_model_metrics
 from common.settings import Settings
-from common.training import WorkflowFailure, describe_failure
+from common.training import WorkflowFailure, describe_failure, plan_training
 
 
 class ResultsObject(BaseModel):
@@ -62,6 +62,35 @@ class TrainingResult(BaseModel):
     SummaryObject: str | None
     Summary: Headline | None
     Alert: Literal["ALERTED", "DUPLICATE"]
+
+
+class StartedTraining(BaseModel):
+    """The StartTraining step's result, which the state machine's polling loop reads."""
+
+    ModelName: str
+    ModelArn: str
+    Status: str
+    PollIntervalSeconds: int
+    MaxPolls: int
+    MaxWaitSeconds: int
+
+
+def start_training(raw_input: object, execution_name: str, settings: Settings) -> StartedTraining:
+    """Validate the input and call CreateModel (idempotent: the ClientToken is the execution's name).
+
+    CreateModel runs here rather than as a direct SDK step because its many optional fields must be
+    passed through only when given, which a JSONPath `Parameters` block cannot express.
+    """
+    plan = plan_training(raw_input, execution_name, settings)
+    model_arn, status = lookout.create_model(plan.CreateModel)
+    return StartedTraining(
+        ModelName=plan.ModelName,
+        ModelArn=model_arn,
+        Status=status,
+        PollIntervalSeconds=plan.PollIntervalSeconds,
+        MaxPolls=plan.MaxPolls,
+        MaxWaitSeconds=plan.MaxWaitSeconds,
+    )
 
 
 def finish_training(version: DescribedVersion, settings: Settings) -> TrainingResult:

@@ -7,11 +7,44 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from common.aws.clients import client
+from common.errors import (
+    DatasetNotFoundError,
+    LookoutAccessDeniedError,
+    LookoutQuotaExceededError,
+    LookoutRejectedRequestError,
+    LookoutRequestError,
+    LookoutUnavailableError,
+    ModelAlreadyExistsError,
+)
 from common.locations import S3Location
 from common.model_identity import DiagnosticsOutput, ModelSummary, ModelVersion
 
 MAX_PAGES = 50
+
+# L4E's error codes, to the exceptions the workflow names its failures by.
+_REQUEST_ERRORS: dict[str, type[LookoutRequestError]] = {
+    "ConflictException": ModelAlreadyExistsError,
+    "ValidationException": LookoutRejectedRequestError,
+    "AccessDeniedException": LookoutAccessDeniedError,
+    "ServiceQuotaExceededException": LookoutQuotaExceededError,
+    "ResourceNotFoundException": DatasetNotFoundError,
+    "ThrottlingException": LookoutUnavailableError,
+    "InternalServerException": LookoutUnavailableError,
+}
+
+
+def create_model(request: dict[str, Any]) -> tuple[str, str]:
+    """CreateModel; returns (ModelArn, Status). L4E's refusals become typed exceptions."""
+    try:
+        response = client("lookoutequipment").create_model(**request)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        message = error.response["Error"].get("Message", code)
+        raise _REQUEST_ERRORS.get(code, LookoutRequestError)(f"{code}: {message}") from error
+    return str(response["ModelArn"]), str(response["Status"])
 
 
 class LookoutClient:

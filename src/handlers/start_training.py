@@ -1,4 +1,4 @@
-"""Workflow step: validate the console input and build the CreateModel request."""
+"""Workflow step: validate the console input and create the model (CreateModel, idempotent)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from aws_lambda_powertools.utilities.parser import BaseModel, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.settings import get_settings
-from common.training import plan_training
+from common.training_service import start_training
 
 logger = Logger()
 tracer = Tracer()
 
 
-class PrepareEvent(BaseModel):
+class StartEvent(BaseModel):
     input: Any
     execution_name: str
 
@@ -23,5 +23,7 @@ class PrepareEvent(BaseModel):
 @logger.inject_lambda_context(correlation_id_path="execution_name")
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse(event=event, model=PrepareEvent)
-    return plan_training(request.input, request.execution_name, get_settings()).model_dump(mode="json")
+    request = parse(event=event, model=StartEvent)
+    started = start_training(request.input, request.execution_name, get_settings())
+    logger.info("Model created", extra={"model_arn": started.ModelArn, "status": started.Status})
+    return started.model_dump(mode="json")

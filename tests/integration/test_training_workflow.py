@@ -1,0 +1,285 @@
+"""The training workflow: the real ASL from statemachine/, executed by moto's interpreter, with the real
+Lambda handlers in-process, L4E answered by the fake (every request checked against botocore), no sleeping."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from handlers.diagnostics_landed import lambda_handler as diagnostics_landed
+from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
+from local.generator import GeneratorSpec, write_diagnostics_file
+from local.lambda_context import LocalContext
+from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack, create_training_workflow
+from local.state_machine import EmulatedStateMachine, ExecutionResult, states_entered
+from local.template import ROOT
+
+SPEC = GeneratorSpec(
+    rows=3000, sensors=8, components=2, episodes=2, episode_points=(10, 30), seed=3, machine_off_points=(20, 50)
+)
+INPUT = json.loads((ROOT / "events" / "training-input.json").read_text())
+MODEL = INPUT["ModelName"]
+
+
+@pytest.fixture
+def machine(stack: EmulatedStack, lookout: FakeLookout) -> Iterator[EmulatedStateMachine]:
+    with EmulatedStateMachine() as emulated:
+        create_training_workflow(emulated)
+        yield emulated
+
+
+def put_diagnostics(version: FakeModelVersion | None) -> None:
+    assert version is not None and version.diagnostics_object is not None
+    bucket, key = version.diagnostics_object
+    buffer = io.BytesIO()
+    write_diagnostics_file(buffer, SPEC)
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+
+
+def write_on_completion(model: FakeModel, version: FakeModelVersion | None) -> None:
+    put_diagnostics(version)
+
+
+def run(
+    machine: EmulatedStateMachine, execution_input: dict[str, Any] | None = None, name: str = "train-1"
+) -> ExecutionResult:
+    return machine.run(INPUT if execution_input is None else execution_input, name=name)
+
+
+def test_success_after_several_polls_gives_the_console_a_full_answer_and_one_alert(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    # Given L4E trains for 3 polls, then writes the diagnostics file
+    lookout.train_on_create(
+        MODEL, in_progress_polls=3, model_quality="QUALITY_THRESHOLD_MET", on_complete=write_on_completion
+    )
+    # When the console input from events/ starts an execution
+    result = run(machine)
+    # Then it succeeds after four polls at the requested interval
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert states_entered(result).count("DescribeModel") == 4
+    assert machine.waits == [INPUT["PollIntervalSeconds"]] * 4
+    # And CreateModel received the input, the stack's diagnostics configuration and the ClientToken
+    [create] = lookout.calls_to("CreateModel")
+    assert create.params["ClientToken"] == "train-1"
+    assert create.params["RoleArn"] == LOOKOUT_ROLE_ARN
+    assert create.params["ModelDiagnosticsOutputConfiguration"] == {
+        "S3OutputConfiguration": {"Bucket": stack.bucket, "Prefix": f"{MODEL}/"}
+    }
+    assert create.params["LabelsInputConfiguration"] == INPUT["LabelsInputConfiguration"]
+    assert create.params["OffCondition"] == INPUT["OffCondition"]
+    # And the output tells a person what they got, where the diagnostics are, and the headline
+    output = result.output
+    assert output is not None
+    assert (output["ModelName"], output["ModelVersion"], output["Status"]) == (MODEL, 1, "SUCCESS")
+    assert output["ModelQuality"] == "QUALITY_THRESHOLD_MET"
+    assert output["DiagnosticsObject"] == f"s3://{stack.bucket}/{MODEL}/{MODEL}/1/model_diagnostics_results.json.gz"
+    assert output["SummaryObject"].endswith("model_diagnostics_results.summary.json")
+    assert output["Summary"]["event_count"] == 2
+    assert output["Alert"] == "ALERTED"
+    # And exactly one alert went out, naming the model and version
+    [alert] = stack.received_alerts()
+    assert alert.subject.startswith(f"[WARNING] {MODEL} v1: 2 anomalous events")
+
+
+def test_the_s3_trigger_seeing_the_same_file_sends_no_second_alert(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    # Given the diagnostics file lands (and its S3 event is handled) before the workflow finishes
+    landed: list[dict[str, Any]] = []
+
+    def land_and_notify(model: FakeModel, version: FakeModelVersion | None) -> None:
+        put_diagnostics(version)
+        assert version is not None and version.diagnostics_object is not None
+        bucket, key = version.diagnostics_object
+        event = {
+            "Records": [
+                {
+                    "eventName": "ObjectCreated:Put",
+                    "eventSource": "aws:s3",
+                    "awsRegion": "eu-west-1",
+                    "eventTime": "2026-11-27T06:00:00.000Z",
+                    "eventVersion": "2.1",
+                    "userIdentity": {"principalId": "L4E"},
+                    "requestParameters": {"sourceIPAddress": "1.2.3.4"},
+                    "responseElements": {"x-amz-request-id": "R1", "x-amz-id-2": "X"},
+                    "s3": {
+                        "s3SchemaVersion": "1.0",
+                        "configurationId": "c",
+                        "bucket": {
+                            "name": bucket,
+                            "ownerIdentity": {"principalId": "A"},
+                            "arn": f"arn:aws:s3:::{bucket}",
+                        },
+                        "object": {"key": key, "size": 1, "eTag": "e", "sequencer": "1"},
+                    },
+                }
+            ]
+        }
+        landed.append(diagnostics_landed(event, LocalContext())["outcomes"][0])
+
+    lookout.train_on_create(MODEL, in_progress_polls=1, on_complete=land_and_notify)
+    # When the workflow completes
+    result = run(machine)
+    # Then the trigger alerted, the workflow reports a duplicate, and one alert went out in all
+    assert result.status == "SUCCEEDED", result.cause
+    assert [outcome["status"] for outcome in landed] == ["ALERTED"]
+    assert result.output is not None and result.output["Alert"] == "DUPLICATE"
+    assert result.output["Summary"]["event_count"] == 2  # read back from the summary beside the file
+    assert len(stack.received_alerts()) == 1
+
+
+def test_a_failed_training_alerts_with_the_reason_and_fails_with_a_named_error(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    lookout.train_on_create(
+        MODEL, in_progress_polls=2, outcome="FAILED", failed_reason="Not enough data: the training range holds 41 days"
+    )
+    result = run(machine)
+    assert result.status == "FAILED"
+    assert result.error == "TrainingFailed"
+    assert result.cause == "Not enough data: the training range holds 41 days"
+    [alert] = stack.received_alerts()
+    assert alert.attributes == {"event_type": "TRAINING_FAILED", "severity": "ERROR", "model_name": MODEL}
+    assert alert.body["cause"] == "Not enough data: the training range holds 41 days"
+    assert alert.body["execution_arn"] == result.execution_arn
+
+
+def test_throttling_is_retried_with_backoff_then_succeeds(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    # Given L4E throttles DescribeModel longer than the SDK client inside moto retries
+    lookout.train_on_create(MODEL, in_progress_polls=1, on_complete=write_on_completion)
+    lookout.fail_next("DescribeModel", "ThrottlingException", times=2)
+    # When the workflow runs
+    result = run(machine)
+    # Then the state machine's Retry backed off and the execution still succeeded
+    assert result.status == "SUCCEEDED", result.cause
+    assert machine.retry_intervals, "the Retry on LookoutEquipment.ThrottlingException did not run"
+    assert len(stack.received_alerts()) == 1
+
+
+def test_throttled_create_model_is_retried_without_creating_a_second_model(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    # Given CreateModel is applied by L4E but its answer is lost twice, then throttled for long
+    lookout.train_on_create(MODEL, in_progress_polls=1, on_complete=write_on_completion)
+    lookout.fail_next("CreateModel", "InternalServerException", times=2, after_applying=True)
+    # When the workflow runs
+    result = run(machine)
+    # Then the same ClientToken made the retries harmless: one model, and success
+    assert result.status == "SUCCEEDED", result.cause
+    assert {call.params["ClientToken"] for call in lookout.calls_to("CreateModel")} == {"train-1"}
+    assert len(lookout.calls_to("CreateModel")) == 3
+    listed = boto3.client("lookoutequipment").list_models()["ModelSummaries"]
+    assert [model["ModelName"] for model in listed] == [MODEL]
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("ValidationException", "LookoutRejectedRequest"),
+        ("ConflictException", "ModelAlreadyExists"),
+        ("AccessDeniedException", "AccessDenied"),
+        ("ServiceQuotaExceededException", "QuotaExceeded"),
+        ("ResourceNotFoundException", "DatasetNotFound"),
+    ],
+)
+def test_refused_requests_end_in_an_alert_and_a_named_failure(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack, code: str, error: str
+) -> None:
+    lookout.fail_next("CreateModel", code, "refused for the test")
+    result = run(machine)
+    assert (result.status, result.error) == ("FAILED", error)
+    assert "refused for the test" in (result.cause or "")
+    [alert] = stack.received_alerts()
+    assert alert.attributes["event_type"] == "WORKFLOW_FAILED"
+    assert alert.body["error"] == error
+    assert alert.body["advice"]
+
+
+def test_invalid_input_is_refused_before_any_lookout_call(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    bad = INPUT | {
+        "ModelDiagnosticsOutputConfiguration": {"S3OutputConfiguration": {"Bucket": "b-1", "Prefix": "x"}},
+        "DatasetName": "pump data",
+    }
+    result = run(machine, bad)
+    assert (result.status, result.error) == ("FAILED", "InvalidInput")
+    assert "Prefix must be empty or end with '/'" in (result.cause or "")
+    assert "DatasetName: String should match pattern" in (result.cause or "")
+    assert lookout.calls == []
+    [alert] = stack.received_alerts()
+    assert alert.subject.startswith(f"[ERROR] {MODEL}: InvalidInput")
+
+
+def test_exceeding_the_maximum_wait_is_its_own_failure(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    # Given a training that never ends and a wait of 3 polls
+    lookout.train_on_create(MODEL, in_progress_polls=1000)
+    result = run(machine, INPUT | {"PollIntervalSeconds": 60, "MaxWaitSeconds": 180})
+    assert (result.status, result.error) == ("FAILED", "TrainingTimedOut")
+    assert "still IN_PROGRESS after 180 seconds" in (result.cause or "")
+    assert machine.waits == [60, 60, 60]
+    [alert] = stack.received_alerts()
+    assert alert.body["error"] == "TrainingTimedOut"
+
+
+def test_a_late_diagnostics_file_is_waited_for(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the diagnostics file appears only after FinishTraining looked twice
+    from handlers import training_finished
+
+    attempts: list[int] = []
+    real = training_finished.finish_training
+
+    def late(version: Any, settings: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 3:
+            put_diagnostics(lookout.model(MODEL).versions[1])
+        return real(version, settings)
+
+    monkeypatch.setattr(training_finished, "finish_training", late)
+    lookout.train_on_create(MODEL, in_progress_polls=1)
+    result = run(machine)
+    # Then the step was retried on DiagnosticsNotReadyError with growing intervals, and succeeded
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(attempts) == 3
+    assert machine.retry_intervals[:2] == [60, 90]
+    assert len(stack.received_alerts()) == 1
+
+
+def test_a_diagnostics_file_that_never_comes_is_a_named_failure(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    lookout.train_on_create(MODEL, in_progress_polls=0)
+    result = run(machine)
+    assert (result.status, result.error) == ("FAILED", "DiagnosticsNotReady")
+    [alert] = stack.received_alerts()
+    assert alert.body["error"] == "DiagnosticsNotReady"
+
+
+def test_a_model_without_diagnostics_output_still_succeeds_and_says_how_to_get_diagnostics(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from common import settings
+
+    monkeypatch.delenv("DIAGNOSTICS_BUCKET")
+    settings.get_settings.cache_clear()
+    lookout.train_on_create(MODEL, in_progress_polls=0)
+    result = run(machine)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output is not None and result.output["DiagnosticsObject"] is None
+    [alert] = stack.received_alerts()
+    assert alert.attributes["event_type"] == "TRAINING_SUCCEEDED"
+    assert alert.subject == f"[OK] {MODEL} v1: training succeeded (no diagnostics configured)"
+    [(_, text)] = stack.emailed_alerts()
+    assert "Give one to\nUpdateModel" in text
