@@ -1,8 +1,9 @@
-"""The local run (`make demo`): the main job end to end, with AWS emulated in-process.
+"""The local run (`make demo`): the main jobs end to end, with AWS emulated in-process.
 
-A simulated pump's diagnostics file lands in the (emulated) bucket, the real handler
-receives the real-shaped EventBridge event from events/, and the alert is printed as
-SNS subscribers receive it. No AWS account, no network, no Docker.
+The training workflow (statemachine/) is started with the console input from events/; a simulated
+Lookout for Equipment trains for a few polls and writes a realistic diagnostics file; S3 announces
+the file to the diagnostics handler as EventBridge would; the workflow finishes. One alert comes out,
+printed as SNS subscribers receive it. No AWS account, no network, no Docker.
 """
 
 from __future__ import annotations
@@ -13,27 +14,20 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
-from moto import mock_aws
 
-from local.fake_lookout import FakeLookout
+from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
 from local.generator import PRESETS, write_diagnostics_file
 from local.lambda_context import LocalContext
-from local.stack import create_stack
+from local.stack import EmulatedStack, create_stack, create_training_workflow
+from local.state_machine import EmulatedStateMachine, states_entered
 
 ROOT = Path(__file__).resolve().parent.parent
-EVENT_FILE = ROOT / "events" / "eventbridge-object-created.json"
-MODEL = "pump-station-7"
-VERSION = 3
-MODEL_METRICS = {
-    "labeled_ranges": [{"start": "2024-01-05T08:00:00.000000", "end": "2024-01-05T10:00:00.000000"}],
-    "labeled_event_metrics": {"num_labeled": 1, "num_identified": 1, "total_warning_time_in_seconds": 3600},
-    "predicted_ranges": [
-        {"start": "2024-01-05T07:00:00.000000", "end": "2024-01-05T09:30:00.000000", "diagnostics": []}
-    ],
-    "unknown_event_metrics": {"num_identified": 0, "total_duration_in_seconds": 0},
-}
+TRAINING_INPUT = ROOT / "events" / "training-input.json"
+OBJECT_CREATED = ROOT / "events" / "eventbridge-object-created.json"
+POLLS = 3
 
 
 def main() -> int:
@@ -46,76 +40,112 @@ def main() -> int:
         POWERTOOLS_LOG_LEVEL="WARNING",
     )
     os.environ.pop("AWS_PROFILE", None)
-    event = json.loads(EVENT_FILE.read_text())
-    bucket = event["detail"]["bucket"]["name"]
-    heading("Lookout for Equipment diagnostics: local run")
+    training_input = json.loads(TRAINING_INPUT.read_text())
+    heading("Lookout for Equipment automation: local run")
     print("AWS is EMULATED in this process (moto): no AWS account, no network, nothing deployed.")
     print("Lookout for Equipment has no moto emulation: a fake answers its calls, and every request")
     print("and response is checked against botocore's lookoutequipment service model.\n")
 
-    with mock_aws(), FakeLookout() as lookout:
-        stack = create_stack(bucket)
+    with EmulatedStateMachine() as machine, FakeLookout() as lookout:
+        stack = create_stack()
         os.environ.update(stack.environment())
-        step(f"Created the stack's pieces: bucket {stack.bucket}, alert topic, ledger table {stack.table}")
+        create_training_workflow(machine)
+        step(f"Created the stack's pieces: bucket {stack.bucket}, alert topic, ledger table, training workflow")
 
-        key = json_key(event)
-        prefix = key.rsplit("/", 2)[0] + "/"
-        lookout.add_model(MODEL, diagnostics_bucket=bucket, diagnostics_prefix=prefix)
-        lookout.add_version(
-            MODEL,
-            VERSION,
-            model_metrics=MODEL_METRICS,
+        deliveries: list[str] = []
+
+        def training_done(model: FakeModel, version: FakeModelVersion | None) -> None:
+            assert version is not None and version.diagnostics_object is not None
+            bucket, key = version.diagnostics_object
+            spec = PRESETS["demo"]
+            buffer = io.BytesIO()
+            truth = write_diagnostics_file(buffer, spec)
+            boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+            step(
+                f"L4E finished training and wrote s3://{bucket}/{key}: {truth.rows:,} records "
+                f"({spec.sensors} sensors, one a minute, two weeks), {len(truth.episodes)} anomalous episodes"
+            )
+            deliveries.append(deliver_object_created(stack, bucket, key))
+            step(f"S3 announced the file (EventBridge 'Object Created'): diagnostics handler {deliveries[-1]}")
+
+        lookout.train_on_create(
+            training_input["ModelName"],
+            in_progress_polls=POLLS,
             model_quality="QUALITY_THRESHOLD_MET",
-            diagnostics_object=(bucket, key),
+            # A key with a space and '=': S3 URL-encodes it in the event, the handler decodes it.
+            diagnostics_key="{prefix}training run={version}/model_diagnostics_results.json.gz",
+            on_complete=training_done,
         )
-        step(f"Registered model {MODEL}: version {VERSION} writes diagnostics under s3://{bucket}/{prefix}")
-
-        spec = PRESETS["demo"]
-        buffer = io.BytesIO()
-        truth = write_diagnostics_file(buffer, spec)
-        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+        step(f"Started the training workflow with {TRAINING_INPUT.relative_to(ROOT)} (L4E trains for {POLLS} polls)")
+        result = machine.run(training_input, name="demo-training")
+        path = states_entered(result)
         step(
-            f"L4E 'wrote' s3://{bucket}/{key}: {truth.rows:,} records ({spec.sensors} sensors, one a minute), "
-            f"{len(truth.episodes)} anomalous episodes, {spec.machine_off_stretches} machine-off stretches, "
-            f"{len(buffer.getvalue()) / 1e6:.1f} MB gzip"
+            f"Workflow {result.status} after {path.count('DescribeModel')} polls "
+            f"(waits of {sorted(set(machine.waits))} s, not slept): {' > '.join(compress(path))}"
         )
-
-        from handlers.diagnostics_landed import lambda_handler  # after the environment is set
-
-        first = lambda_handler(event, LocalContext())["outcomes"][0]
-        step(f"Delivered {EVENT_FILE.relative_to(ROOT)} to the handler: {first['status']}")
-        print(f"     summary written to {first['summary_object']}")
-        again = lambda_handler(event, LocalContext())["outcomes"][0]
-        step(f"Delivered the same event again (EventBridge delivers at least once): {again['status']}, no alert")
+        print("\n   Execution output, as the console shows it:")
+        print(indent(json.dumps(result.output, indent=2, ensure_ascii=False)))
+        _, bucket, key = str((result.output or {}).get("DiagnosticsObject", "s3:///")).split("/", 3)[1:]
+        again = deliver_object_created(stack, bucket, key)
+        step(f"EventBridge delivered the same event again (at least once): {again}, no alert")
 
         emailed = stack.emailed_alerts()
         received = stack.received_alerts()
         heading(f"Alerts published: {len(emailed)}. As an email subscriber receives it:")
         for subject, body in emailed:
             print(f"Subject: {subject}\n\n{body}")
-        heading("As an SQS (or Lambda, HTTPS) subscriber receives it:")
+        heading("As an SQS (or Lambda, HTTPS) subscriber receives it (abridged):")
         for alert in received:
-            print(json.dumps(readable(alert.envelope), indent=2, ensure_ascii=False))
-        return 0 if len(emailed) == len(received) == 1 else 1
+            print(json.dumps(abridged(alert.envelope), indent=2, ensure_ascii=False))
+        succeeded = result.status == "SUCCEEDED" and deliveries == ["ALERTED"] and again == "DUPLICATE"
+        return 0 if succeeded and len(emailed) == len(received) == 1 else 1
 
 
-def json_key(event: dict[str, Any]) -> str:
-    from urllib.parse import unquote_plus
+def deliver_object_created(stack: EmulatedStack, bucket: str, key: str) -> str:
+    """Send the real-shaped EventBridge event from events/, for this object, to the real handler."""
+    from handlers.diagnostics_landed import lambda_handler  # imported once the environment is set
 
-    return unquote_plus(event["detail"]["object"]["key"])
+    event = json.loads(OBJECT_CREATED.read_text())
+    head = boto3.client("s3").head_object(Bucket=bucket, Key=key)
+    event["resources"] = [f"arn:aws:s3:::{bucket}"]
+    event["detail"]["bucket"]["name"] = bucket
+    event["detail"]["object"].update(key=quote_plus(key, safe="/"), size=head["ContentLength"], etag=head["ETag"])
+    outcome: str = lambda_handler(event, LocalContext())["outcomes"][0]["status"]
+    return outcome
 
 
-def readable(envelope: dict[str, Any]) -> dict[str, Any]:
-    """The SNS envelope with its JSON message decoded (and the events list shortened) for reading."""
-    shown = dict(envelope)
+def compress(states: list[str]) -> list[str]:
+    """The path through the workflow with the polling loop folded: Wait > Describe > ... (xN)."""
+    loop = ["WaitForTraining", "DescribeModel", "CountPoll", "TrainingStatus"]
+    folded: list[str] = []
+    index = 0
+    while index < len(states):
+        if states[index : index + len(loop)] == loop:
+            repeats = 0
+            while states[index : index + len(loop)] == loop:
+                repeats += 1
+                index += len(loop)
+            folded.append(f"[{' > '.join(loop)}] x{repeats}")
+        else:
+            folded.append(states[index])
+            index += 1
+    return folded
+
+
+def abridged(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The SNS envelope with its JSON message decoded, long lists cut, for reading."""
+    shown = {k: v for k, v in envelope.items() if k not in ("Signature", "SigningCertURL", "UnsubscribeURL")}
     message = json.loads(envelope["Message"])
-    events = message["summary"]["events"]
+    summary = message.get("summary") or {}
+    events = summary.get("events", [])
     if len(events) > 1:
-        message["summary"]["events"] = [*events[:1], f"... {len(events) - 1} more events, as the first"]
+        summary["events"] = [events[0], f"... {len(events) - 1} more events"]
     shown["Message"] = message
-    for name in ("Signature", "SigningCertURL", "UnsubscribeURL"):
-        shown.pop(name, None)
     return shown
+
+
+def indent(text: str) -> str:
+    return "\n".join(f"   {line}" for line in text.splitlines())
 
 
 def heading(text: str) -> None:

@@ -64,7 +64,9 @@ def _load_template() -> dict[str, Any]:
 FUNCTIONS = sorted(
     name for name, r in _load_template()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
 )
-WORKFLOW_FUNCTIONS = {"PrepareTrainingFunction", "TrainingFinishedFunction", "TrainingFailedFunction"}
+WORKFLOW_FUNCTIONS = {"StartTrainingFunction", "TrainingFinishedFunction", "TrainingFailedFunction"}
+# The one step that calls CreateModel, and so the only one that passes the Lookout role.
+START_TRAINING = "StartTrainingFunction"
 # The functions that read diagnostics files and write summaries, with what else each may read.
 DIAGNOSTICS_PROCESSORS = {
     "DiagnosticsFunction": set(),
@@ -747,31 +749,40 @@ def test_state_machine_invokes_only_the_three_workflow_functions(
     )
 
 
-def test_state_machine_calls_only_the_model_operations_on_this_accounts_models_and_datasets(
-    template: dict[str, Any], resources: dict[str, Any]
-) -> None:
+def _lookout_operations() -> list[str]:
+    return botocore.session.get_session().get_service_model("lookoutequipment").operation_names
+
+
+MODEL_ARN = _lookout_arn("model/pump-7/0f1e2d3c")
+DATASET_ARN = _lookout_arn("dataset/pump-7-data/4b5a6978")
+LABEL_GROUP_ARN = _lookout_arn("label-group/pump-7-labels/12")
+# Lookout for Equipment resources the workflow must not touch: other accounts, regions and types.
+LOOKOUT_ELSEWHERE = (
+    _lookout_arn("model/pump-7/0f1e2d3c", account="210987654321"),
+    _lookout_arn("model/pump-7/0f1e2d3c", region="us-east-1"),
+    _lookout_arn("dataset/pump-7-data/4b5a6978", account="210987654321"),
+    _lookout_arn("label-group/pump-7-labels/12", region="us-east-1"),
+    _lookout_arn("inference-scheduler/pump-7/99"),
+)
+
+
+def test_state_machine_only_describes_this_accounts_models(template: dict[str, Any], resources: dict[str, Any]) -> None:
     # Given the state machine's permissions and every operation Lookout for Equipment has
     documents = policy_documents(Stack(template), resources, "TrainingStateMachine")
-    operations = botocore.session.get_session().get_service_model("lookoutequipment").operation_names
-    model, dataset = _lookout_arn("model/pump-7/0f1e2d3c"), _lookout_arn("dataset/pump-7-data/4b5a6978")
 
-    # When we ask which operations it may call on a model of this account and region
-    allowed = {op for op in operations if allows(documents, f"lookoutequipment:{op}", model)}
+    # When we ask which operations it may call on a model, a dataset and a label group of this account and region
+    def allowed_on(resource_arn: str) -> set[str]:
+        return {op for op in _lookout_operations() if allows(documents, f"lookoutequipment:{op}", resource_arn)}
 
-    # Then exactly the four the workflow needs (TagResource: CreateModel with Tags is authorised as it too)
-    assert allowed == {"CreateModel", "DescribeModel", "DescribeModelVersion", "TagResource"}
-    # ... on this account's models and datasets in this region only
-    assert allows(documents, "lookoutequipment:CreateModel", dataset)
-    assert allows(documents, "lookoutequipment:DescribeModelVersion", f"{model}/model-version/3")
-    for elsewhere in (
-        _lookout_arn("model/pump-7/0f1e2d3c", account="210987654321"),
-        _lookout_arn("model/pump-7/0f1e2d3c", region="us-east-1"),
-        _lookout_arn("dataset/pump-7-data/4b5a6978", account="210987654321"),
-        _lookout_arn("inference-scheduler/pump-7/99"),
-        _lookout_arn("label-group/pump-7-labels/12"),
-    ):
-        assert not allows(documents, "lookoutequipment:CreateModel", elsewhere), elsewhere
-        assert not allows(documents, "lookoutequipment:DescribeModel", elsewhere), elsewhere
+    # Then exactly the two the polling needs, on models (and their versions) only: CreateModel is the
+    # StartTraining function's, so the state machine may neither create nor tag anything
+    assert allowed_on(MODEL_ARN) == {"DescribeModel", "DescribeModelVersion"}
+    assert allows(documents, "lookoutequipment:DescribeModelVersion", f"{MODEL_ARN}/model-version/3")
+    assert allowed_on(DATASET_ARN) == set()
+    assert allowed_on(LABEL_GROUP_ARN) == set()
+    # ... and in this account and region only
+    for elsewhere in LOOKOUT_ELSEWHERE:
+        assert allowed_on(elsewhere) == set(), elsewhere
 
 
 def test_state_machine_grants_nothing_beyond_the_workflow(resources: dict[str, Any]) -> None:
@@ -785,48 +796,130 @@ def test_state_machine_grants_nothing_beyond_the_workflow(resources: dict[str, A
     }
 
     # When they are compared with what the workflow does
-    # Then there is nothing else: the model calls, passing the Lookout role, delivering its logs
-    model_calls = {
-        "lookoutequipment:CreateModel",
-        "lookoutequipment:DescribeModel",
-        "lookoutequipment:DescribeModelVersion",
-        "lookoutequipment:TagResource",
-    }
+    # Then there is nothing else: describing the model being trained, delivering its logs (no role passing)
+    model_calls = {"lookoutequipment:DescribeModel", "lookoutequipment:DescribeModelVersion"}
     log_delivery = {action for (name, action) in UNSCOPABLE_GRANTS if name == "TrainingStateMachine"}
-    assert actions == model_calls | {"iam:PassRole"} | log_delivery
+    assert actions == model_calls | log_delivery
+
+
+def test_start_step_calls_only_create_model_and_tag_resource_on_this_accounts_resources(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given the StartTraining function's permissions and every operation Lookout for Equipment has
+    stack = Stack(template)
+
+    # When we ask which operations it may call on the resources CreateModel names (the model it creates,
+    # the dataset it trains on, the label group it may read) and on resources elsewhere
+    def allowed_on(resource_arn: str) -> set[str]:
+        return {
+            op
+            for op in _lookout_operations()
+            if function_allows(stack, resources, START_TRAINING, f"lookoutequipment:{op}", resource_arn)
+        }
+
+    # Then it may create (and, through CreateModel's Tags, tag) models: CreateModel and its dependent
+    # TagResource (Service Authorization Reference), on those three resource types of this account and region
+    for resource_arn in (MODEL_ARN, DATASET_ARN, LABEL_GROUP_ARN):
+        assert allowed_on(resource_arn) == {"CreateModel", "TagResource"}, resource_arn
+    for elsewhere in LOOKOUT_ELSEWHERE:
+        assert allowed_on(elsewhere) == set(), elsewhere
+
+
+def test_start_step_may_create_a_model_and_pass_the_lookout_role_and_nothing_else(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given the function that validates the workflow's input and calls CreateModel
+    function = resources[START_TRAINING]["Properties"]
+    stack = Stack(template)
+
+    def may(action: str, resource_arn: str) -> bool:
+        return function_allows(stack, resources, START_TRAINING, action, resource_arn)
+
+    # When its role and every action its policies grant are read
+    actions = {
+        action.lower()
+        for document in policy_documents(stack, resources, START_TRAINING)
+        for statement in document["Statement"]
+        for action in as_list(statement.get("Action", "*"))
+    }
+
+    # Then it has its own inline statements only (no shared managed policy, no role of another's),
+    # granting CreateModel, the TagResource it depends on and passing a role: nothing else
+    assert "Role" not in function
+    assert all(isinstance(p, dict) and "Statement" in p for p in as_list(function.get("Policies", [])))
+    assert actions == {"lookoutequipment:createmodel", "lookoutequipment:tagresource", "iam:passrole"}
+    # ... so it cannot read or write diagnostics, alert, or touch the alert ledger
+    for action in ("s3:GetObject", "s3:PutObject", "s3:ListBucket"):
+        assert not may(action, _object_arn(CREATED_BUCKET, DIAGNOSTICS_FILE_NAME)), action
+        assert not may(action, f"arn:aws:s3:::{CREATED_BUCKET}"), action
+    assert not may("sns:Publish", "<AlertTopic>")  # the stand-in for !Ref AlertTopic
+    assert not may("sns:Publish", "<OpsTopic>")
+    ledger = f"arn:aws:test:{REGION}:{ACCOUNT}:AlertLedgerTable"  # the stand-in for !GetAtt AlertLedgerTable.Arn
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+        assert not may(action, ledger), action
+    # ... nor read or change models it did not create (describing is the state machine's)
+    for action in ("lookoutequipment:DescribeModel", "lookoutequipment:DeleteModel", "lookoutequipment:ListModels"):
+        assert not may(action, MODEL_ARN), action
+
+
+OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/admin"
+# Both Lookout roles: in each role mode the other mode's role is just another role.
+LOOKOUT_ROLES = (f"arn:aws:test:{REGION}:{ACCOUNT}:LookoutRole", f"arn:aws:iam::{ACCOUNT}:role/team-l4e")
+PASS_CONTEXTS: tuple[dict[str, str] | None, ...] = (
+    {"iam:PassedToService": LOOKOUT_PRINCIPAL},
+    {"iam:PassedToService": "ec2.amazonaws.com"},
+    {"iam:PassedToService": "lambda.amazonaws.com"},
+    None,
+)
 
 
 @BOTH_ROLE_MODES
-def test_state_machine_passes_only_the_lookout_role_and_only_to_lookout(
+def test_start_step_passes_only_the_lookout_role_and_only_to_lookout(
     template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, str], passable_role: str
 ) -> None:
-    # Given the state machine's permissions as deployed for this role mode
-    documents = policy_documents(Stack(template, **parameters), resources, "TrainingStateMachine")
-
-    def may_pass(role: str, context: dict[str, str] | None) -> bool:
-        return allows(documents, "iam:PassRole", role, context)
-
-    # When it passes a role in CreateModel's RoleArn
-    # Then only the Lookout role may be passed, and only to Lookout for Equipment
-    assert may_pass(passable_role, {"iam:PassedToService": LOOKOUT_PRINCIPAL})
-    assert not may_pass(passable_role, {"iam:PassedToService": "ec2.amazonaws.com"})
-    assert not may_pass(passable_role, None)
-    assert not may_pass(f"arn:aws:iam::{ACCOUNT}:role/admin", {"iam:PassedToService": LOOKOUT_PRINCIPAL})
-
-
-@BOTH_ROLE_MODES
-def test_no_function_may_pass_a_role(
-    template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, str], passable_role: str
-) -> None:
-    # Given every function's permissions
+    # Given the StartTraining function's permissions as deployed for this role mode
     stack = Stack(template, **parameters)
 
-    # When we ask whether any may pass the Lookout role (the state machine does that)
-    # Then none may
-    for function in FUNCTIONS:
-        assert not function_allows(
-            stack, resources, function, "iam:PassRole", passable_role, {"iam:PassedToService": LOOKOUT_PRINCIPAL}
-        )
+    def may_pass(role: str, context: dict[str, str] | None) -> bool:
+        return function_allows(stack, resources, START_TRAINING, "iam:PassRole", role, context)
+
+    # When it passes a role in CreateModel's RoleArn
+    # Then only this deployment's Lookout role may be passed, and only to Lookout for Equipment
+    assert may_pass(passable_role, {"iam:PassedToService": LOOKOUT_PRINCIPAL})
+    for context in PASS_CONTEXTS[1:]:
+        assert not may_pass(passable_role, context), context
+    for role in (OTHER_ROLE, *(r for r in LOOKOUT_ROLES if r != passable_role)):
+        for context in PASS_CONTEXTS:
+            assert not may_pass(role, context), (role, context)
+
+
+def _grants_pass_role(documents: list[dict[str, Any]]) -> bool:
+    """Whether any Allow statement names iam:PassRole, or a wildcard covering it, whatever its resource.
+
+    A statement without Action (a NotAction one) counts as "*".
+    """
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase("iam:passrole", p.lower()) for p in as_list(statement.get("Action", "*")))
+        for document in documents
+        for statement in document["Statement"]
+    )
+
+
+@BOTH_ROLE_MODES
+@pytest.mark.parametrize("principal", [*sorted(set(FUNCTIONS) - {START_TRAINING}), "TrainingStateMachine"])
+def test_no_other_function_nor_the_state_machine_may_pass_a_role(
+    template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, str], passable_role: str, principal: str
+) -> None:
+    # Given the permissions of a function other than StartTraining, or of the state machine
+    documents = policy_documents(Stack(template, **parameters), resources, principal)
+
+    # When we ask whether it may pass the Lookout role, or any role, to anyone
+    # Then it may not: StartTraining alone calls CreateModel, the one call that passes a role
+    for role in (passable_role, OTHER_ROLE):
+        for context in PASS_CONTEXTS:
+            assert not allows(documents, "iam:PassRole", role, context), (role, context)
+    assert not _grants_pass_role(documents)
 
 
 def test_lookout_role_trusts_only_lookout_for_this_account(template: dict[str, Any], resources: dict[str, Any]) -> None:
@@ -846,16 +939,6 @@ def test_lookout_role_trusts_only_lookout_for_this_account(template: dict[str, A
     assert (
         Stack(template, LookoutRoleArn=f"arn:aws:iam::{ACCOUNT}:role/team-l4e").condition("CreateLookoutRole") is False
     )
-
-
-def test_prepare_step_has_no_permissions_of_its_own(resources: dict[str, Any]) -> None:
-    # Given the function that validates the workflow's input
-    function = resources["PrepareTrainingFunction"]["Properties"]
-
-    # When its policies and role are read
-    # Then it has none: it calls no AWS API (SAM still gives it logging and tracing)
-    assert function.get("Policies", []) == []
-    assert "Role" not in function
 
 
 def test_a_failed_training_execution_alerts_operations(resources: dict[str, Any]) -> None:

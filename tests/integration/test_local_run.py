@@ -1,4 +1,4 @@
-"""The README's first command keeps working: the local run prints one alert and a duplicate."""
+"""The README's first command keeps working: the local run trains, alerts once, and shows the alert."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_local_run_prints_the_alert_as_subscribers_receive_it() -> None:
+def test_local_run_trains_a_model_and_prints_one_alert_as_subscribers_receive_it() -> None:
     # Given a fresh process with no AWS configuration at all
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     environment["PYTHONPATH"] = f"{ROOT / 'src'}{os.pathsep}{ROOT}"
@@ -18,13 +18,18 @@ def test_local_run_prints_the_alert_as_subscribers_receive_it() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "local.run"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
     )
-    # Then it succeeds, says AWS is emulated, and shows one alert to email and to SQS subscribers
-    assert run.returncode == 0, run.stderr
+    # Then it succeeds and says AWS is emulated
+    assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
     assert "AWS is EMULATED" in out
-    assert "to the handler: ALERTED" in out
-    assert "(EventBridge delivers at least once): DUPLICATE, no alert" in out
+    # And the workflow trained for the simulated polls, the S3 trigger alerted, the workflow saw a duplicate
+    assert "diagnostics handler ALERTED" in out
+    assert "Workflow SUCCEEDED after 4 polls" in out
+    assert '"Alert": "DUPLICATE"' in out
+    assert "(at least once): DUPLICATE, no alert" in out
+    # And one alert is shown as email and as SQS subscribers receive it
     assert "Alerts published: 1." in out
-    assert "Subject: [CRITICAL] pump-station-7 v3: 3 anomalous events" in out
+    assert "Subject: [CRITICAL] pump-station-7 v1: 3 anomalous events" in out
     assert "Worst events (of 3):" in out
+    assert "training run=1/model_diagnostics_results.json.gz" in out
     assert '"event_type": "DIAGNOSTICS_SUMMARY"' in out
