@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from common.diagnostics import AnomalousEvent, DiagnosticsSummary, SensorContribution
 from common.locations import S3Location
 from common.model_identity import Identification, ModelIdentity
+from common.model_status import Outcome, OutcomeEvent
 
 SUBJECT_MAX = 99  # SNS allows 100 characters; ASCII only, no line breaks
 MESSAGE_MAX_BYTES = 250_000  # SNS allows 262,144 bytes for the message and its attributes together
@@ -26,9 +27,13 @@ NO_MODEL = "(none)"
 class EventType(StrEnum):
     DIAGNOSTICS_SUMMARY = "DIAGNOSTICS_SUMMARY"
     DIAGNOSTICS_UNREADABLE = "DIAGNOSTICS_UNREADABLE"
-    TRAINING_SUCCEEDED = "TRAINING_SUCCEEDED"  # a trained model without diagnostics output
+    MODEL_VERSION_SUCCEEDED = "MODEL_VERSION_SUCCEEDED"  # a version whose diagnostics this stack does not summarise
+    MODEL_VERSION_FAILED = "MODEL_VERSION_FAILED"
+    MODEL_VERSION_CANCELED = "MODEL_VERSION_CANCELED"
+    RETRAINING_NOT_PROMOTED = "RETRAINING_NOT_PROMOTED"
     TRAINING_FAILED = "TRAINING_FAILED"
     WORKFLOW_FAILED = "WORKFLOW_FAILED"
+    DIAGNOSTICS_NOT_CONFIGURED = "DIAGNOSTICS_NOT_CONFIGURED"
 
 
 AlertSeverity = Literal["OK", "WARNING", "CRITICAL", "ERROR"]
@@ -267,35 +272,90 @@ def _fit(
     return alert
 
 
-def training_succeeded_alert(identity: ModelIdentity) -> Alert:
-    """A model trained without a diagnostics output configuration: say so, and how to get diagnostics."""
+_OUTCOMES: dict[Outcome, tuple[EventType, AlertSeverity, str]] = {
+    Outcome.SUCCEEDED: (EventType.MODEL_VERSION_SUCCEEDED, "OK", "succeeded"),
+    Outcome.FAILED: (EventType.MODEL_VERSION_FAILED, "ERROR", "failed"),
+    Outcome.CANCELED: (EventType.MODEL_VERSION_CANCELED, "WARNING", "canceled"),
+    Outcome.NOT_PROMOTED: (EventType.RETRAINING_NOT_PROMOTED, "WARNING", "retraining not promoted"),
+    Outcome.TRAINING_FAILED: (EventType.TRAINING_FAILED, "ERROR", "training failed"),
+}
+
+
+def outcome_alert(event: OutcomeEvent, diagnostics_note: str | None = None) -> Alert:
+    """A model version reached a terminal outcome (seen by the poller or the training workflow)."""
+    event_type, severity, said = _OUTCOMES[event.outcome]
+    who = event.model_name + (f" v{event.model_version}" if event.model_version is not None else "")
+    reason = event.failed_reason or event.auto_promotion_result_reason
     lines = [
-        "Lookout for Equipment training succeeded",
+        f"Lookout for Equipment: {who} {said}",
         "",
-        f"Model:    {_who(identity)}, quality {identity.model_quality or 'unknown'}",
+        f"Model:    {event.model_name}",
+        f"Version:  {event.model_version if event.model_version is not None else 'none'}"
+        f" ({(event.source_type or 'TRAINING').lower()}), status {event.status}",
     ]
-    if identity.metrics is not None:
-        metrics = identity.metrics
+    if event.model_quality:
+        lines.append(f"Quality:  {event.model_quality}")
+    if event.auto_promotion_result:
+        lines.append(f"Promotion: {event.auto_promotion_result}")
+    if reason:
+        lines.append(f"Reason:   {reason}")
+    if event.metrics is not None:
         lines.append(
-            f"Metrics:  labelled events {_figure(metrics.labeled_events)}, identified "
-            f"{_figure(metrics.labeled_events_identified)}; predicted ranges {_figure(metrics.predicted_ranges)}"
+            f"Metrics:  labelled events {_figure(event.metrics.labeled_events)}, identified "
+            f"{_figure(event.metrics.labeled_events_identified)}; predicted ranges "
+            f"{_figure(event.metrics.predicted_ranges)}"
         )
-    lines += [
-        "",
-        "No diagnostics file: the model has no ModelDiagnosticsOutputConfiguration. Give one to",
-        "UpdateModel (or CreateModel) so that the next version writes per-point diagnostics.",
-    ]
+    if diagnostics_note:
+        lines += ["", diagnostics_note]
+    lines += ["", f"Model ARN: {event.model_arn}"]
+    detail = f": {reason}" if reason and severity != "OK" else ""
     return Alert(
-        event_type=EventType.TRAINING_SUCCEEDED,
-        severity="OK",
-        model_name=identity.model_name,
-        subject=_subject("OK", f"{_who(identity)}: training succeeded (no diagnostics configured)"),
+        event_type=event_type,
+        severity=severity,
+        model_name=event.model_name,
+        subject=_subject(severity, f"{who}: {said}{detail}"),
         text="\n".join(lines),
         body={
             "alert_version": 1,
-            "event_type": EventType.TRAINING_SUCCEEDED.value,
-            "severity": "OK",
-            "model": identity.model_dump(mode="json"),
+            "event_type": event_type.value,
+            "severity": severity,
+            "outcome": event.model_dump(mode="json"),
+            "note": diagnostics_note,
+        },
+    )
+
+
+NO_DIAGNOSTICS_NOTE = (
+    "No diagnostics file: the model has no ModelDiagnosticsOutputConfiguration. Give one to UpdateModel "
+    "(see `lookout-diagnostics enable-diagnostics`) so that the next version writes per-point diagnostics."
+)
+
+
+def diagnostics_not_configured_alert(model_name: str, model_arn: str) -> Alert:
+    """A model that writes no pointwise diagnostics: said once per model."""
+    text = "\n".join(
+        [
+            f"Lookout for Equipment model {model_name} writes no pointwise diagnostics.",
+            "",
+            "Its versions cannot be summarised. To fix it for the versions trained from now on, run",
+            f"  lookout-diagnostics enable-diagnostics --model {model_name} --dry-run",
+            "and then without --dry-run, or deploy the stack with EnableDiagnosticsOnModels=true.",
+            "",
+            f"Model ARN: {model_arn}",
+        ]
+    )
+    return Alert(
+        event_type=EventType.DIAGNOSTICS_NOT_CONFIGURED,
+        severity="WARNING",
+        model_name=model_name,
+        subject=_subject("WARNING", f"{model_name}: no diagnostics output configured"),
+        text=text,
+        body={
+            "alert_version": 1,
+            "event_type": EventType.DIAGNOSTICS_NOT_CONFIGURED.value,
+            "severity": "WARNING",
+            "model_name": model_name,
+            "model_arn": model_arn,
         },
     )
 

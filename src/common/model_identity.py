@@ -27,14 +27,22 @@ class DiagnosticsOutput(BaseModel):
 
 
 class ModelSummary(BaseModel):
+    """One model as ListModels reports it."""
+
     name: str
     arn: str
     status: str
     diagnostics_output: DiagnosticsOutput | None = None
+    active_version: int | None = None
+    retraining_status: str | None = None
+    retraining_version: int | None = None
 
 
 class ModelVersion(BaseModel):
+    """One model version as DescribeModelVersion reports it."""
+
     model_name: str
+    model_arn: str | None = None
     version: int
     arn: str | None = None
     status: str
@@ -42,6 +50,9 @@ class ModelVersion(BaseModel):
     model_quality: str | None = None
     model_metrics: str | None = None
     diagnostics_object: S3Location | None = None
+    failed_reason: str | None = None
+    auto_promotion_result: str | None = None
+    auto_promotion_result_reason: str | None = None
 
 
 class LookoutReader(Protocol):

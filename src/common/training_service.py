@@ -7,13 +7,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from common.alert_once import deliver_once
-from common.alerts import training_succeeded_alert, workflow_failure_alert
+from common.alerts import NO_DIAGNOSTICS_NOTE, outcome_alert, workflow_failure_alert
 from common.aws import lookout, s3
 from common.diagnostics import DiagnosticsSummary
 from common.diagnostics_service import process_diagnostics_object
 from common.errors import DiagnosticsNotReadyError, DiagnosticsObjectMissingError
 from common.locations import S3Location
-from common.model_identity import MetricsFigures, ModelIdentity, parse_model_metrics
+from common.model_identity import MetricsFigures, ModelVersion, parse_model_metrics
+from common.model_status import Outcome, outcome_key, training_failed, version_outcomes
 from common.settings import Settings
 from common.training import WorkflowFailure, describe_failure, plan_training
 
@@ -95,24 +96,20 @@ def start_training(raw_input: object, execution_name: str, settings: Settings) -
 
 def finish_training(version: DescribedVersion, settings: Settings) -> TrainingResult:
     """Summarise the new version's diagnostics (alerting once, shared with the S3 trigger)."""
-    identity = ModelIdentity(
-        model_name=version.ModelName,
-        model_arn=version.ModelArn,
-        model_version=version.ModelVersion,
-        model_quality=version.ModelQuality,
-        version_status=version.Status,
-        source_type=version.SourceType,
-        metrics=parse_model_metrics(version.ModelMetrics),
-        confirmed=True,
-    )
     results = version.ModelDiagnosticsResultsObject
     diagnostics_uri = summary_uri = None
     summary: DiagnosticsSummary | None = None
     if results is None:
+        # The same outcome, key and alert as the status poller's: whichever sees it first alerts.
+        [succeeded] = [
+            event
+            for event in version_outcomes(_as_model_version(version), version.ModelArn)
+            if event.outcome is Outcome.SUCCEEDED
+        ]
         delivery = deliver_once(
             settings,
-            f"training#{version.ModelArn}#{version.ModelVersion}#SUCCESS",
-            lambda: training_succeeded_alert(identity),
+            outcome_key(version.ModelArn, version.ModelVersion, Outcome.SUCCEEDED),
+            lambda: outcome_alert(succeeded, NO_DIAGNOSTICS_NOTE),
         )
         status = delivery.status
     else:
@@ -132,7 +129,7 @@ def finish_training(version: DescribedVersion, settings: Settings) -> TrainingRe
         ModelVersion=version.ModelVersion,
         Status=version.Status,
         ModelQuality=version.ModelQuality,
-        Metrics=identity.metrics,
+        Metrics=parse_model_metrics(version.ModelMetrics),
         DiagnosticsObject=diagnostics_uri,
         SummaryObject=summary_uri,
         Summary=_headline(summary) if summary else None,
@@ -141,16 +138,42 @@ def finish_training(version: DescribedVersion, settings: Settings) -> TrainingRe
 
 
 def report_failure(
-    model_name: str | None, error: str, cause: str, execution_arn: str, settings: Settings
+    model_name: str | None,
+    model_arn: str | None,
+    error: str,
+    cause: str,
+    execution_arn: str,
+    settings: Settings,
 ) -> WorkflowFailure:
-    """Alert once per execution about how it failed; return the Fail state's error and cause."""
+    """Alert once about how the execution failed; return the Fail state's error and cause.
+
+    A failed training is an outcome of the model that the status poller may see too: it shares the
+    poller's key. Any other failure belongs to this execution alone.
+    """
     failure = describe_failure(error, cause)
+    key = f"workflow#{execution_arn}"
+    if failure.Error == "TrainingFailed" and model_name and model_arn:
+        key = outcome_key(model_arn, None, training_failed(model_name, model_arn, cause).outcome)
     deliver_once(
         settings,
-        f"workflow#{execution_arn}",
+        key,
         lambda: workflow_failure_alert(model_name, failure.Error, failure.Cause, failure.Advice, execution_arn),
     )
     return failure
+
+
+def _as_model_version(version: DescribedVersion) -> ModelVersion:
+    results = version.ModelDiagnosticsResultsObject
+    return ModelVersion(
+        model_name=version.ModelName,
+        model_arn=version.ModelArn,
+        version=version.ModelVersion,
+        status=version.Status,
+        source_type=version.SourceType,
+        model_quality=version.ModelQuality,
+        model_metrics=version.ModelMetrics,
+        diagnostics_object=S3Location(bucket=results.Bucket, key=results.Key) if results else None,
+    )
 
 
 def _stored_summary(location: S3Location) -> DiagnosticsSummary | None:

@@ -40,8 +40,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     reason = (state.get("failed") or {}).get("FailedReason")
     if failed.error.Error == "TrainingFailed" and isinstance(reason, str):
         cause = reason
+    model_arn = (state.get("training") or {}).get("ModelArn")
     failure = report_failure(
         model_name if isinstance(model_name, str) else None,
+        model_arn if isinstance(model_arn, str) else None,
         failed.error.Error,
         cause,
         failed.execution_arn,

@@ -279,7 +279,7 @@ def test_a_model_without_diagnostics_output_still_succeeds_and_says_how_to_get_d
     assert result.status == "SUCCEEDED", result.cause
     assert result.output is not None and result.output["DiagnosticsObject"] is None
     [alert] = stack.received_alerts()
-    assert alert.attributes["event_type"] == "TRAINING_SUCCEEDED"
-    assert alert.subject == f"[OK] {MODEL} v1: training succeeded (no diagnostics configured)"
+    assert alert.attributes["event_type"] == "MODEL_VERSION_SUCCEEDED"
+    assert alert.subject == f"[OK] {MODEL} v1: succeeded"
     [(_, text)] = stack.emailed_alerts()
-    assert "Give one to\nUpdateModel" in text
+    assert "No diagnostics file: the model has no ModelDiagnosticsOutputConfiguration" in text

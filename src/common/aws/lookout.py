@@ -50,18 +50,24 @@ def create_model(request: dict[str, Any]) -> tuple[str, str]:
 class LookoutClient:
     """Implements common.model_identity.LookoutReader against the real service."""
 
-    def list_models(self) -> list[ModelSummary]:
-        return [_model(item) for item in _pages("list_models", "ModelSummaries", {})]
+    def list_models(self, name_prefix: str | None = None) -> list[ModelSummary]:
+        request = {"ModelNameBeginsWith": name_prefix} if name_prefix else {}
+        return [_model(item) for item in _pages("list_models", "ModelSummaries", request)]
 
     def list_model_versions(self, model_name: str) -> list[int]:
+        return list(self.version_statuses(model_name))
+
+    def version_statuses(self, model_name: str) -> dict[int, str]:
+        """Every version of a model and its status (ListModelVersions, all pages)."""
         items = _pages("list_model_versions", "ModelVersionSummaries", {"ModelName": model_name})
-        return [int(item["ModelVersion"]) for item in items]
+        return {int(item["ModelVersion"]): str(item["Status"]) for item in items}
 
     def describe_model_version(self, model_name: str, version: int) -> ModelVersion:
         response = client("lookoutequipment").describe_model_version(ModelName=model_name, ModelVersion=version)
         results = response.get("ModelDiagnosticsResultsObject")
         return ModelVersion(
             model_name=response["ModelName"],
+            model_arn=response.get("ModelArn"),
             version=int(response["ModelVersion"]),
             arn=response.get("ModelVersionArn"),
             status=response["Status"],
@@ -69,6 +75,9 @@ class LookoutClient:
             model_quality=response.get("ModelQuality"),
             model_metrics=response.get("ModelMetrics"),
             diagnostics_object=S3Location(bucket=results["Bucket"], key=results["Key"]) if results else None,
+            failed_reason=response.get("FailedReason"),
+            auto_promotion_result=response.get("AutoPromotionResult"),
+            auto_promotion_result_reason=response.get("AutoPromotionResultReason"),
         )
 
 
@@ -94,4 +103,7 @@ def _model(item: dict[str, Any]) -> ModelSummary:
         diagnostics_output=(
             DiagnosticsOutput(bucket=output["Bucket"], prefix=output.get("Prefix", "")) if output else None
         ),
+        active_version=item.get("ActiveModelVersion"),
+        retraining_status=item.get("LatestScheduledRetrainingStatus"),
+        retraining_version=item.get("LatestScheduledRetrainingModelVersion"),
     )
