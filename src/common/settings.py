@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class SummaryThresholds(BaseModel):
@@ -40,6 +40,18 @@ class Settings(SummaryThresholds):
     # Defaults the training workflow fills in when its input leaves them out.
     diagnostics_bucket: str | None = Field(default=None, validation_alias="DIAGNOSTICS_BUCKET")
     lookout_role_arn: str | None = Field(default=None, validation_alias="LOOKOUT_ROLE_ARN")
+    # The status poller.
+    state_table_name: str | None = Field(default=None, validation_alias="STATE_TABLE_NAME")
+    model_name_prefix: str | None = Field(default=None, validation_alias="MODEL_NAME_PREFIX")
+    event_bus_name: str = Field(default="default", validation_alias="EVENT_BUS_NAME")
+    alert_on_first_sighting: bool = Field(default=False, validation_alias="ALERT_ON_FIRST_SIGHTING")
+    enable_diagnostics_on_models: bool = Field(default=False, validation_alias="ENABLE_DIAGNOSTICS_ON_MODELS")
+
+    @field_validator("diagnostics_bucket", "lookout_role_arn", "state_table_name", "model_name_prefix", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """CloudFormation passes an unset optional parameter as an empty string."""
+        return None if value == "" else value
 
 
 @cache

@@ -62,6 +62,20 @@ class LookoutClient:
         items = _pages("list_model_versions", "ModelVersionSummaries", {"ModelName": model_name})
         return {int(item["ModelVersion"]): str(item["Status"]) for item in items}
 
+    def failed_reason(self, model_name: str) -> str | None:
+        """Why a model's training failed (DescribeModel's FailedReason)."""
+        reason = client("lookoutequipment").describe_model(ModelName=model_name).get("FailedReason")
+        return str(reason) if reason else None
+
+    def update_model(self, request: dict[str, Any]) -> None:
+        """UpdateModel, e.g. to give a model a diagnostics output configuration."""
+        try:
+            client("lookoutequipment").update_model(**request)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            message = error.response["Error"].get("Message", code)
+            raise _REQUEST_ERRORS.get(code, LookoutRequestError)(f"{code}: {message}") from error
+
     def describe_model_version(self, model_name: str, version: int) -> ModelVersion:
         response = client("lookoutequipment").describe_model_version(ModelName=model_name, ModelVersion=version)
         results = response.get("ModelDiagnosticsResultsObject")

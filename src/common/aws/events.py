@@ -1,0 +1,24 @@
+"""EventBridge adapter: announce a model version's outcome, the event L4E itself never sends."""
+
+from __future__ import annotations
+
+from common.aws.clients import client
+from common.errors import LookoutAutomationError
+from common.model_status import OutcomeEvent
+
+SOURCE = "lookout-diagnostics"
+DETAIL_TYPE = "Lookout for Equipment Model Version Outcome"
+
+
+class EventNotPublishedError(LookoutAutomationError):
+    """EventBridge refused the event (it reports failures per entry, not as an exception)."""
+
+
+def put_outcome(event: OutcomeEvent, bus: str) -> str:
+    response = client("events").put_events(
+        Entries=[{"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": event.model_dump_json(), "EventBusName": bus}]
+    )
+    entry = response["Entries"][0]
+    if response.get("FailedEntryCount") or "EventId" not in entry:
+        raise EventNotPublishedError(f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}")
+    return str(entry["EventId"])

@@ -1,0 +1,50 @@
+"""The poller's memory: the last state seen of each model, one DynamoDB item per model.
+
+Writes are conditional on the revision that was read, so two overlapping polls cannot both
+advance a model: the second finds the revision moved and leaves it to the first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from common.aws.clients import client
+from common.model_status import SeenModel
+
+
+def load(table: str, model_arn: str) -> SeenModel | None:
+    item = client("dynamodb").get_item(TableName=table, Key={"pk": {"S": model_arn}}, ConsistentRead=True).get("Item")
+    if not item:
+        return None
+    return SeenModel.model_validate_json(item["state"]["S"])
+
+
+def save(table: str, seen: SeenModel) -> bool:
+    """Store the next revision of `seen`; False if another poll stored one first."""
+    stored = seen.model_copy(update={"revision": seen.revision + 1})
+    condition: dict[str, Any] = (
+        {"ConditionExpression": "attribute_not_exists(pk)"}
+        if seen.revision == 0
+        else {
+            "ConditionExpression": "revision = :read",
+            "ExpressionAttributeValues": {":read": {"N": str(seen.revision)}},
+        }
+    )
+    try:
+        client("dynamodb").put_item(
+            TableName=table,
+            Item={
+                "pk": {"S": seen.model_arn},
+                "model_name": {"S": seen.model_name},
+                "revision": {"N": str(stored.revision)},
+                "state": {"S": stored.model_dump_json()},
+            },
+            **condition,
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -1,0 +1,43 @@
+"""Scheduled: notice every model and version that finished since the last run, announce each once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common.poller_service import PollReport, poll
+from common.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path="id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    parse(event=event, model=EventBridgeModel)  # a scheduled event; its content carries nothing we use
+    report = poll(get_settings())
+    _count(report)
+    if report.errors:
+        logger.error("Some models could not be polled", extra={"errors": report.errors})
+    logger.info("Poll finished", extra=report.model_dump(exclude={"errors"}))
+    return report.model_dump(mode="json")
+
+
+def _count(report: PollReport) -> None:
+    for name, value in (
+        ("ModelsSeen", report.models_seen),
+        ("Transitions", report.outcomes),
+        ("AlertsSent", report.alerts_sent),
+        ("EventsPut", report.events_put),
+        ("UncoveredModels", len(report.uncovered_models)),
+        ("PollErrors", len(report.errors)),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
