@@ -362,6 +362,9 @@ class TrainingPlan:
 class _Training:
     plan: TrainingPlan
     polls_left: int
+    # The diagnostics output the training started with. Inferred: an UpdateModel during training
+    # affects only versions trained afterwards, not the one being trained.
+    diagnostics_output: DiagnosticsOutput | None
 
 
 class _ServiceError(Exception):
@@ -403,6 +406,9 @@ class FakeLookout:
         self.account_id = account_id
         # Page size when a List request has no MaxResults; lower it to force several pages.
         self.default_page_size = default_page_size
+        # The most items a page holds whatever MaxResults asks (services may return fewer): set it to
+        # force several pages on a caller that asks for large pages.
+        self.page_limit: int | None = None
         # CreateModel on a dataset not added with add_dataset is ResourceNotFoundException when set;
         # otherwise any DatasetName is taken as existing.
         self.require_datasets = require_datasets
@@ -419,13 +425,14 @@ class FakeLookout:
         self._lock = threading.RLock()
         self._events: Any = None  # the emitter installed on, while installed
         self._unique_id = f"fake-lookout-{id(self)}"
-        # The operations answered; add UpdateModel, ... here.
+        # The operations answered.
         self._handlers: dict[str, Handler] = {
             "CreateModel": self._create_model,
             "DescribeModel": self._describe_model,
             "DescribeModelVersion": self._describe_model_version,
             "ListModels": self._list_models,
             "ListModelVersions": self._list_model_versions,
+            "UpdateModel": self._update_model,
         }
 
     # ---- setting up state ------------------------------------------------------------------------
@@ -769,8 +776,29 @@ class FakeLookout:
         model.training_execution_start_time = model.last_updated_time = now
         plan = self._training_plans.get(name, self._training_plans.get(None))
         if plan is not None:
-            self._trainings[name] = _Training(plan, plan.in_progress_polls)
+            self._trainings[name] = _Training(plan, plan.in_progress_polls, model.diagnostics_output)
         return {"ModelArn": model.arn, "Status": model.status}
+
+    def _update_model(self, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateModel: what the model's next trainings use; versions trained before keep theirs."""
+        model = self._known_model(params["ModelName"])
+        role_arn = params.get("RoleArn", model.role_arn)
+        diagnostics = params.get("ModelDiagnosticsOutputConfiguration")
+        # Inferred from the documentation ("You must also specify the RoleArn"): L4E needs a role to
+        # write the diagnostics; one stored on the model by an earlier request is taken to do.
+        if diagnostics is not None and role_arn is None:
+            raise _ServiceError("ValidationException", "RoleArn is required with ModelDiagnosticsOutputConfiguration")
+        if diagnostics is not None:
+            s3_output = diagnostics["S3OutputConfiguration"]
+            # A new object: versions hold the previous one (add_version copies the model's), unchanged.
+            model.diagnostics_output = DiagnosticsOutput(
+                s3_output["Bucket"], s3_output.get("Prefix"), diagnostics.get("KmsKeyId")
+            )
+        if "LabelsInputConfiguration" in params:
+            model.labels_input_configuration = params["LabelsInputConfiguration"]
+        model.role_arn = role_arn
+        model.last_updated_time = datetime.now(UTC)
+        return {}
 
     def _describe_model(self, params: dict[str, Any]) -> dict[str, Any]:
         model = self._known_model(params["ModelName"])
@@ -844,7 +872,7 @@ class FakeLookout:
         version: FakeModelVersion | None = None
         if plan.outcome == "SUCCESS":
             number = max(model.versions, default=0) + 1
-            output = model.diagnostics_output
+            output = training.diagnostics_output
             key = plan.diagnostics_key.format(
                 prefix=(output.prefix or "") if output else "", model=model.name, version=number
             )
@@ -857,6 +885,7 @@ class FakeLookout:
                 diagnostics_object=(output.bucket, key) if output else None,
                 created_at=model.training_execution_start_time,
             )
+            version.diagnostics_output = output
             version.training_execution_start_time = model.training_execution_start_time
             version.training_execution_end_time = now
             model.status = "SUCCESS"
@@ -925,7 +954,8 @@ class FakeLookout:
         self, operation: str, items: list[dict[str, Any]], params: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], str | None]:
         start = _token_offset(operation, params.get("NextToken"))
-        end = start + params.get("MaxResults", self.default_page_size)
+        size = params.get("MaxResults", self.default_page_size)
+        end = start + (min(size, self.page_limit) if self.page_limit else size)
         return items[start:end], (_token(operation, end) if end < len(items) else None)
 
 

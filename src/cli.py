@@ -1,26 +1,59 @@
-"""lookout-diagnostics: summarise a diagnostics file from the command line.
+"""lookout-diagnostics: summarise diagnostics files, and make models write them, from the command line.
 
     lookout-diagnostics summarise FILE_OR_S3_URI [--json] [--top-sensors N] [--max-events N]
+    lookout-diagnostics enable-diagnostics [--model NAME ...] [--bucket BUCKET] [--role-arn ARN]
+                                           [--dry-run] [--json]
 
-Human-readable by default, the JSON contract with --json. Progress goes to stderr while a
-large file is read from a terminal. Bad input ends with one line on stderr and exit code 2.
+Human-readable by default, JSON with --json. Progress goes to stderr while a large file is read
+from a terminal. Bad input ends with one line on stderr and exit code 2; enable-diagnostics exits
+with 1 when UpdateModel failed for some model (each failure is one line on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ValidationError
 
 from common.alerts import summary_text
+from common.coverage import CoverageChange, coverage_change, uncovered
 from common.diagnostics import DiagnosticsSummary, summarise_stream
-from common.errors import LookoutAutomationError
+from common.errors import InvalidOptionError, LookoutAutomationError, LookoutRequestError
 from common.locations import S3Location
-from common.settings import SummaryThresholds, get_thresholds
+from common.model_identity import ModelSummary
+from common.settings import SummaryThresholds, get_stack_defaults, get_thresholds
 
+if TYPE_CHECKING:
+    from common.aws.lookout import LookoutClient
+
+EXIT_SOME_FAILED = 1
 EXIT_BAD_INPUT = 2
+
+# The service model's patterns for S3 bucket names and IAM role ARNs (shapes S3Bucket and IamRoleArn):
+# a mistyped flag is one line and exit 2 here rather than a ValidationException for every model.
+_BUCKET_PATTERN = re.compile(r"^[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9]$")
+_ROLE_ARN_PATTERN = re.compile(r"^arn:aws(-[^:]+)?:iam::[0-9]{12}:role/.+")
+
+ENABLE_DIAGNOSTICS_EPILOG = """\
+Lists the account's models and gives each one without a ModelDiagnosticsOutputConfiguration
+(or each --model NAME) the stack's bucket, under the prefix "<model>/", with UpdateModel.
+UpdateModel only affects versions trained afterwards: existing versions keep what they had.
+
+--bucket defaults to $DIAGNOSTICS_BUCKET and --role-arn to $LOOKOUT_ROLE_ARN; take them from the
+stack's outputs DiagnosticsBucketName and LookoutRoleArn, e.g.
+  aws cloudformation describe-stacks --stack-name STACK \\
+    --query "Stacks[0].Outputs[?OutputKey=='DiagnosticsBucketName'].OutputValue" --output text
+
+Exit codes: 0 done (names that are unknown or already covered are reported, not errors),
+1 UpdateModel failed for some model (the others were still updated), 2 bad input or no listing.
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,8 +64,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     summarise.add_argument("--json", action="store_true", help="print the summary's JSON contract")
     summarise.add_argument("--top-sensors", type=int, help="sensors ranked (default 5)")
     summarise.add_argument("--max-events", type=int, help="events kept in the summary (default 50)")
+    enable = commands.add_parser(
+        "enable-diagnostics",
+        help="make models without diagnostics output write it to the stack's bucket",
+        description="Make models without a diagnostics output configuration write one to the stack's bucket.",
+        epilog=ENABLE_DIAGNOSTICS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    enable.add_argument(
+        "--model", dest="models", metavar="NAME", nargs="+", action="extend", help="only these models (repeatable)"
+    )
+    enable.add_argument(
+        "--bucket", help="diagnostics bucket (default $DIAGNOSTICS_BUCKET: output DiagnosticsBucketName)"
+    )
+    enable.add_argument("--role-arn", help="role L4E writes with (default $LOOKOUT_ROLE_ARN: output LookoutRoleArn)")
+    enable.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    enable.add_argument("--json", action="store_true", help="print a JSON list of what happened to each model")
     arguments = parser.parse_args(argv)
+    if arguments.command == "enable-diagnostics":
+        return _enable_diagnostics(arguments)
+    return _summarise_command(arguments)
 
+
+def _summarise_command(arguments: argparse.Namespace) -> int:
     progress = _progress_reporter()
     try:
         thresholds = _thresholds(arguments.top_sensors, arguments.max_events)
@@ -50,6 +104,135 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+# ---- enable-diagnostics ---------------------------------------------------------------------------
+
+CoverageAction = Literal["would-update", "updated", "failed", "already-covered", "unknown"]
+
+
+class CoverageOutcome(BaseModel):
+    """What enable-diagnostics did about one model (one item of its --json output)."""
+
+    model_name: str
+    action: CoverageAction
+    bucket: str | None = None
+    prefix: str | None = None
+    error: str | None = None
+
+
+def _enable_diagnostics(arguments: argparse.Namespace) -> int:
+    defaults = get_stack_defaults()
+    bucket: str | None = arguments.bucket or defaults.diagnostics_bucket
+    role_arn: str | None = arguments.role_arn or defaults.lookout_role_arn
+    if bucket is None or role_arn is None:
+        return _fail(_missing_target(bucket, role_arn))
+    problem = _target_problem(bucket, role_arn)
+    if problem is not None:
+        return _fail(problem)
+
+    from common.aws.lookout import LookoutClient  # boto3 only when L4E is asked
+
+    lookout = LookoutClient()
+    try:
+        models = lookout.list_models()
+    except Exception as error:  # botocore's errors (credentials, access, network): one line, no traceback
+        return _fail(f"cannot list models: {type(error).__name__}: {error}")
+
+    outcomes: list[CoverageOutcome] = []
+    for planned in _coverage_plan(models, arguments.models, bucket, role_arn):
+        outcome = (
+            _apply(lookout, planned, dry_run=arguments.dry_run) if isinstance(planned, CoverageChange) else planned
+        )
+        outcomes.append(outcome)
+        if outcome.action == "failed":
+            print(f"lookout-diagnostics: error: {outcome.model_name}: {outcome.error}", file=sys.stderr)
+        elif not arguments.json:
+            print(_describe(outcome, role_arn))
+    if arguments.json:
+        print(json.dumps([outcome.model_dump() for outcome in outcomes], indent=2))
+    return EXIT_SOME_FAILED if any(outcome.action == "failed" for outcome in outcomes) else 0
+
+
+def _missing_target(bucket: str | None, role_arn: str | None) -> str:
+    missing = [
+        f"{flag} (the stack's {output} output) or set {variable}"
+        for flag, output, variable, value in (
+            ("--bucket", "DiagnosticsBucketName", "DIAGNOSTICS_BUCKET", bucket),
+            ("--role-arn", "LookoutRoleArn", "LOOKOUT_ROLE_ARN", role_arn),
+        )
+        if value is None
+    ]
+    return f"enable-diagnostics needs a target: give {'; and give '.join(missing)}"
+
+
+def _target_problem(bucket: str, role_arn: str) -> str | None:
+    if not _BUCKET_PATTERN.search(bucket):
+        return f"--bucket {bucket!r} is not an S3 bucket name"
+    if not _ROLE_ARN_PATTERN.search(role_arn):
+        return f"--role-arn {role_arn!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+    return None
+
+
+def _coverage_plan(
+    models: list[ModelSummary], names: list[str] | None, bucket: str, role_arn: str
+) -> list[CoverageOutcome | CoverageChange]:
+    """In name order (or the order of --model): the change each uncovered model needs, or why none."""
+    by_name = {model.name: model for model in models}
+    needing = {model.name for model in uncovered(models)}
+    plan: list[CoverageOutcome | CoverageChange] = []
+    for name in dict.fromkeys(names) if names else sorted(by_name):
+        model = by_name.get(name)
+        if model is None:
+            plan.append(CoverageOutcome(model_name=name, action="unknown"))
+        elif name in needing:
+            plan.append(coverage_change(model, bucket, role_arn))
+        else:
+            output = model.diagnostics_output
+            plan.append(
+                CoverageOutcome(
+                    model_name=name,
+                    action="already-covered",
+                    bucket=output.bucket if output else None,
+                    prefix=output.prefix if output else None,
+                )
+            )
+    return plan
+
+
+def _apply(lookout: LookoutClient, change: CoverageChange, *, dry_run: bool) -> CoverageOutcome:
+    from botocore.exceptions import BotoCoreError  # the network's errors; L4E's refusals come typed
+
+    outcome = CoverageOutcome(
+        model_name=change.model_name, action="would-update", bucket=change.bucket, prefix=change.prefix
+    )
+    if dry_run:
+        return outcome
+    try:
+        lookout.update_model(change.request())
+    except LookoutRequestError as error:  # its message is L4E's code and message
+        return outcome.model_copy(update={"action": "failed", "error": str(error)})
+    except BotoCoreError as error:
+        return outcome.model_copy(update={"action": "failed", "error": f"{type(error).__name__}: {error}"})
+    return outcome.model_copy(update={"action": "updated"})
+
+
+def _describe(outcome: CoverageOutcome, role_arn: str) -> str:
+    target = f"s3://{outcome.bucket}/{outcome.prefix}"
+    match outcome.action:
+        case "would-update":
+            return f"would set {outcome.model_name} diagnostics to {target} (role {role_arn})"
+        case "updated":
+            return f"set {outcome.model_name} diagnostics to {target} (role {role_arn})"
+        case "already-covered":
+            return f"already covered: {outcome.model_name} writes diagnostics to {target}"
+        case "unknown":
+            return f"unknown model: {outcome.model_name} (not in this account and region)"
+        case "failed":
+            return f"failed: {outcome.model_name}: {outcome.error}"
+
+
+# ---- summarise ------------------------------------------------------------------------------------
+
+
 def _thresholds(top_sensors: int | None, max_events: int | None) -> SummaryThresholds:
     overrides = {"top_sensors": top_sensors, "max_events": max_events}
     defaults = get_thresholds()
@@ -57,8 +240,10 @@ def _thresholds(top_sensors: int | None, max_events: int | None) -> SummaryThres
         return SummaryThresholds.model_validate(
             defaults.model_dump() | {k: v for k, v in overrides.items() if v is not None}
         )
-    except ValueError as error:
-        raise SystemExit(f"lookout-diagnostics: error: {error}") from error
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "options"
+        raise InvalidOptionError(f"{where}: {problem['msg']}") from error
 
 
 def _summarise(target: str, thresholds: SummaryThresholds, progress: _Progress | None) -> DiagnosticsSummary:

@@ -39,12 +39,12 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     clients.reset()
-    settings.get_settings.cache_clear()
-    settings.get_thresholds.cache_clear()
+    for getter in (settings.get_settings, settings.get_thresholds, settings.get_stack_defaults):
+        getter.cache_clear()
     yield
     clients.reset()
-    settings.get_settings.cache_clear()
-    settings.get_thresholds.cache_clear()
+    for getter in (settings.get_settings, settings.get_thresholds, settings.get_stack_defaults):
+        getter.cache_clear()
 
 
 @pytest.fixture

@@ -28,6 +28,10 @@ class AlertInProgressError(LookoutAutomationError):
     """Another invocation holds the claim on this alert; a retry after it finishes will see it sent."""
 
 
+class InvalidOptionError(LookoutAutomationError):
+    """A command-line option has a value that cannot be used."""
+
+
 class InvalidLocationError(LookoutAutomationError):
     """A location given by a person (an s3:// URI or a path) cannot be used."""
 
@@ -62,6 +66,10 @@ class LookoutQuotaExceededError(LookoutRequestError):
 
 class DatasetNotFoundError(LookoutRequestError):
     """ResourceNotFoundException on CreateModel: the dataset does not exist."""
+
+
+class ModelNotFoundError(LookoutRequestError):
+    """ResourceNotFoundException on a model operation: the model does not exist (any more)."""
 
 
 class LookoutUnavailableError(LookoutRequestError):

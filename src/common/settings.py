@@ -29,7 +29,22 @@ class SummaryThresholds(BaseModel):
         return self
 
 
-class Settings(SummaryThresholds):
+class StackDefaults(BaseModel):
+    """The stack's bucket and Lookout role: defaults for the training workflow and the command line."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    diagnostics_bucket: str | None = Field(default=None, validation_alias="DIAGNOSTICS_BUCKET")
+    lookout_role_arn: str | None = Field(default=None, validation_alias="LOOKOUT_ROLE_ARN")
+
+    @field_validator("diagnostics_bucket", "lookout_role_arn", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """CloudFormation passes an unset optional parameter as an empty string."""
+        return None if value == "" else value
+
+
+class Settings(SummaryThresholds, StackDefaults):
     """Everything a deployed function reads from its environment."""
 
     alert_topic_arn: str = Field(validation_alias="ALERT_TOPIC_ARN")
@@ -37,9 +52,6 @@ class Settings(SummaryThresholds):
     # How long a claimed alert stays reserved for the invocation that claimed it:
     # longer than the function's timeout, so a slow run is never overtaken.
     claim_seconds: int = Field(default=960, ge=60, validation_alias="CLAIM_SECONDS")
-    # Defaults the training workflow fills in when its input leaves them out.
-    diagnostics_bucket: str | None = Field(default=None, validation_alias="DIAGNOSTICS_BUCKET")
-    lookout_role_arn: str | None = Field(default=None, validation_alias="LOOKOUT_ROLE_ARN")
     # The status poller.
     state_table_name: str | None = Field(default=None, validation_alias="STATE_TABLE_NAME")
     model_name_prefix: str | None = Field(default=None, validation_alias="MODEL_NAME_PREFIX")
@@ -47,10 +59,9 @@ class Settings(SummaryThresholds):
     alert_on_first_sighting: bool = Field(default=False, validation_alias="ALERT_ON_FIRST_SIGHTING")
     enable_diagnostics_on_models: bool = Field(default=False, validation_alias="ENABLE_DIAGNOSTICS_ON_MODELS")
 
-    @field_validator("diagnostics_bucket", "lookout_role_arn", "state_table_name", "model_name_prefix", mode="before")
+    @field_validator("state_table_name", "model_name_prefix", mode="before")
     @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        """CloudFormation passes an unset optional parameter as an empty string."""
+    def _unset_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
 
@@ -62,3 +73,8 @@ def get_settings() -> Settings:
 @cache
 def get_thresholds() -> SummaryThresholds:
     return SummaryThresholds.model_validate(dict(os.environ))
+
+
+@cache
+def get_stack_defaults() -> StackDefaults:
+    return StackDefaults.model_validate(dict(os.environ))

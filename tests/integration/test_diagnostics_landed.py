@@ -207,7 +207,7 @@ def test_a_file_under_a_models_prefix_names_the_model_even_before_a_version_clai
 
 
 def test_the_model_is_found_across_pages_of_models(stack: EmulatedStack, lookout: FakeLookout) -> None:
-    lookout.default_page_size = 2
+    lookout.page_limit = 2
     for number in range(7):
         lookout.add_model(f"other-{number}", diagnostics_bucket=stack.bucket, diagnostics_prefix=f"other-{number}/")
     register_model(lookout, stack)

@@ -5,13 +5,19 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
 from cli import main
+from local.fake_lookout import FakeLookout
 from local.generator import GeneratorSpec, GroundTruth, write_diagnostics_file
+from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack
 
 SPEC = GeneratorSpec(
     rows=2000, sensors=6, components=2, episodes=2, episode_points=(5, 20), machine_off_points=(10, 40)
@@ -97,3 +103,221 @@ def test_progress_goes_to_a_terminal_on_stderr(
     err = capsys.readouterr().err
     assert "read " in err
     assert "(100%)" in err
+
+
+# ---- enable-diagnostics -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def account(lookout: FakeLookout, stack: EmulatedStack) -> FakeLookout:
+    """Two models without diagnostics output and one writing to a team's bucket; the stack's variables set."""
+    lookout.add_model("pump-8")
+    lookout.add_model("pump-7")
+    lookout.add_model("fan-1", diagnostics_bucket="team-bucket", diagnostics_prefix="fans/")
+    return lookout
+
+
+def diagnostics_configurations() -> dict[str, Any]:
+    """Each model's configuration as ListModels reports it (None when it has none)."""
+    summaries = boto3.client("lookoutequipment").list_models()["ModelSummaries"]
+    return {summary["ModelName"]: summary.get("ModelDiagnosticsOutputConfiguration") for summary in summaries}
+
+
+def stack_configuration(stack: EmulatedStack, model: str) -> dict[str, Any]:
+    return {"S3OutputConfiguration": {"Bucket": stack.bucket, "Prefix": f"{model}/"}}
+
+
+def test_a_dry_run_lists_what_would_change_and_changes_nothing(
+    account: FakeLookout, stack: EmulatedStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two uncovered models and a covered one
+    # When a dry run is asked for
+    code = main(["enable-diagnostics", "--dry-run"])
+
+    # Then each model gets one line saying what would happen, and no model was updated
+    assert code == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "already covered: fan-1 writes diagnostics to s3://team-bucket/fans/",
+        f"would set pump-7 diagnostics to s3://{stack.bucket}/pump-7/ (role {LOOKOUT_ROLE_ARN})",
+        f"would set pump-8 diagnostics to s3://{stack.bucket}/pump-8/ (role {LOOKOUT_ROLE_ARN})",
+    ]
+    assert account.calls_to("UpdateModel") == []
+    assert diagnostics_configurations()["pump-7"] is None
+
+
+def test_a_run_points_every_uncovered_model_at_the_stacks_bucket(
+    account: FakeLookout, stack: EmulatedStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two uncovered models and a covered one, and the stack's bucket and role in the environment
+    # When the command runs
+    code = main(["enable-diagnostics"])
+
+    # Then both uncovered models write to the stack's bucket under their own prefix, with the stack's role
+    assert code == 0
+    configurations = diagnostics_configurations()
+    assert configurations["pump-7"] == stack_configuration(stack, "pump-7")
+    assert configurations["pump-8"] == stack_configuration(stack, "pump-8")
+    assert boto3.client("lookoutequipment").describe_model(ModelName="pump-7")["RoleArn"] == LOOKOUT_ROLE_ARN
+    assert [call.params for call in account.calls_to("UpdateModel")] == [
+        {
+            "ModelName": name,
+            "ModelDiagnosticsOutputConfiguration": stack_configuration(stack, name),
+            "RoleArn": LOOKOUT_ROLE_ARN,
+        }
+        for name in ("pump-7", "pump-8")
+    ]
+    # and the covered model keeps its own configuration
+    assert configurations["fan-1"] == {"S3OutputConfiguration": {"Bucket": "team-bucket", "Prefix": "fans/"}}
+    assert f"set pump-7 diagnostics to s3://{stack.bucket}/pump-7/ (role {LOOKOUT_ROLE_ARN})" in capsys.readouterr().out
+
+
+def test_model_names_restrict_the_run_and_flags_override_the_environment(
+    account: FakeLookout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two uncovered models and a covered one
+    role = "arn:aws:iam::123456789012:role/team-l4e"
+
+    # When only some names are given, one covered and one unknown, with a bucket and role of their own
+    names = ["--model", "pump-7", "fan-1", "--model", "pump-9"]
+    code = main(["enable-diagnostics", *names, "--bucket", "team-l4e-output", "--role-arn", role, "--json"])
+
+    # Then only the named uncovered model changed; the others are reported, which is no error
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"model_name": "pump-7", "action": "updated", "bucket": "team-l4e-output", "prefix": "pump-7/", "error": None},
+        {"model_name": "fan-1", "action": "already-covered", "bucket": "team-bucket", "prefix": "fans/", "error": None},
+        {"model_name": "pump-9", "action": "unknown", "bucket": None, "prefix": None, "error": None},
+    ]
+    configurations = diagnostics_configurations()
+    assert configurations["pump-7"] == {"S3OutputConfiguration": {"Bucket": "team-l4e-output", "Prefix": "pump-7/"}}
+    assert configurations["pump-8"] is None
+
+
+def test_a_failed_update_is_reported_and_the_other_models_are_still_updated(
+    account: FakeLookout, stack: EmulatedStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given L4E refuses the first UpdateModel
+    account.fail_next("UpdateModel", "AccessDeniedException", "The role cannot write to the bucket")
+
+    # When the command runs
+    code = main(["enable-diagnostics"])
+
+    # Then the failure is one line on stderr, the other model was updated, and the exit code says so
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err == (
+        "lookout-diagnostics: error: pump-7: AccessDeniedException: The role cannot write to the bucket\n"
+    )
+    assert f"set pump-8 diagnostics to s3://{stack.bucket}/pump-8/" in captured.out
+    assert "pump-7" not in captured.out
+    configurations = diagnostics_configurations()
+    assert configurations["pump-7"] is None
+    assert configurations["pump-8"] == stack_configuration(stack, "pump-8")
+
+
+def test_a_failed_update_is_in_the_json_list(account: FakeLookout, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given L4E refuses the first UpdateModel
+    account.fail_next("UpdateModel", "ValidationException", "Bucket is in another region")
+
+    # When the command runs with --json
+    code = main(["enable-diagnostics", "--json", "--model", "pump-7", "pump-8"])
+
+    # Then the list says which failed and why, and stdout stays parseable JSON
+    assert code == 1
+    outcomes = json.loads(capsys.readouterr().out)
+    assert [(outcome["model_name"], outcome["action"]) for outcome in outcomes] == [
+        ("pump-7", "failed"),
+        ("pump-8", "updated"),
+    ]
+    assert outcomes[0]["error"] == "ValidationException: Bucket is in another region"
+
+
+@pytest.mark.parametrize(
+    ("environment", "arguments", "message"),
+    [
+        (
+            {},
+            [],
+            "give --bucket (the stack's DiagnosticsBucketName output) or set DIAGNOSTICS_BUCKET; and give --role-arn",
+        ),
+        (
+            {"DIAGNOSTICS_BUCKET": "stack-bucket"},
+            [],
+            "give --role-arn (the stack's LookoutRoleArn output) or set LOOKOUT_ROLE_ARN",
+        ),
+        ({"LOOKOUT_ROLE_ARN": LOOKOUT_ROLE_ARN, "DIAGNOSTICS_BUCKET": ""}, [], "give --bucket"),
+        ({}, ["--bucket", "My_Bucket", "--role-arn", LOOKOUT_ROLE_ARN], "'My_Bucket' is not an S3 bucket name"),
+        ({}, ["--bucket", "stack-bucket", "--role-arn", "LookoutRole"], "'LookoutRole' is not an IAM role ARN"),
+    ],
+    ids=["neither", "no role", "empty bucket variable", "bad bucket", "bad role"],
+)
+def test_without_a_usable_bucket_and_role_it_is_one_line_and_exit_code_2(
+    lookout: FakeLookout,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    environment: dict[str, str],
+    arguments: list[str],
+    message: str,
+) -> None:
+    # Given models to cover, but no usable bucket or role in flags or environment
+    lookout.add_model("pump-7")
+    for name in ("DIAGNOSTICS_BUCKET", "LOOKOUT_ROLE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    # When the command runs
+    code = main(["enable-diagnostics", *arguments])
+
+    # Then it says what to give, on one line, and asks L4E nothing
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert message in captured.err
+    assert lookout.calls == []
+
+
+def test_an_unlistable_account_is_one_line_and_exit_code_2(
+    lookout: FakeLookout, stack: EmulatedStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given ListModels refused
+    lookout.fail_next("ListModels", "AccessDeniedException", "not allowed to list models")
+
+    # When the command runs
+    code = main(["enable-diagnostics", "--dry-run"])
+
+    # Then one line says so
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "cannot list models" in err
+    assert "not allowed to list models" in err
+
+
+def test_importing_the_command_line_does_not_import_boto3() -> None:
+    # Given a fresh interpreter with the project on its path
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(["src", "."])}
+
+    # When the command line module is imported
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, cli; print('boto3' in sys.modules)"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+    # Then boto3 waits until a command needs AWS
+    assert imported.stdout.strip() == "False"
+
+
+def test_a_bad_option_is_one_line_and_exit_code_2(
+    diagnostics: tuple[Path, GroundTruth], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = diagnostics
+    assert main(["summarise", str(path), "--top-sensors", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "top_sensors: Input should be greater than or equal to 1" in err

@@ -621,3 +621,115 @@ def test_a_failing_on_complete_callback_fails_the_test() -> None:
         client.create_model(**create_request(ModelDiagnosticsOutputConfiguration=None))
         with contextlib.suppress(Exception):
             client.describe_model(ModelName="pump")
+
+
+# ---- UpdateModel ------------------------------------------------------------------------------------
+
+
+def diagnostics_configuration(bucket: str = "stack-diagnostics", prefix: str = "pump/") -> dict[str, Any]:
+    return {"S3OutputConfiguration": {"Bucket": bucket, "Prefix": prefix}}
+
+
+def test_update_model_sets_the_diagnostics_output_that_list_and_describe_report(lookout: FakeLookout) -> None:
+    # Given a model without a diagnostics output configuration
+    lookout.add_model("pump")
+    client = lookout_client()
+
+    # When UpdateModel gives it one, with a role
+    response = client.update_model(
+        ModelName="pump", ModelDiagnosticsOutputConfiguration=diagnostics_configuration(), RoleArn=ROLE_ARN
+    )
+
+    # Then the answer is empty, and ListModels and DescribeModel report the configuration and role
+    assert set(response) == {"ResponseMetadata"}
+    [summary] = client.list_models()["ModelSummaries"]
+    described = client.describe_model(ModelName="pump")
+    assert summary["ModelDiagnosticsOutputConfiguration"] == diagnostics_configuration()
+    assert described["ModelDiagnosticsOutputConfiguration"] == diagnostics_configuration()
+    assert described["RoleArn"] == ROLE_ARN
+
+
+def test_update_model_leaves_versions_trained_before_unchanged(lookout: FakeLookout) -> None:
+    # Given a model writing to an old prefix, with a version trained there
+    lookout.add_model("pump", diagnostics_bucket="old-diagnostics", diagnostics_prefix="old/")
+    lookout.add_version("pump", 1, diagnostics_object=("old-diagnostics", "old/1/model_diagnostics_results.json.gz"))
+    client = lookout_client()
+
+    # When UpdateModel points the model elsewhere (the role stored on the model is used), and it trains again
+    client.update_model(ModelName="pump", ModelDiagnosticsOutputConfiguration=diagnostics_configuration())
+    lookout.add_version("pump", 2)
+    old = client.describe_model_version(ModelName="pump", ModelVersion=1)
+    new = client.describe_model_version(ModelName="pump", ModelVersion=2)
+
+    # Then version 1 keeps the old configuration and its object; only version 2 has the new one
+    assert old["ModelDiagnosticsOutputConfiguration"] == diagnostics_configuration("old-diagnostics", "old/")
+    assert old["ModelDiagnosticsResultsObject"]["Bucket"] == "old-diagnostics"
+    assert lookout.model("pump").versions[1].diagnostics_output == fake_lookout.DiagnosticsOutput(
+        "old-diagnostics", "old/"
+    )
+    assert new["ModelDiagnosticsOutputConfiguration"] == diagnostics_configuration()
+
+
+def test_a_training_under_way_keeps_the_configuration_it_started_with(lookout: FakeLookout) -> None:
+    # Given a model training with diagnostics to models/
+    lookout.train_on_create("pump", in_progress_polls=1)
+    client = lookout_client()
+    client.create_model(**create_request())
+    client.describe_model(ModelName="pump")
+
+    # When UpdateModel changes the configuration before the training ends
+    client.update_model(ModelName="pump", ModelDiagnosticsOutputConfiguration=diagnostics_configuration())
+    client.describe_model(ModelName="pump")
+    version = client.describe_model_version(ModelName="pump", ModelVersion=1)
+
+    # Then the version trained under the configuration of its start (inferred behaviour)
+    assert version["ModelDiagnosticsOutputConfiguration"]["S3OutputConfiguration"]["Prefix"] == "models/"
+    assert version["ModelDiagnosticsResultsObject"]["Key"].startswith("models/")
+
+
+def test_an_update_model_prefix_without_a_trailing_slash_fails_the_test(lookout: FakeLookout) -> None:
+    # Given a model
+    lookout.add_model("pump")
+
+    # When UpdateModel is sent a prefix L4E rejects (botocore itself checks no pattern)
+    with pytest.raises(ContractViolation) as raised:
+        lookout_client().update_model(
+            ModelName="pump", ModelDiagnosticsOutputConfiguration=diagnostics_configuration(prefix="pump")
+        )
+
+    # Then the test fails naming the member and the rule, and the model is unchanged
+    assert str(raised.value).startswith("UpdateModel request breaks")
+    assert "ModelDiagnosticsOutputConfiguration.S3OutputConfiguration.Prefix: 'pump' does not match" in str(
+        raised.value
+    )
+    assert lookout.pop_violations() == [raised.value]
+    assert lookout.model("pump").diagnostics_output is None
+
+
+def test_update_model_of_an_unknown_model_is_resource_not_found(lookout: FakeLookout) -> None:
+    # Given no model at all
+    client = lookout_client()
+
+    # When one is updated
+    with pytest.raises(ClientError) as raised:
+        client.update_model(
+            ModelName="missing", ModelDiagnosticsOutputConfiguration=diagnostics_configuration(), RoleArn=ROLE_ARN
+        )
+
+    # Then it fails as AWS does
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_update_model_with_diagnostics_but_no_role_anywhere_is_refused(lookout: FakeLookout) -> None:
+    # Given a model created without a role
+    client = lookout_client()
+    client.create_model(**create_request(ModelDiagnosticsOutputConfiguration=None, RoleArn=None))
+
+    # When UpdateModel gives it diagnostics output without a role
+    with pytest.raises(ClientError) as raised:
+        client.update_model(ModelName="pump", ModelDiagnosticsOutputConfiguration=diagnostics_configuration())
+
+    # Then it is a ValidationException and nothing changed
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "RoleArn is required" in raised.value.response["Error"]["Message"]
+    assert "ModelDiagnosticsOutputConfiguration" not in client.describe_model(ModelName="pump")

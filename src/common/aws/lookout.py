@@ -18,11 +18,13 @@ from common.errors import (
     LookoutRequestError,
     LookoutUnavailableError,
     ModelAlreadyExistsError,
+    ModelNotFoundError,
 )
 from common.locations import S3Location
 from common.model_identity import DiagnosticsOutput, ModelSummary, ModelVersion
 
 MAX_PAGES = 50
+PAGE_SIZE = 500  # the service's maximum: 100 models cost one ListModels call
 
 # L4E's error codes, to the exceptions the workflow names its failures by.
 _REQUEST_ERRORS: dict[str, type[LookoutRequestError]] = {
@@ -41,17 +43,26 @@ def create_model(request: dict[str, Any]) -> tuple[str, str]:
     try:
         response = client("lookoutequipment").create_model(**request)
     except ClientError as error:
-        code = error.response["Error"]["Code"]
-        message = error.response["Error"].get("Message", code)
-        raise _REQUEST_ERRORS.get(code, LookoutRequestError)(f"{code}: {message}") from error
+        raise _request_error(error) from error
     return str(response["ModelArn"]), str(response["Status"])
+
+
+def _request_error(
+    error: ClientError, overrides: dict[str, type[LookoutRequestError]] | None = None
+) -> LookoutRequestError:
+    code = error.response["Error"]["Code"]
+    message = error.response["Error"].get("Message", code)
+    kind = (overrides or {}).get(code) or _REQUEST_ERRORS.get(code, LookoutRequestError)
+    return kind(f"{code}: {message}")
 
 
 class LookoutClient:
     """Implements common.model_identity.LookoutReader against the real service."""
 
     def list_models(self, name_prefix: str | None = None) -> list[ModelSummary]:
-        request = {"ModelNameBeginsWith": name_prefix} if name_prefix else {}
+        request: dict[str, Any] = {"MaxResults": PAGE_SIZE}
+        if name_prefix:
+            request["ModelNameBeginsWith"] = name_prefix
         return [_model(item) for item in _pages("list_models", "ModelSummaries", request)]
 
     def list_model_versions(self, model_name: str) -> list[int]:
@@ -59,7 +70,8 @@ class LookoutClient:
 
     def version_statuses(self, model_name: str) -> dict[int, str]:
         """Every version of a model and its status (ListModelVersions, all pages)."""
-        items = _pages("list_model_versions", "ModelVersionSummaries", {"ModelName": model_name})
+        request = {"ModelName": model_name, "MaxResults": PAGE_SIZE}
+        items = _pages("list_model_versions", "ModelVersionSummaries", request)
         return {int(item["ModelVersion"]): str(item["Status"]) for item in items}
 
     def failed_reason(self, model_name: str) -> str | None:
@@ -72,9 +84,7 @@ class LookoutClient:
         try:
             client("lookoutequipment").update_model(**request)
         except ClientError as error:
-            code = error.response["Error"]["Code"]
-            message = error.response["Error"].get("Message", code)
-            raise _REQUEST_ERRORS.get(code, LookoutRequestError)(f"{code}: {message}") from error
+            raise _request_error(error, {"ResourceNotFoundException": ModelNotFoundError}) from error
 
     def describe_model_version(self, model_name: str, version: int) -> ModelVersion:
         response = client("lookoutequipment").describe_model_version(ModelName=model_name, ModelVersion=version)
