@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from common.aws.events import SOURCE as EVENT_SOURCE
 from local.template import ROOT, resource
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class EmulatedStack:
     topic_arn: str
     table: str
     subscriber_queue_url: str
+    state_table: str
+    event_queue_url: str
 
     def environment(self) -> dict[str, str]:
         """The function's environment, as template.yaml gives it (defaults for the thresholds)."""
@@ -57,6 +60,8 @@ class EmulatedStack:
             "LEDGER_TABLE_NAME": self.table,
             "DIAGNOSTICS_BUCKET": self.bucket,
             "LOOKOUT_ROLE_ARN": LOOKOUT_ROLE_ARN,
+            "STATE_TABLE_NAME": self.state_table,
+            "EVENT_BUS_NAME": "default",
             "POWERTOOLS_SERVICE_NAME": "lookout-diagnostics",
             "POWERTOOLS_METRICS_NAMESPACE": "LookoutDiagnostics",
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -78,18 +83,26 @@ class EmulatedStack:
         return emailed
 
     def received_alerts(self) -> list[ReceivedAlert]:
-        sqs = boto3.client("sqs")
-        alerts: list[ReceivedAlert] = []
-        while True:
-            response = sqs.receive_message(
-                QueueUrl=self.subscriber_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            )
-            messages = response.get("Messages", [])
-            if not messages:
-                return alerts
-            for message in messages:
-                alerts.append(ReceivedAlert(json.loads(message["Body"])))
-                sqs.delete_message(QueueUrl=self.subscriber_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        """Alerts the topic's SQS subscriber received since the last call."""
+        return [ReceivedAlert(body) for body in _drain(self.subscriber_queue_url)]
+
+    def received_events(self) -> list[dict[str, Any]]:
+        """Events an EventBridge rule on `source: lookout-diagnostics` delivered to its SQS target."""
+        return _drain(self.event_queue_url)
+
+
+def _drain(queue_url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    bodies: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def create_stack(bucket: str = EXAMPLE_BUCKET) -> EmulatedStack:
@@ -101,20 +114,8 @@ def create_stack(bucket: str = EXAMPLE_BUCKET) -> EmulatedStack:
     else:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
 
-    table = "lookout-diagnostics-AlertLedgerTable"
-    properties = resource("AlertLedgerTable")["Properties"]
-    dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName=table,
-        AttributeDefinitions=properties["AttributeDefinitions"],
-        KeySchema=properties["KeySchema"],
-        BillingMode=properties["BillingMode"],
-    )
-    ttl = properties["TimeToLiveSpecification"]
-    dynamodb.update_time_to_live(
-        TableName=table,
-        TimeToLiveSpecification={"Enabled": ttl["Enabled"], "AttributeName": ttl["AttributeName"]},
-    )
+    table = _table("AlertLedgerTable")
+    state_table = _table("ModelStateTable")
 
     sns = boto3.client("sns")
     topic_arn = sns.create_topic(Name="lookout-diagnostics-alerts")["TopicArn"]
@@ -122,7 +123,42 @@ def create_stack(bucket: str = EXAMPLE_BUCKET) -> EmulatedStack:
     queue_url = sqs.create_queue(QueueName="alert-subscriber")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return EmulatedStack(bucket=bucket, topic_arn=topic_arn, table=table, subscriber_queue_url=queue_url)
+
+    # What a user would do with the poller's events: a rule on the default bus with an SQS target.
+    event_queue_url = sqs.create_queue(QueueName="outcome-events")["QueueUrl"]
+    event_queue_arn = sqs.get_queue_attributes(QueueUrl=event_queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events = boto3.client("events")
+    events.put_rule(Name="model-version-outcomes", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+    events.put_targets(Rule="model-version-outcomes", Targets=[{"Id": "queue", "Arn": event_queue_arn}])
+    return EmulatedStack(
+        bucket=bucket,
+        topic_arn=topic_arn,
+        table=table,
+        subscriber_queue_url=queue_url,
+        state_table=state_table,
+        event_queue_url=event_queue_url,
+    )
+
+
+def _table(logical_id: str) -> str:
+    """A DynamoDB table with the key schema and TTL template.yaml gives it."""
+    name = f"lookout-diagnostics-{logical_id}"
+    properties = resource(logical_id)["Properties"]
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+        BillingMode=properties["BillingMode"],
+    )
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": ttl["Enabled"], "AttributeName": ttl["AttributeName"]}
+        )
+    return name
 
 
 def create_training_workflow(machine: EmulatedStateMachine) -> str:
