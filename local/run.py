@@ -3,7 +3,8 @@
 The training workflow (statemachine/) is started with the console input from events/; a simulated
 Lookout for Equipment trains for a few polls and writes a realistic diagnostics file; S3 announces
 the file to the diagnostics handler as EventBridge would; the workflow finishes. One alert comes out,
-printed as SNS subscribers receive it. No AWS account, no network, no Docker.
+printed as SNS subscribers receive it. Then L4E's retraining scheduler makes a version nobody
+announces, and the status poller notices it. No AWS account, no network, no Docker.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from local.state_machine import EmulatedStateMachine, states_entered
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_INPUT = ROOT / "events" / "training-input.json"
 OBJECT_CREATED = ROOT / "events" / "eventbridge-object-created.json"
+SCHEDULED_POLL = ROOT / "events" / "scheduled-poll.json"
 POLLS = 3
 
 
@@ -98,7 +100,53 @@ def main() -> int:
         for alert in received:
             print(json.dumps(abridged(alert.envelope), indent=2, ensure_ascii=False))
         succeeded = result.status == "SUCCEEDED" and deliveries == ["ALERTED"] and again == "DUPLICATE"
-        return 0 if succeeded and len(emailed) == len(received) == 1 else 1
+        retraining_ok = retraining(stack, lookout, training_input["ModelName"])
+        return 0 if succeeded and retraining_ok and len(emailed) == len(received) == 1 else 1
+
+
+def retraining(stack: EmulatedStack, lookout: FakeLookout, model_name: str) -> bool:
+    """L4E's retraining scheduler makes version 2, which nothing announces: the status poller notices."""
+    heading("A scheduled retraining, noticed by the status poller")
+    from handlers.status_poller import lambda_handler as poller
+
+    scheduled = json.loads(SCHEDULED_POLL.read_text())
+    first = poller(scheduled, LocalContext("StatusPollerFunction"))
+    step(f"The scheduled poller ran: {first['models_seen']} model, first sighting recorded without an alert")
+    model = lookout.model(model_name)
+    assert model.diagnostics_output is not None
+    key = f"{model.diagnostics_output.prefix}training run=2/model_diagnostics_results.json.gz"
+    lookout.add_version(
+        model_name,
+        2,
+        source_type="RETRAINING",
+        model_quality="QUALITY_THRESHOLD_MET",
+        auto_promotion_result="MODEL_NOT_PROMOTED",
+        auto_promotion_result_reason="The retrained version did not perform better than the active version",
+        diagnostics_object=(stack.bucket, key),
+    )
+    buffer = io.BytesIO()
+    write_diagnostics_file(buffer, PRESETS["demo"].model_copy(update={"seed": 2}))
+    boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=buffer.getvalue())
+    step(f"L4E's retraining scheduler trained version 2 (not promoted) and wrote s3://{stack.bucket}/{key}")
+    step(f"S3 announced the file: diagnostics handler {deliver_object_created(stack, stack.bucket, key)}")
+    report = poller(scheduled, LocalContext("StatusPollerFunction"))
+    step(
+        f"The next poll found {report['outcomes']} outcomes of version 2: {report['alerts_sent']} alert sent by the "
+        f"poller (the success's alert is the diagnostics summary's), {report['events_put']} EventBridge events put"
+    )
+    alerts = stack.received_alerts()
+    emailed = stack.emailed_alerts()
+    print("\n   New alerts:")
+    for subject, _ in emailed[1:]:
+        print(f"   - {subject}")
+    print("\n   The poller's alert, as an email subscriber receives it:\n")
+    print(indent(emailed[-1][1]))
+    events = stack.received_events()
+    print("\n   The events, as a rule on source 'lookout-diagnostics' delivers them (the second in full):")
+    for outcome in events:
+        print(f"   - {outcome['detail-type']}: {outcome['detail']['outcome']} v{outcome['detail']['model_version']}")
+    print(indent(json.dumps(events[-1], indent=2, ensure_ascii=False)))
+    return len(alerts) == 2 and len(events) == 2 and report["alerts_sent"] == 1
 
 
 def deliver_object_created(stack: EmulatedStack, bucket: str, key: str) -> str:

@@ -33,3 +33,8 @@ def test_local_run_trains_a_model_and_prints_one_alert_as_subscribers_receive_it
     assert "Worst events (of 3):" in out
     assert "training run=1/model_diagnostics_results.json.gz" in out
     assert '"event_type": "DIAGNOSTICS_SUMMARY"' in out
+    # And the status poller notices the scheduled retraining nobody announced, with an alert and events
+    assert "first sighting recorded without an alert" in out
+    assert "The next poll found 2 outcomes of version 2: 1 alert sent by the poller" in out
+    assert "- [WARNING] pump-station-7 v2: retraining not promoted" in out
+    assert '"outcome": "NOT_PROMOTED"' in out
