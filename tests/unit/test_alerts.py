@@ -131,3 +131,17 @@ def test_subject_is_ascii_and_cut_to_the_limit() -> None:
     assert len(subject) == SUBJECT_MAX
     assert subject.isascii()
     assert subject.endswith("...")
+
+
+def test_the_sample_outcome_event_matches_the_schema_the_poller_puts() -> None:
+    from pathlib import Path
+
+    from common.model_status import OutcomeEvent
+
+    sample = json.loads((Path(__file__).resolve().parents[2] / "events" / "model-version-outcome.json").read_text())
+    detail = OutcomeEvent.model_validate(sample["detail"])
+    assert detail.model_dump(mode="json") == sample["detail"]
+    assert (sample["source"], sample["detail-type"]) == (
+        "lookout-diagnostics",
+        "Lookout for Equipment Model Version Outcome",
+    )
