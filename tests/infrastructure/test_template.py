@@ -65,8 +65,10 @@ FUNCTIONS = sorted(
     name for name, r in _load_template()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
 )
 WORKFLOW_FUNCTIONS = {"StartTrainingFunction", "TrainingFinishedFunction", "TrainingFailedFunction"}
-# The one step that calls CreateModel, and so the only one that passes the Lookout role.
+# The one step that calls CreateModel, and so the only one that passes the Lookout role (besides the
+# status poller, and that only when the stack is told to configure diagnostics on models).
 START_TRAINING = "StartTrainingFunction"
+STATUS_POLLER = "StatusPollerFunction"
 # The functions that read diagnostics files and write summaries, with what else each may read.
 DIAGNOSTICS_PROCESSORS = {
     "DiagnosticsFunction": set(),
@@ -396,11 +398,11 @@ def test_handler_named_by_the_template_exists(resources: dict[str, Any], functio
     assert function_name in defined
 
 
-def test_the_stack_has_the_trigger_function_and_the_three_workflow_steps() -> None:
+def test_the_stack_has_the_trigger_function_the_three_workflow_steps_and_the_poller() -> None:
     # Given the functions the template defines
     # When the training workflow's steps are looked up among them
     # Then each is there (the tests below are parametrised over this list)
-    assert set(FUNCTIONS) == WORKFLOW_FUNCTIONS | {"DiagnosticsFunction"}
+    assert set(FUNCTIONS) == WORKFLOW_FUNCTIONS | {"DiagnosticsFunction", STATUS_POLLER}
 
 
 def _function_environment(template: dict[str, Any], function: str) -> dict[str, Any]:
@@ -558,11 +560,13 @@ _LOG_DELIVERY = (
     "CloudWatch Logs' log-delivery actions support no resource-level permissions; Step Functions needs "
     "them to deliver execution logs, and its documentation grants them on '*'"
 )
+_LIST_MODELS = (
+    "the Service Authorization Reference lists no resource type for ListModels "
+    "(ListModelVersions and DescribeModelVersion have one and are scoped to this account's models)"
+)
 UNSCOPABLE_GRANTS: dict[tuple[str, str], str] = {
-    ("DiagnosticsProcessingPolicy", "lookoutequipment:ListModels"): (
-        "the Service Authorization Reference lists no resource type for ListModels "
-        "(ListModelVersions and DescribeModelVersion have one and are scoped to this account's models)"
-    ),
+    ("DiagnosticsProcessingPolicy", "lookoutequipment:ListModels"): _LIST_MODELS,
+    (STATUS_POLLER, "lookoutequipment:ListModels"): _LIST_MODELS,
     ("TrainingStateMachine", "logs:CreateLogDelivery"): _LOG_DELIVERY,
     ("TrainingStateMachine", "logs:GetLogDelivery"): _LOG_DELIVERY,
     ("TrainingStateMachine", "logs:UpdateLogDelivery"): _LOG_DELIVERY,
@@ -590,6 +594,17 @@ def test_no_iam_statement_grants_every_resource_except_the_unscopable_ones(resou
 
     # Then only the actions that support no resource-level permission are there, each where it is needed
     assert unrestricted == set(UNSCOPABLE_GRANTS)
+
+
+def test_every_parameter_is_shown_in_exactly_one_console_group(template: dict[str, Any]) -> None:
+    # Given the parameter groups the CloudFormation console shows
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+
+    # When the parameters they list are collected
+    grouped = [name for group in groups for name in group["Parameters"]]
+
+    # Then each parameter of the template is listed once, and nothing else is
+    assert sorted(grouped) == sorted(template["Parameters"])
 
 
 def test_template_has_no_literal_account_id() -> None:
@@ -649,13 +664,17 @@ def test_only_the_rule_may_send_dead_letters_through_the_queue_policy(resources:
     }
 
 
-def _alarm_watching(resources: dict[str, Any], namespace: str, metric: str) -> dict[str, Any]:
+def _alarm_watching(
+    resources: dict[str, Any], namespace: str, metric: str, dimension: tuple[str, Any] | None = None
+) -> dict[str, Any]:
+    """The one alarm on `metric` (with `dimension` among its dimensions, if given)."""
     (alarm,) = [
         r["Properties"]
         for r in resources.values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
         and r["Properties"]["Namespace"] == namespace
         and r["Properties"]["MetricName"] == metric
+        and (dimension is None or {"Name": dimension[0], "Value": dimension[1]} in r["Properties"]["Dimensions"])
     ]
     return alarm
 
@@ -674,13 +693,15 @@ def test_a_message_in_the_dead_letter_queue_alerts_operations(resources: dict[st
     assert {"Ref": "OpsTopic"} in alarm["AlarmActions"]
 
 
-def test_a_function_error_alerts_operations(resources: dict[str, Any]) -> None:
+# The functions nothing else watches: the workflow's steps fail their execution, which is alarmed on.
+@pytest.mark.parametrize("function", ["DiagnosticsFunction", STATUS_POLLER])
+def test_a_function_error_alerts_operations(resources: dict[str, Any], function: str) -> None:
     # Given the alarm on the function's errors
-    alarm = _alarm_watching(resources, "AWS/Lambda", "Errors")
+    alarm = _alarm_watching(resources, "AWS/Lambda", "Errors", ("FunctionName", {"Ref": function}))
 
     # When one invocation fails
     # Then the alarm goes off and notifies the operations topic
-    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "DiagnosticsFunction"}}]
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["Threshold"] == 0
     assert {"Ref": "OpsTopic"} in alarm["AlarmActions"]
@@ -906,16 +927,30 @@ def _grants_pass_role(documents: list[dict[str, Any]]) -> bool:
     )
 
 
+_NEVER_PASSING = [*sorted(set(FUNCTIONS) - {START_TRAINING, STATUS_POLLER}), "TrainingStateMachine"]
+
+
 @BOTH_ROLE_MODES
-@pytest.mark.parametrize("principal", [*sorted(set(FUNCTIONS) - {START_TRAINING}), "TrainingStateMachine"])
+@pytest.mark.parametrize(
+    ("principal", "diagnostics_on_models"),
+    [*((p, "false") for p in [*_NEVER_PASSING, STATUS_POLLER]), *((p, "true") for p in _NEVER_PASSING)],
+)
 def test_no_other_function_nor_the_state_machine_may_pass_a_role(
-    template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, str], passable_role: str, principal: str
+    template: dict[str, Any],
+    resources: dict[str, Any],
+    parameters: dict[str, str],
+    passable_role: str,
+    principal: str,
+    diagnostics_on_models: str,
 ) -> None:
-    # Given the permissions of a function other than StartTraining, or of the state machine
-    documents = policy_documents(Stack(template, **parameters), resources, principal)
+    # Given the permissions of a function other than StartTraining, or of the state machine (and of the
+    # status poller when the stack does not configure diagnostics on models)
+    stack = Stack(template, EnableDiagnosticsOnModels=diagnostics_on_models, **parameters)
+    documents = policy_documents(stack, resources, principal)
 
     # When we ask whether it may pass the Lookout role, or any role, to anyone
-    # Then it may not: StartTraining alone calls CreateModel, the one call that passes a role
+    # Then it may not: StartTraining's CreateModel and the opted-in poller's UpdateModel are the only
+    # calls that pass a role (the poller's is tested in test_poller_template.py)
     for role in (passable_role, OTHER_ROLE):
         for context in PASS_CONTEXTS:
             assert not allows(documents, "iam:PassRole", role, context), (role, context)
