@@ -599,8 +599,9 @@ def test_sns_down_during_the_failure_report_ends_in_alert_not_sent_with_an_alarm
     machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack, faults: Faults
 ) -> None:
     # Given L4E refuses the training, and SNS fails every attempt of the failure report's publish
+    # (the report is tried three times: once, then twice more by the state machine's Retry)
     lookout.fail_next("CreateModel", "ValidationException", "TrainingDataEndTime is before TrainingDataStartTime")
-    faults.fail("sns", "Publish", sns_internal_error, times=SDK_ATTEMPTS)
+    faults.fail("sns", "Publish", sns_internal_error, times=3 * SDK_ATTEMPTS)
     # When the workflow runs
     result = train(machine)
     # Then the execution fails with its own name for it, no alert went out, and no claim is left behind
@@ -613,20 +614,35 @@ def test_sns_down_during_the_failure_report_ends_in_alert_not_sent_with_an_alarm
     assert_failed_executions_alarm_operations()
 
 
-def test_a_throttled_ledger_in_finish_training_fails_the_execution_and_the_s3_trigger_still_alerts(
+def test_a_throttled_ledger_in_finish_training_is_retried_and_the_training_alerts_once(
     machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack, faults: Faults
 ) -> None:
     # Given a training that succeeds and writes its diagnostics, and a ledger table that throttles the
-    # FinishTraining step's claim beyond the SDK's retries (it recovers before the failure report)
+    # FinishTraining step's claim beyond the SDK's retries, then recovers
     lookout.train_on_create(TRAINED_MODEL, in_progress_polls=1, on_complete=write_diagnostics_on_completion)
     faults.fail("dynamodb", "PutItem", dynamodb_throttled, times=SDK_ATTEMPTS, table=stack.table)
     # When the workflow runs
     result = train(machine)
-    # Then FinishTraining is not retried by the state machine (its Retry names only our errors and Lambda's)
-    # and the execution fails with a named error and one failure alert saying what happened
+    # Then the state machine retried the step after a backoff, and the training succeeded with one alert
     finish = [call for call in machine.invocations if call.function_name == "TrainingFinishedFunction"]
-    assert [type(call.error).__name__ for call in finish] == ["ProvisionedThroughputExceededException"]
-    assert machine.retry_intervals == []
+    assert [type(call.error).__name__ for call in finish] == ["ProvisionedThroughputExceededException", "NoneType"]
+    [interval] = machine.retry_intervals
+    assert 0 <= interval <= 30  # 30 s with full jitter
+    assert result.status == "SUCCEEDED", result.cause
+    [diagnostics] = stack.received_alerts()
+    assert diagnostics.attributes["event_type"] == "DIAGNOSTICS_SUMMARY"
+    assert diagnostics.attributes["model_name"] == TRAINED_MODEL
+
+
+def test_a_ledger_throttled_through_every_retry_fails_the_execution_and_the_s3_trigger_still_alerts(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack, faults: Faults
+) -> None:
+    # Given the ledger throttles FinishTraining's claim through all three attempts (it recovers before the report)
+    lookout.train_on_create(TRAINED_MODEL, in_progress_polls=1, on_complete=write_diagnostics_on_completion)
+    faults.fail("dynamodb", "PutItem", dynamodb_throttled, times=3 * SDK_ATTEMPTS, table=stack.table)
+    # When the workflow runs
+    result = train(machine)
+    # Then the execution fails with a named error and one failure alert saying what happened
     assert (result.status, result.error) == ("FAILED", "WorkflowError")
     [failure] = stack.received_alerts()
     assert failure.attributes["event_type"] == "WORKFLOW_FAILED"
