@@ -4,6 +4,7 @@
 PYTHON ?= $(shell command -v python3.13 2>/dev/null || command -v python3)
 VENV   := .venv
 TOOLS  := .venv-tools
+CHECKOV := .venv-checkov
 PY     := $(VENV)/bin/python
 export AWS_DEFAULT_REGION ?= eu-west-1
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
@@ -19,6 +20,12 @@ $(VENV)/.installed: requirements-dev.txt src/requirements.txt pyproject.toml
 $(TOOLS)/.installed: requirements-tools.txt
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	touch $@
+
+# checkov's pins conflict with the SAM CLI's: it gets an environment of its own.
+$(CHECKOV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 # Node tools for the gates (asl-validator), exactly as locked; no install scripts run.
@@ -42,15 +49,20 @@ format: $(VENV)/.installed
 types: $(VENV)/.installed
 	$(VENV)/bin/mypy src local
 
-# The infrastructure tests run asl-validator too: install it so they never skip here.
-unit: $(VENV)/.installed node_modules/.installed
+# The infrastructure tests run asl-validator and checkov too: install them so they never skip here.
+unit: $(VENV)/.installed node_modules/.installed $(CHECKOV)/.installed
 	$(VENV)/bin/pytest
 
 # Neither sam nor cfn-lint reads a DefinitionUri file: asl-validator checks the state machine's.
-validate: $(TOOLS)/.installed node_modules/.installed
+# checkov scans the template offline: --skip-download fetches no policies or guidelines, and
+# CKV_SKIP_PACKAGE_UPDATE_CHECK stops its look-up of a newer version. Every finding it accepts is
+# skipped, with the reason, in the resource's Metadata (checkov: skip:).
+validate: $(TOOLS)/.installed $(CHECKOV)/.installed node_modules/.installed
 	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(TOOLS)/bin/cfn-lint template.yaml
 	node_modules/.bin/asl-validator --json-path statemachine/train_model.asl.json
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV)/bin/checkov -f template.yaml --framework cloudformation \
+	  --skip-download --compact --quiet
 
 # sam build (no container) needs the runtime's interpreter, python3.13, on PATH. The pyenv
 # shim only resolves it inside this directory (.python-version), and SAM runs pip elsewhere,
@@ -61,7 +73,7 @@ build: $(TOOLS)/.installed
 	  $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build
 
 clean:
-	rm -rf $(VENV) $(TOOLS) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks: commands, not tests, and not part of `make test` (README, "Performance").
 # `make bench` summarises L4E's largest evaluation file (1.5 M rows x 30 sensors, generated once

@@ -369,6 +369,19 @@ def test_models_the_poller_could_not_poll_alert_operations(template: dict[str, A
     assert alarm["AlarmActions"] == [{"Ref": "OpsTopic"}]
 
 
+def _silence_window_seconds(template: dict[str, Any], alarm: dict[str, Any], minutes: str | None = None) -> int:
+    """How long the stale alarm waits without a completed run, for PollerSilenceAlarmMinutes = `minutes`."""
+    stack = Stack(template) if minutes is None else Stack(template, PollerSilenceAlarmMinutes=minutes)
+    return int(alarm["Period"]) * int(stack.resolve(alarm["EvaluationPeriods"]))
+
+
+def _longest_gap_between_completed_runs(template: dict[str, Any], resources: dict[str, Any], interval: int) -> int:
+    """A run may wait to start (throttled behind the previous one) for its event's maximum age, then run until
+    its timeout: the next completion comes at most that long after the interval."""
+    waits = _poller(resources)["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
+    return interval + waits + _function_timeout(template, STATUS_POLLER)
+
+
 def test_a_poller_that_stops_completing_runs_alerts_operations(
     template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
@@ -376,16 +389,51 @@ def test_a_poller_that_stops_completing_runs_alerts_operations(
     alarm = _powertools_metric(template, resources, "ModelsSeen")
 
     # When no run completes (failing, timing out, dropped or never started: no sample at all)
-    # Then missing data counts against the poller, and every evaluated period without a run alarms ...
+    # Then missing data counts against the poller, and only a window with no completed run at all alarms ...
     assert alarm["Statistic"] == "SampleCount"
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
     assert alarm["Threshold"] == 1
     assert alarm["TreatMissingData"] == "breaching"
-    assert alarm.get("DatapointsToAlarm", alarm["EvaluationPeriods"]) == alarm["EvaluationPeriods"]
-    assert {"Ref": "OpsTopic"} in alarm["AlarmActions"]
-    # ... over more than one period, and none so short that a healthy poller at the default rate leaves one empty
-    assert alarm["EvaluationPeriods"] >= 2
-    assert alarm["Period"] >= 2 * _default_interval(template)
+    assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
+    assert alarm["AlarmActions"] == [{"Ref": "OpsTopic"}]
+    # ... a window of PollerSilenceAlarmMinutes (one-minute periods: CloudFormation cannot multiply), 30 by default
+    assert alarm["Period"] == 60
+    assert alarm["EvaluationPeriods"] == {"Ref": "PollerSilenceAlarmMinutes"}
+    assert template["Parameters"]["PollerSilenceAlarmMinutes"]["Default"] == 30
+    assert _silence_window_seconds(template, alarm) == 30 * 60
+    assert _silence_window_seconds(template, alarm, "90") == 90 * 60
+    # ... and its description says the window the deployment chose
+    assert "for 90 minutes" in Stack(template, PollerSilenceAlarmMinutes="90").resolve(alarm["AlarmDescription"])
+
+
+def test_the_default_silence_window_survives_one_missed_run_at_the_default_schedule(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given the stale alarm's default window and the default schedule
+    alarm = _powertools_metric(template, resources, "ModelsSeen")
+    gap = _longest_gap_between_completed_runs(template, resources, _default_interval(template))
+
+    # When one scheduled run is missed (failed or dropped) and the next waits and runs as long as it may
+    # Then a healthy poller still completes a run inside the window: the alarm stays quiet
+    assert _silence_window_seconds(template, alarm) > _default_interval(template) + gap
+
+
+def test_the_silence_window_parameter_stays_within_what_cloudwatch_and_the_poller_allow(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given the bounds of PollerSilenceAlarmMinutes and the fastest schedule PollSchedule accepts
+    parameter = template["Parameters"]["PollerSilenceAlarmMinutes"]
+    alarm = _powertools_metric(template, resources, "ModelsSeen")
+    fastest_gap = _longest_gap_between_completed_runs(template, resources, _rate_seconds("rate(1 minute)"))
+
+    # When the smallest and the largest window are deployed
+    # Then even the smallest lets a run that waited and ran its longest complete after the fastest schedule,
+    # and the largest stays within CloudWatch's limit (periods under an hour: one day of evaluation at most)
+    assert _silence_window_seconds(template, alarm, str(parameter["MinValue"])) > fastest_gap
+    assert _silence_window_seconds(template, alarm, str(parameter["MaxValue"])) <= 86400
+    # ... and both parameters tell the deployer how they constrain each other
+    assert "PollerSilenceAlarmMinutes" in template["Parameters"]["PollSchedule"]["Description"]
+    assert "PollSchedule" in parameter["Description"]
 
 
 # -------------------------------------------------------------------------- outputs

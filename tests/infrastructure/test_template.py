@@ -321,27 +321,170 @@ def test_created_bucket_refuses_requests_that_are_not_over_tls(resources: dict[s
     assert {"Fn::Sub": "${DiagnosticsBucket.Arn}/*"} in covered
 
 
-def test_created_bucket_is_private_encrypted_and_announces_new_objects(resources: dict[str, Any]) -> None:
-    # Given the bucket the stack creates
-    bucket = resources["DiagnosticsBucket"]["Properties"]
+PRIVATE = {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OTHER_KMS_KEY = KMS_KEY.replace("1234abcd", "ffffffff")
+THROUGH_S3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+
+
+def test_created_bucket_is_private_encrypted_and_announces_new_objects(template: dict[str, Any]) -> None:
+    # Given the bucket the stack creates, as deployed without a customer key
+    bucket = Stack(template).resolve(template["Resources"]["DiagnosticsBucket"]["Properties"])
 
     # When its access, encryption and notification settings are read
-    public_access = bucket["PublicAccessBlockConfiguration"]
     (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    ownership = bucket["OwnershipControls"]["Rules"]
 
-    # Then no public ACL or policy can open it, ACLs are off, objects are encrypted at rest,
+    # Then no public ACL or policy can open it, ACLs are off, objects are encrypted at rest (SSE-S3),
     # and new objects reach EventBridge (which is what triggers the function)
-    assert public_access == {
-        "BlockPublicAcls": True,
-        "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True,
-        "RestrictPublicBuckets": True,
-    }
-    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
-    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert bucket["PublicAccessBlockConfiguration"] == PRIVATE
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert encryption == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"] == {"EventBridgeEnabled": True}
+
+
+def test_created_bucket_encrypts_with_the_given_customer_key_and_a_bucket_key(template: dict[str, Any]) -> None:
+    # Given a stack that creates its bucket and is given a customer managed KMS key
+    stack = Stack(template, DiagnosticsKmsKeyArn=KMS_KEY)
+
+    # When the bucket's default encryption is read
+    bucket = stack.resolve(template["Resources"]["DiagnosticsBucket"]["Properties"])
+    (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+
+    # Then every object is encrypted with that key (SSE-KMS), through an S3 Bucket Key
+    assert encryption == {
+        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KMS_KEY},
+        "BucketKeyEnabled": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "bucket_parameters", [{}, {"ExistingBucketName": "team-l4e-output"}], ids=["created", "existing"]
+)
+def test_created_lookout_role_may_use_the_given_key_only_through_s3(
+    template: dict[str, Any], resources: dict[str, Any], bucket_parameters: dict[str, str]
+) -> None:
+    # Given the role the stack creates for Lookout for Equipment, without and with a customer key
+    def role_may(stack: Stack, action: str, key: str, context: dict[str, str] | None) -> bool:
+        documents = [stack.resolve(p["PolicyDocument"]) for p in resources["LookoutRole"]["Properties"]["Policies"]]
+        return allows(documents, action, key, context)
+
+    without_key = Stack(template, **bucket_parameters)
+    with_key = Stack(template, DiagnosticsKmsKeyArn=KMS_KEY, **bucket_parameters)
+
+    # When Lookout for Equipment writes (and reads back) diagnostics in the bucket through S3
+    # Then it may use the given key for that, and only that key, only through S3, only when one is given
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        assert role_may(with_key, action, KMS_KEY, THROUGH_S3), action
+        assert not role_may(with_key, action, KMS_KEY, None), action
+        assert not role_may(with_key, action, KMS_KEY, {"kms:ViaService": f"sns.{REGION}.amazonaws.com"}), action
+        assert not role_may(with_key, action, OTHER_KMS_KEY, THROUGH_S3), action
+        assert not role_may(without_key, action, KMS_KEY, THROUGH_S3), action
+    assert not role_may(with_key, "kms:CreateGrant", KMS_KEY, THROUGH_S3)
+
+
+def test_every_kms_grant_names_the_given_key_and_goes_through_s3(resources: dict[str, Any]) -> None:
+    # Given every Allow statement of the template's policies that names a KMS action
+    kms_statements = [
+        (name, statement)
+        for name, statement in iam_statements(resources)
+        if statement["Effect"] == "Allow"
+        and any(str(action).lower().startswith("kms:") for action in as_list(statement.get("Action", "*")))
+    ]
+
+    # When their resources, actions and conditions are read
+    # Then each grants only encrypting and decrypting, on DiagnosticsKmsKeyArn, and only through S3
+    # (the functions' shared policy and the created Lookout role: nothing else uses a customer key)
+    assert {name for name, _ in kms_statements} == {"DiagnosticsProcessingPolicy", "LookoutRole"}
+    for name, statement in kms_statements:
+        assert statement["Resource"] == {"Ref": "DiagnosticsKmsKeyArn"}, name
+        assert sorted(as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"], name
+        assert statement["Condition"] == {
+            "StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
+        }, name
+
+
+# ------------------------------------------------------------------ access logs
+def test_created_bucket_logs_every_access_to_a_private_bucket_of_its_own(template: dict[str, Any]) -> None:
+    # Given the stack-created diagnostics bucket and the bucket its access logs go to
+    stack = Stack(template)
+    resources = template["Resources"]
+    logging = stack.resolve(resources["DiagnosticsBucket"]["Properties"]["LoggingConfiguration"])
+    logs = stack.resolve(resources["DiagnosticsAccessLogsBucket"]["Properties"])
+
+    # When their settings are read
+    (encryption,) = logs["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    (rule,) = logs["LifecycleConfiguration"]["Rules"]
+
+    # Then the diagnostics bucket's access is logged there, under a prefix of its own ...
+    assert logging == {"DestinationBucketName": "<DiagnosticsAccessLogsBucket>", "LogFilePrefix": "diagnostics-bucket/"}
+    # ... to a bucket that is private, encrypted with SSE-S3 (what S3 log delivery can write), kept if
+    # the stack goes, and whose logs expire with the stack's other logs
+    assert logs["PublicAccessBlockConfiguration"] == PRIVATE
+    assert logs["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert encryption == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    assert resources["DiagnosticsAccessLogsBucket"]["DeletionPolicy"] == "Retain"
+    assert rule["Status"] == "Enabled"
+    assert resources["DiagnosticsAccessLogsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"][0][
+        "ExpirationInDays"
+    ] == {"Ref": "LogRetentionDays"}
+    # ... and that exists only with the bucket it logs
+    for name in ("DiagnosticsAccessLogsBucket", "DiagnosticsAccessLogsBucketPolicy"):
+        assert resources[name]["Condition"] == "CreateBucket"
+    assert template["Outputs"]["DiagnosticsAccessLogsBucketName"]["Condition"] == "CreateBucket"
+
+
+def test_only_s3_log_delivery_for_the_diagnostics_bucket_writes_access_logs(template: dict[str, Any]) -> None:
+    # Given the access-log bucket's policy, as deployed
+    stack = Stack(template)
+    policy = template["Resources"]["DiagnosticsAccessLogsBucketPolicy"]["Properties"]
+    document = stack.resolve(policy["PolicyDocument"])
+    logs_arn = f"arn:aws:test:{REGION}:{ACCOUNT}:DiagnosticsAccessLogsBucket"  # the stand-in for its .Arn
+    diagnostics_arn = f"arn:aws:test:{REGION}:{ACCOUNT}:DiagnosticsBucket"
+    from_diagnostics = {"aws:SourceArn": diagnostics_arn, "aws:SourceAccount": ACCOUNT}
+    allowed = [s for s in document["Statement"] if s["Effect"] == "Allow"]
+
+    # When we ask who may write a log object, and from which source
+    (grant,) = allowed
+
+    # Then only S3's log delivery may, only PutObject under the prefix, only for this account's diagnostics bucket
+    assert policy["Bucket"] == {"Ref": "DiagnosticsAccessLogsBucket"}
+    assert grant["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert allows(
+        [document], "s3:PutObject", f"{logs_arn}/diagnostics-bucket/2025-01-01-00-00-00-ABC", from_diagnostics
+    )
+    assert not allows([document], "s3:GetObject", f"{logs_arn}/diagnostics-bucket/x", from_diagnostics)
+    assert not allows([document], "s3:PutObject", f"{logs_arn}/elsewhere/x", from_diagnostics)
+    for source in (
+        {"aws:SourceArn": "arn:aws:s3:::some-other-bucket", "aws:SourceAccount": ACCOUNT},
+        {"aws:SourceArn": diagnostics_arn, "aws:SourceAccount": "210987654321"},
+        {},
+    ):
+        assert not allows([document], "s3:PutObject", f"{logs_arn}/diagnostics-bucket/x", source), source
+    # ... and, like the diagnostics bucket, it refuses requests not made over TLS
+    denials = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    assert [d["Condition"] for d in denials] == [{"Bool": {"aws:SecureTransport": "false"}}]
+    assert sorted(as_list(denials[0]["Resource"])) == [logs_arn, f"{logs_arn}/*"]
+
+
+# ------------------------------------------------------------------------ log groups
+LOG_GROUPS = sorted(name for name, r in _load_template()["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup")
+
+
+@pytest.mark.parametrize("log_group", LOG_GROUPS)
+def test_log_group_uses_the_given_customer_key_and_cloudwatch_encryption_otherwise(
+    template: dict[str, Any], log_group: str
+) -> None:
+    # Given one of the stack's log groups, deployed without and with LogsKmsKeyArn
+    properties = template["Resources"][log_group]["Properties"]
+
+    # When its encryption settings are resolved
+    without_key = Stack(template).resolve(properties)
+    with_key = Stack(template, LogsKmsKeyArn=KMS_KEY).resolve(properties)
+
+    # Then the given key encrypts it, and without one CloudWatch Logs' own encryption does (no KmsKeyId)
+    assert with_key["KmsKeyId"] == KMS_KEY
+    assert "KmsKeyId" not in without_key
 
 
 def test_a_stack_watching_an_existing_bucket_creates_no_bucket(template: dict[str, Any]) -> None:
@@ -531,15 +674,18 @@ def test_functions_that_do_not_process_diagnostics_cannot_touch_the_bucket(
             assert not function_allows(stack, resources, function, action, _object_arn(CREATED_BUCKET, file_name))
 
 
+@pytest.mark.parametrize(
+    "bucket_parameters", [{}, {"ExistingBucketName": "team-l4e-output"}], ids=["created", "existing"]
+)
 @pytest.mark.parametrize("function", sorted(DIAGNOSTICS_PROCESSORS))
 def test_kms_permission_is_granted_only_for_a_given_key_through_s3(
-    template: dict[str, Any], resources: dict[str, Any], function: str
+    template: dict[str, Any], resources: dict[str, Any], function: str, bucket_parameters: dict[str, str]
 ) -> None:
-    # Given a stack without a customer key and one watching a bucket encrypted with one
-    key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    without_key = Stack(template, ExistingBucketName="team-l4e-output")
-    with_key = Stack(template, ExistingBucketName="team-l4e-output", DiagnosticsKmsKeyArn=key_arn)
-    through_s3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+    # Given a stack without a customer key and one whose bucket (created or existing) is encrypted with one
+    key_arn = KMS_KEY
+    without_key = Stack(template, **bucket_parameters)
+    with_key = Stack(template, DiagnosticsKmsKeyArn=key_arn, **bucket_parameters)
+    through_s3 = THROUGH_S3
 
     # When we ask whether the function may decrypt and encrypt with that key
     # Then it may only when the key was given, for that key only, and only through S3
@@ -582,7 +728,13 @@ def test_no_iam_statement_grants_every_resource_except_the_unscopable_ones(resou
     # Given every Allow statement in the template's IAM and resource policies
     statements = [(name, s) for name, s in iam_statements(resources) if s["Effect"] == "Allow"]
     assert statements, "no policy statement found: the walk over the template is broken"
-    assert {"DiagnosticsProcessingPolicy", "TrainingStateMachine", "LookoutRole"} <= {name for name, _ in statements}
+    assert {
+        "DiagnosticsProcessingPolicy",
+        "TrainingStateMachine",
+        "LookoutRole",
+        "DiagnosticsAccessLogsBucketPolicy",
+        "DiagnosticsDeadLetterQueuePolicy",
+    } <= {name for name, _ in statements}
 
     # When we keep those whose Resource is "*" (or NotResource, which is as wide)
     unrestricted = {
@@ -679,32 +831,66 @@ def _alarm_watching(
     return alarm
 
 
-def test_a_message_in_the_dead_letter_queue_alerts_operations(resources: dict[str, Any]) -> None:
-    # Given the alarm on the dead-letter queue's visible messages
-    alarm = _alarm_watching(resources, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+QUEUES = sorted(name for name, r in _load_template()["Resources"].items() if r["Type"] == "AWS::SQS::Queue")
+ALARMS = sorted(name for name, r in _load_template()["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm")
+
+
+@pytest.mark.parametrize("queue", QUEUES)
+def test_a_message_in_any_queue_alerts_operations(resources: dict[str, Any], queue: str) -> None:
+    # Given the alarm on the queue's visible messages (every queue of this stack holds failures)
+    queue_name = ("QueueName", {"Fn::GetAtt": [queue, "QueueName"]})
+    alarm = _alarm_watching(resources, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue_name)
 
     # When one message is visible in the queue
     # Then the alarm goes off and notifies the operations topic
-    assert alarm["Dimensions"] == [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DiagnosticsDeadLetterQueue", "QueueName"]}}
-    ]
+    assert alarm["Dimensions"] == [{"Name": queue_name[0], "Value": queue_name[1]}]
+    assert alarm["Statistic"] == "Maximum"
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["Threshold"] == 0
     assert {"Ref": "OpsTopic"} in alarm["AlarmActions"]
 
 
-# The functions nothing else watches: the workflow's steps fail their execution, which is alarmed on.
-@pytest.mark.parametrize("function", ["DiagnosticsFunction", STATUS_POLLER])
+@pytest.mark.parametrize("queue", QUEUES)
+def test_operations_are_warned_before_a_queue_deletes_a_message(resources: dict[str, Any], queue: str) -> None:
+    # Given how long the queue keeps a message and the alarm on its oldest message's age
+    retention = int(resources[queue]["Properties"]["MessageRetentionPeriod"])
+    alarm = _alarm_watching(
+        resources, "AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName", {"Fn::GetAtt": [queue, "QueueName"]})
+    )
+
+    # When a message nobody redrove grows old
+    # Then the operations topic is told while at least three days remain before SQS deletes it
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Threshold"] + alarm["Period"] * alarm["EvaluationPeriods"] <= retention - 3 * 86400
+    assert {"Ref": "OpsTopic"} in alarm["AlarmActions"]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_a_function_error_alerts_operations(resources: dict[str, Any], function: str) -> None:
-    # Given the alarm on the function's errors
+    # Given the alarm on the function's errors (every function has one, the workflow's steps included)
     alarm = _alarm_watching(resources, "AWS/Lambda", "Errors", ("FunctionName", {"Ref": function}))
 
     # When one invocation fails
-    # Then the alarm goes off and notifies the operations topic
+    # Then the alarm goes off in the next five minutes and notifies the operations topic
     assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+    assert alarm["Statistic"] == "Sum"
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["Threshold"] == 0
+    assert alarm["Period"] * alarm["EvaluationPeriods"] <= 300
+    assert alarm["TreatMissingData"] == "notBreaching"
     assert {"Ref": "OpsTopic"} in alarm["AlarmActions"]
+
+
+@pytest.mark.parametrize("alarm", ALARMS)
+def test_every_alarm_notifies_only_the_operations_topic(resources: dict[str, Any], alarm: str) -> None:
+    # Given one of the stack's alarms
+    properties = resources[alarm]["Properties"]
+
+    # When it goes off (or, where it says so, recovers)
+    # Then the operations topic, which OpsEmail may subscribe to, is told, and nobody else
+    assert properties["AlarmActions"] == [{"Ref": "OpsTopic"}]
+    assert properties.get("OKActions", [{"Ref": "OpsTopic"}]) == [{"Ref": "OpsTopic"}]
+    assert properties.get("ActionsEnabled", True) is True
 
 
 def test_alarms_can_publish_to_the_encrypted_operations_topic(resources: dict[str, Any]) -> None:
