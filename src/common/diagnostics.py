@@ -461,10 +461,14 @@ def _contributions(diagnostics: Any, line_number: int) -> list[tuple[str, float]
 def _parse_timestamp(timestamp: str, line_number: int) -> datetime:
     try:
         moment = datetime.fromisoformat(timestamp)
+        if moment.tzinfo is not None:  # compare zoned and unzoned stamps on one (UTC) scale
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
     except ValueError as error:
         raise DiagnosticsFileError(f"'timestamp' is not ISO 8601: {timestamp[:40]!r}", line=line_number) from error
-    if moment.tzinfo is not None:  # compare zoned and unzoned stamps on one (UTC) scale
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError as error:  # a zoned stamp at the calendar's ends: 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise DiagnosticsFileError(
+            f"'timestamp' is out of range in UTC: {timestamp[:40]!r}", line=line_number
+        ) from error
     return moment
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from common.alert_once import deliver_once
 from common.alerts import Alert, summary_alert, unreadable_alert
@@ -39,9 +39,42 @@ class Outcome(BaseModel):
     summary: DiagnosticsSummary | None = None
 
 
+class Announcement(BaseModel):
+    """An object an S3 event names (a notification record or an EventBridge event), and what befell it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    location: S3Location
+    event_name: str  # "ObjectCreated:Put", "Object Created", "ObjectRemoved:Delete", "Object Deleted", ...
+    created: bool
+
+
 def alert_key(stored: s3.StoredObject) -> str:
     """One alert per stored object version: the same bytes never alert twice."""
     return f"diagnostics#{stored.location.bucket}#{stored.location.key}#{stored.etag}"
+
+
+def process_announced_object(
+    announcement: Announcement, settings: Settings, lookout: LookoutReader | None = None
+) -> Outcome:
+    """The S3 trigger's use case: a created object in the watched bucket is processed, anything else ignored.
+
+    The bucket is checked here, for announcements only. The EventBridge rule matches the watched bucket
+    alone, but a classic S3 notification, a replayed or a hand-made event can name any bucket: one the
+    function may not read (its policy names the watched bucket only) and that no model of this stack
+    writes to. Reading it would fail, retry and dead-letter; it is ignored instead, unread. An object
+    Lookout for Equipment itself names (the workflow's FinishTraining) is not an announcement: it goes
+    straight to process_diagnostics_object, wherever the model was told to write.
+    """
+    location = announcement.location
+    if not announcement.created:
+        detail = f"not an object creation ({announcement.event_name})"
+    elif settings.diagnostics_bucket is not None and location.bucket != settings.diagnostics_bucket:
+        detail = "not the watched bucket"
+    else:
+        return process_diagnostics_object(location, settings, lookout)
+    logger.info("Object ignored", extra={"diagnostics_object": location.uri, "reason": detail})
+    return Outcome(diagnostics_object=location.uri, status="IGNORED", detail=detail)
 
 
 def process_diagnostics_object(

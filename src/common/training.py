@@ -7,6 +7,7 @@ results and failures into what a person reads in the console and in the alert.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -18,6 +19,8 @@ from common.settings import Settings
 NAME_PATTERN = r"^[0-9a-zA-Z_-]{1,200}$"
 BUCKET_PATTERN = r"^[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9]$"
 ROLE_PATTERN = r"^arn:aws(-[^:]+)?:iam::[0-9]{12}:role/.+$"
+# L4E's S3Prefix pattern (botocore's service model): empty, or 1-1023 Latin-1 characters and a final '/'.
+PREFIX_PATTERN = re.compile(r"[\u0009\u000A\u000D\u0020-\u00FF]{1,1023}/")
 # A poll is about 11 history events (Wait, DescribeModel, counter, Choice); a Standard
 # workflow may have 25,000. 2,000 polls leave room for everything else.
 MAX_POLLS = 2000
@@ -35,6 +38,11 @@ class S3OutputConfiguration(BaseModel):
     def _prefix_ends_with_slash(self) -> S3OutputConfiguration:
         if self.Prefix and not self.Prefix.endswith("/"):
             raise ValueError(f"Prefix must be empty or end with '/' (got {self.Prefix!r})")
+        if self.Prefix and not PREFIX_PATTERN.fullmatch(self.Prefix):
+            raise ValueError(
+                "Prefix must be 1 to 1023 characters (tab, line breaks or U+0020-U+00FF) before its final '/' "
+                f"(got {self.Prefix!r})"
+            )
         return self
 
 

@@ -1,26 +1,27 @@
 """A diagnostics file landed in S3: summarise it and alert once.
 
-Accepts S3 event notifications and EventBridge 'Object Created' events.
+Accepts S3 event notifications and EventBridge events from S3. Only a created object in the watched
+bucket is summarised; other objects and other S3 events are IGNORED (common.diagnostics_service).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
-from aws_lambda_powertools.utilities.parser.exceptions import InvalidModelTypeError
-from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel, S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ValidationError
 
-from common.diagnostics_service import Outcome, process_diagnostics_object
+from common.diagnostics_service import Announcement, Outcome, process_announced_object
 from common.errors import MalformedEventError
+from common.events import S3ObjectEvent, parse
 from common.locations import S3Location
 from common.settings import get_settings
 
 logger = Logger()
-tracer = Tracer()
+# botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
 CORRELATION_ID = 'id || Records[0].responseElements."x-amz-request-id"'
@@ -30,29 +31,66 @@ CORRELATION_ID = 'id || Records[0].responseElements."x-amz-request-id"'
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    outcomes = [process_diagnostics_object(location, get_settings()) for location in locations_in(event)]
+    settings = get_settings()
+    outcomes = [process_announced_object(announced, settings) for announced in announcements_in(event)]
     for outcome in outcomes:
         _count(outcome)
     return {"outcomes": [outcome.model_dump(mode="json", exclude={"summary"}) for outcome in outcomes]}
 
 
-def locations_in(event: Any) -> list[S3Location]:
-    """The objects an S3 notification or an EventBridge event announces (keys URL-decoded)."""
+# A classic S3 notification, as far as it is read. Powertools' S3Model also requires fields nothing here
+# uses (size, eTag, requester, source IP), and its own validator fails with a TypeError rather than a
+# validation error on some wrong shapes; unknown and newer fields (eventVersion 2.3, ...) are ignored.
+class _NotifiedBucket(BaseModel):
+    name: str
+
+
+class _NotifiedObject(BaseModel):
+    key: str
+
+
+class _NotifiedEntity(BaseModel):
+    bucket: _NotifiedBucket
+    object: _NotifiedObject
+
+
+class _NotificationRecord(BaseModel):
+    eventSource: Literal["aws:s3"]
+    eventName: str
+    s3: _NotifiedEntity
+
+
+class S3Notification(BaseModel):
+    Records: list[_NotificationRecord]
+
+
+def announcements_in(event: Any) -> list[Announcement]:
+    """The objects an S3 notification or an EventBridge event from S3 names (keys URL-decoded)."""
     if not isinstance(event, dict):
         raise MalformedEventError("the event is not a JSON object")
     try:
         if "Records" in event:
-            records = parse(event=event, model=S3Model).Records
-            created = [record.s3 for record in records if record.eventName.startswith("ObjectCreated:")]
-            if any(s3.object is None for s3 in created):
-                raise MalformedEventError("an S3 record names no object")
-            return [S3Location.from_event(s3.bucket.name, s3.object.key) for s3 in created if s3.object]
-        if event.get("detail-type") == "Object Created" and event.get("source") == "aws.s3":
-            detail = parse(event=event, model=S3EventNotificationEventBridgeModel).detail
-            return [S3Location.from_event(detail.bucket.name, detail.object.key)]
-    except (ValidationError, InvalidModelTypeError) as error:
+            return [
+                Announcement(
+                    location=S3Location.from_event(record.s3.bucket.name, record.s3.object.key),
+                    event_name=record.eventName,
+                    created=record.eventName.startswith("ObjectCreated:"),
+                )
+                for record in parse(event=event, model=S3Notification).Records
+            ]
+        if event.get("source") == "aws.s3":
+            announced = parse(event=event, model=S3ObjectEvent)
+            detail = announced.detail
+            return [
+                Announcement(
+                    location=S3Location.from_event(detail.bucket.name, detail.object.key),
+                    event_name=announced.detail_type,
+                    created=announced.detail_type == "Object Created",
+                )
+            ]
+    except ValidationError as error:
         raise MalformedEventError(f"the event does not have the shape of an S3 event: {error}") from error
-    raise MalformedEventError("neither an S3 notification nor an EventBridge 'Object Created' event from S3")
+    raise MalformedEventError("neither an S3 notification nor an EventBridge event from S3")
 
 
 def _count(outcome: Outcome) -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.parser import BaseModel, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
+from common.events import parse
 from common.settings import get_settings
 from common.training_service import start_training
 
 logger = Logger()
-tracer = Tracer()
+# botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.
+tracer = Tracer(patch_modules=["botocore"])
 
 
 class StartEvent(BaseModel):

@@ -6,15 +6,15 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from common.events import EventBridgeEvent, parse
 from common.poller_service import PollReport, poll
 from common.settings import get_settings
 
 logger = Logger()
-tracer = Tracer()
+# botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
 
@@ -22,7 +22,7 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    parse(event=event, model=EventBridgeModel)  # a scheduled event; its content carries nothing we use
+    parse(event=event, model=EventBridgeEvent)  # a scheduled event; its content carries nothing we use
     report = poll(get_settings())
     _count(report)
     if report.errors:

@@ -6,14 +6,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import BaseModel, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
+from common.events import parse
 from common.settings import get_settings
 from common.training_service import DescribedVersion, finish_training
 
 logger = Logger()
-tracer = Tracer()
+# botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
 
