@@ -14,6 +14,7 @@ grant logs and X-Ray only and are not modelled here.
 from __future__ import annotations
 
 import ast
+import copy
 import fnmatch
 import importlib.util
 import re
@@ -22,10 +23,10 @@ from typing import Any
 
 import botocore.session
 import pytest
-import yaml
 
 from common.diagnostics import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
 from common.settings import Settings
+from local.template import load_template
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 POWERTOOLS_AND_LOGGING = re.compile(r"^(POWERTOOLS_.*|LOG_LEVEL)$")
@@ -35,29 +36,9 @@ REGION = "eu-west-1"
 
 
 # --------------------------------------------------------------------------- loading
-class CloudFormationLoader(yaml.SafeLoader):
-    """A safe YAML loader that reads `!Ref x` as {"Ref": x}, `!Sub s` as {"Fn::Sub": s}, ..."""
-
-
-def _short_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _short_tag)
-
-
 def _load_template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE_PATH.read_text(), Loader=CloudFormationLoader)  # a SafeLoader subclass
+    """The template with short tags in their long form (a copy: tests may not change the shared one)."""
+    return copy.deepcopy(load_template(TEMPLATE_PATH))
 
 
 # Read once at collection, so tests can be parametrised over the template's functions.
