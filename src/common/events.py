@@ -1,4 +1,4 @@
-"""The EventBridge events the functions receive, as far as they are read, and how an event is validated.
+"""The events the functions receive, as far as they are read, and how an event is validated.
 
 Powertools' event models validate every field of an event, and importing its parser package with the
 S3 event models made the S3 trigger's cold start about 10 ms longer (pydantic's network types among
@@ -57,3 +57,29 @@ class S3ObjectEvent(EventBridgeEvent):
 
     source: Literal["aws.s3"]
     detail: _S3ObjectDetail
+
+
+# A classic S3 notification, as far as it is read. Powertools' S3Model also requires fields nothing here
+# uses (size, eTag, requester, source IP), and its own validator fails with a TypeError rather than a
+# validation error on some wrong shapes; unknown and newer fields (eventVersion 2.3, ...) are ignored.
+class _NotifiedEntity(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    bucket: _S3Bucket
+    object: _S3Object
+
+
+class _NotificationRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    eventSource: Literal["aws:s3"]
+    eventName: str
+    s3: _NotifiedEntity
+
+
+class S3Notification(BaseModel):
+    """An S3 event notification (the `Records` form), sent to Lambda directly or through SNS/SQS."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    Records: list[_NotificationRecord]

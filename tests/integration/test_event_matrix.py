@@ -251,6 +251,21 @@ def test_an_empty_notification_does_nothing(stack: EmulatedStack) -> None:
     assert stack.received_alerts() == []
 
 
+def test_the_s3_test_event_sent_when_notifications_are_configured_does_nothing(stack: EmulatedStack) -> None:
+    # Given the event S3 sends once when a bucket's notification configuration is saved
+    test_event = {
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": "2026-11-27T06:00:00.000Z",
+        "Bucket": stack.bucket,
+        "RequestId": "5582815E1AEA5ADF",
+        "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE",
+    }
+    # When it reaches the handler, Then nothing is read, nothing alerted, and nothing retried
+    assert invoke(test_event) == {"outcomes": []}
+    assert stack.received_alerts() == []
+
+
 # --------------------------------------------------------------------------- keys
 
 
