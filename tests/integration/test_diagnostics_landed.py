@@ -285,3 +285,25 @@ def test_a_malformed_event_fails_loudly(stack: EmulatedStack) -> None:
 def test_a_vanished_object_fails_loudly(stack: EmulatedStack, lookout: FakeLookout) -> None:
     with pytest.raises(DiagnosticsObjectMissingError):
         invoke("eventbridge-object-created")
+
+
+def test_logs_hold_names_and_figures_never_the_files_records(
+    stack: EmulatedStack, lookout: FakeLookout, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a diagnostics file whose records carry recognisable timestamps and scores
+    register_model(lookout, stack)
+    buffer = io.BytesIO()
+    write_diagnostics_file(buffer, SPEC)
+    records = [json.loads(line) for line in gzip.decompress(buffer.getvalue()).splitlines()[:200]]
+    upload(stack, buffer.getvalue())
+    # When the file is processed, and delivered again, at the stack's log level (LOG_LEVEL=INFO)
+    with caplog.at_level("INFO"):
+        invoke("eventbridge-object-created")
+        invoke("s3-notification")
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    # Then the logs say what happened...
+    assert "Alert sent" in logged and "Alert already sent" in logged
+    # ...and hold no record of the file: none of its timestamps, scores or contribution values
+    assert not [r["timestamp"] for r in records if r["timestamp"] in logged]
+    scores = {repr(r["anomaly_score"]) for r in records if "anomaly_score" in r}
+    assert not [score for score in scores if score in logged]
