@@ -21,7 +21,7 @@ from handlers.diagnostics_landed import lambda_handler
 from local.fake_lookout import FakeLookout
 from local.lambda_context import LocalContext
 from local.stack import EmulatedStack
-from tests.conftest import event
+from tests.conftest import emitted_metrics, event
 
 FILE = "model_diagnostics_results.json.gz"
 KEY = f"pump-7/{FILE}"
@@ -66,20 +66,6 @@ def notification(bucket: str, key: str, *, event_name: str = "ObjectCreated:Put"
 
 def invoke(announced: Any) -> dict[str, Any]:
     return lambda_handler(announced, LocalContext())
-
-
-def metrics_emitted(captured: str) -> set[str]:
-    """Names of the metrics in the EMF documents Powertools printed."""
-    names: set[str] = set()
-    for line in captured.splitlines():
-        try:
-            document = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(document, dict) and "_aws" in document:
-            for directive in document["_aws"]["CloudWatchMetrics"]:
-                names |= {metric["Name"] for metric in directive["Metrics"]}
-    return names
 
 
 def exists(bucket: str, key: str) -> bool:
@@ -223,7 +209,7 @@ def test_an_s3_event_with_nothing_to_summarise_is_ignored_unread(
     [outcome] = result["outcomes"]
     assert outcome["status"] == "IGNORED"
     assert outcome["detail"].startswith(detail)
-    assert "IgnoredObjects" in metrics_emitted(capsys.readouterr().out)
+    assert "IgnoredObjects" in emitted_metrics(capsys.readouterr().out)
     assert stack.received_alerts() == []
     assert not exists(stack.bucket, "pump-7/model_diagnostics_results.summary.json")
     assert not exists(OTHER_BUCKET, "pump-7/model_diagnostics_results.summary.json")

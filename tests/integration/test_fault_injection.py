@@ -79,7 +79,7 @@ from local.lambda_context import LocalContext
 from local.stack import TRAINING_DEFINITION, EmulatedStack, create_training_workflow
 from local.state_machine import EmulatedStateMachine, ExecutionResult, states_entered
 from local.template import ROOT, load_template
-from tests.conftest import event
+from tests.conftest import emitted_metrics, event
 
 RESOURCES: dict[str, Any] = load_template()["Resources"]
 ASL_STATES: dict[str, Any] = json.loads(TRAINING_DEFINITION.read_text())["States"]
@@ -298,22 +298,6 @@ def ledger_state(stack: EmulatedStack, key: str) -> str | None:
 def summary_written(stack: EmulatedStack, key: str = SUMMARY_KEY) -> bool:
     listed = boto3.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix=key)
     return bool(listed.get("Contents"))
-
-
-def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    """The metrics the handlers printed (CloudWatch embedded metric format) since the last call."""
-    values: dict[str, Any] = {}
-    for line in capsys.readouterr().out.splitlines():
-        try:
-            document = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(document, dict) and "_aws" in document:
-            for directive in document["_aws"]["CloudWatchMetrics"]:
-                for metric in directive["Metrics"]:
-                    value = document[metric["Name"]]  # Powertools writes a metric's values as a list
-                    values[metric["Name"]] = sum(value) if isinstance(value, list) else value
-    return values
 
 
 def operations_alarms(namespace: str, metric: str, dimension: tuple[str, Any]) -> list[dict[str, Any]]:
@@ -765,7 +749,7 @@ def test_a_throttled_state_table_is_reported_and_the_next_run_announces_once(
     # Then the run reports the model's error (PollErrors, alarmed) and the model's state does not advance
     [error] = report["errors"]
     assert error.startswith(f"{POLLED_MODEL}: ProvisionedThroughputExceededException")
-    assert emitted_metrics(capsys)["PollErrors"] == 1
+    assert emitted_metrics(capsys.readouterr().out)["PollErrors"] == 1
     assert operations_alarms("LookoutDiagnostics", "PollErrors", ("service", "lookout-diagnostics"))
     assert stored_versions(stack, retrained) == {1}
     # (when storing failed, the alert and the event had already gone out; reading failed before either)
@@ -774,7 +758,7 @@ def test_a_throttled_state_table_is_reported_and_the_next_run_announces_once(
     again = poll()
     assert again["errors"] == []
     assert (again["alerts_sent"], again["events_put"]) == (int(not announced_before_failing),) * 2
-    assert emitted_metrics(capsys)["PollErrors"] == 0
+    assert emitted_metrics(capsys.readouterr().out)["PollErrors"] == 0
     assert_announced_once(stack, retrained)
 
 
@@ -789,7 +773,7 @@ def test_eventbridge_refusing_the_event_is_reported_and_the_next_run_puts_it_onc
     [error] = report["errors"]
     assert error.startswith(f"{POLLED_MODEL}: EventNotPublishedError: InternalFailure")
     assert (report["alerts_sent"], report["events_put"]) == (1, 0)
-    assert emitted_metrics(capsys)["PollErrors"] == 1
+    assert emitted_metrics(capsys.readouterr().out)["PollErrors"] == 1
     assert stored_versions(stack, retrained) == {1}
     # And the next run puts the event once without repeating the alert
     again = poll()
@@ -814,7 +798,7 @@ def test_lookout_failing_to_list_models_fails_the_run_for_the_errors_alarm_and_t
     # Then the function's Errors alarm notifies operations; the run emits no ModelsSeen, so a poller that keeps
     # failing also sets off the stale-poller alarm; nothing was announced and the state did not advance
     assert operations_alarms("AWS/Lambda", "Errors", ("FunctionName", {"Ref": "StatusPollerFunction"}))
-    assert "ModelsSeen" not in emitted_metrics(capsys)
+    assert "ModelsSeen" not in emitted_metrics(capsys.readouterr().out)
     assert operations_alarms("LookoutDiagnostics", "ModelsSeen", ("service", "lookout-diagnostics"))
     assert stack.received_alerts() == [] and stack.received_events() == []
     assert stored_versions(stack, retrained) == {1}
@@ -849,7 +833,7 @@ def test_a_killed_run_is_reported_until_its_claim_expires_then_announced_once(
     # Then it reports the announcement in progress (PollErrors, alarmed), sends nothing more, keeps the state
     [error] = report["errors"]
     assert error.startswith(f"{POLLED_MODEL}: AlertInProgressError")
-    assert emitted_metrics(capsys)["PollErrors"] == 1
+    assert emitted_metrics(capsys.readouterr().out)["PollErrors"] == 1
     assert stored_versions(stack, retrained) == {1}
     # And the first run after the lease completes the announcements: one alert and one event in all
     clock.past_the_lease()
