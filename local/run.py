@@ -67,7 +67,7 @@ def main() -> int:
                 f"L4E finished training and wrote s3://{bucket}/{key}: {truth.rows:,} records "
                 f"({spec.sensors} sensors, one a minute, two weeks), {len(truth.episodes)} anomalous episodes"
             )
-            deliveries.append(deliver_object_created(stack, bucket, key))
+            deliveries.append(deliver_object_created(bucket, key))
             step(f"S3 announced the file (EventBridge 'Object Created'): diagnostics handler {deliveries[-1]}")
 
         lookout.train_on_create(
@@ -88,7 +88,7 @@ def main() -> int:
         print("\n   Execution output, as the console shows it:")
         print(indent(json.dumps(result.output, indent=2, ensure_ascii=False)))
         _, bucket, key = str((result.output or {}).get("DiagnosticsObject", "s3:///")).split("/", 3)[1:]
-        again = deliver_object_created(stack, bucket, key)
+        again = deliver_object_created(bucket, key)
         step(f"EventBridge delivered the same event again (at least once): {again}, no alert")
 
         emailed = stack.emailed_alerts()
@@ -128,7 +128,7 @@ def retraining(stack: EmulatedStack, lookout: FakeLookout, model_name: str) -> b
     write_diagnostics_file(buffer, PRESETS["demo"].model_copy(update={"seed": 2}))
     boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=buffer.getvalue())
     step(f"L4E's retraining scheduler trained version 2 (not promoted) and wrote s3://{stack.bucket}/{key}")
-    step(f"S3 announced the file: diagnostics handler {deliver_object_created(stack, stack.bucket, key)}")
+    step(f"S3 announced the file: diagnostics handler {deliver_object_created(stack.bucket, key)}")
     report = poller(scheduled, LocalContext("StatusPollerFunction"))
     step(
         f"The next poll found {report['outcomes']} outcomes of version 2: {report['alerts_sent']} alert sent by the "
@@ -149,7 +149,7 @@ def retraining(stack: EmulatedStack, lookout: FakeLookout, model_name: str) -> b
     return len(alerts) == 2 and len(events) == 2 and report["alerts_sent"] == 1
 
 
-def deliver_object_created(stack: EmulatedStack, bucket: str, key: str) -> str:
+def deliver_object_created(bucket: str, key: str) -> str:
     """Send the real-shaped EventBridge event from events/, for this object, to the real handler."""
     from handlers.diagnostics_landed import lambda_handler  # imported once the environment is set
 

@@ -99,7 +99,7 @@ def summary_alert(
             "summary": _shortened_names(summary).model_dump(mode="json"),
         },
     )
-    return _fit(alert, summary, identification, diagnostics, summary_object)
+    return _fit(alert, summary, identification, summary_object)
 
 
 def unreadable_alert(reason: str, line: int | None, identification: Identification, diagnostics: S3Location) -> Alert:
@@ -239,11 +239,7 @@ def _shortened_names(summary: DiagnosticsSummary) -> DiagnosticsSummary:
 
 
 def _fit(
-    alert: Alert,
-    summary: DiagnosticsSummary,
-    identification: Identification,
-    diagnostics: S3Location,
-    summary_object: S3Location | None,
+    alert: Alert, summary: DiagnosticsSummary, identification: Identification, summary_object: S3Location | None
 ) -> Alert:
     """Drop events from the message until it fits; the summary object keeps them all."""
     kept = len(summary.events)
