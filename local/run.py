@@ -15,14 +15,13 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 
 from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
 from local.generator import PRESETS, write_diagnostics_file
 from local.lambda_context import LocalContext
-from local.stack import EmulatedStack, create_stack, create_training_workflow
+from local.stack import EmulatedStack, announcement, create_stack, create_training_workflow
 from local.state_machine import EmulatedStateMachine, states_entered
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,11 +152,7 @@ def deliver_object_created(bucket: str, key: str) -> str:
     """Send the real-shaped EventBridge event from events/, for this object, to the real handler."""
     from handlers.diagnostics_landed import lambda_handler  # imported once the environment is set
 
-    event = json.loads(OBJECT_CREATED.read_text())
-    head = boto3.client("s3").head_object(Bucket=bucket, Key=key)
-    event["resources"] = [f"arn:aws:s3:::{bucket}"]
-    event["detail"]["bucket"]["name"] = bucket
-    event["detail"]["object"].update(key=quote_plus(key, safe="/"), size=head["ContentLength"], etag=head["ETag"])
+    event = announcement(OBJECT_CREATED.stem, bucket, key)
     outcome: str = lambda_handler(event, LocalContext())["outcomes"][0]["status"]
     return outcome
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus
 
 import boto3
 
@@ -113,6 +114,16 @@ def create_stack(bucket: str = EXAMPLE_BUCKET) -> EmulatedStack:
         s3.create_bucket(Bucket=bucket)
     else:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    # As template.yaml creates it: versioned, announcing new objects on EventBridge.
+    bucket_properties = resource("DiagnosticsBucket")["Properties"]
+    s3.put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": bucket_properties["VersioningConfiguration"]["Status"]}
+    )
+    if bucket_properties["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"]:
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+    _report_eventbridge_configuration()
 
     table = _table("AlertLedgerTable")
     state_table = _table("ModelStateTable")
@@ -140,6 +151,68 @@ def create_stack(bucket: str = EXAMPLE_BUCKET) -> EmulatedStack:
         state_table=state_table,
         event_queue_url=event_queue_url,
     )
+
+
+def announcement(name: str, bucket: str, key: str) -> dict[str, Any]:
+    """The sample event `events/<name>.json`, announcing the object now stored at `key` as S3 would.
+
+    Its key URL-encoded as S3 writes it in events, and the ETag and version id of the stored object:
+    the S3 trigger reads the version an event announces.
+    """
+    head = boto3.client("s3").head_object(Bucket=bucket, Key=key)
+    etag, version_id = head["ETag"].strip('"'), head.get("VersionId")
+    event: dict[str, Any] = json.loads((ROOT / "events" / f"{name}.json").read_text())
+    encoded = quote_plus(key, safe="/")
+    if "Records" in event:
+        for record in event["Records"]:
+            record["s3"]["bucket"].update(name=bucket, arn=f"arn:aws:s3:::{bucket}")
+            stored = record["s3"]["object"]
+            stored.update(key=encoded, size=head["ContentLength"], eTag=etag)
+            stored.pop("versionId", None)
+            if version_id:
+                stored["versionId"] = version_id
+    else:
+        event["resources"] = [f"arn:aws:s3:::{bucket}"]
+        event["detail"]["bucket"]["name"] = bucket
+        stored = event["detail"]["object"]
+        stored.update(key=encoded, size=head["ContentLength"], etag=etag)
+        stored.pop("version-id", None)
+        if version_id:
+            stored["version-id"] = version_id
+    return event
+
+
+def _report_eventbridge_configuration() -> None:
+    """moto stores a bucket's EventBridgeConfiguration but leaves it out of GetBucketNotificationConfiguration.
+
+    AWS returns it (the poller reads it to know whether the S3 trigger can run): add it to moto's answer.
+    Installed once per process; it changes nothing for a bucket without the configuration.
+    """
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_notification
+    if getattr(original, "reports_eventbridge", False):
+        return
+
+    def get_bucket_notification(self: S3Response) -> Any:
+        status, headers, body = original(self)
+        configuration = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        if configuration is None or configuration.event_bridge is None or "EventBridgeConfiguration" in text:
+            return status, headers, body
+        if "</NotificationConfiguration>" in text:
+            text = text.replace(
+                "</NotificationConfiguration>", "<EventBridgeConfiguration/></NotificationConfiguration>"
+            )
+        else:
+            text = (
+                '<?xml version="1.0" encoding="UTF-8"?><NotificationConfiguration '
+                'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><EventBridgeConfiguration/></NotificationConfiguration>'
+            )
+        return status, headers, text.encode()
+
+    get_bucket_notification.reports_eventbridge = True  # type: ignore[attr-defined]
+    S3Response.get_bucket_notification = get_bucket_notification  # type: ignore[method-assign]
 
 
 def _table(logical_id: str) -> str:
@@ -171,4 +244,6 @@ def create_training_workflow(machine: EmulatedStateMachine) -> str:
         "TrainingFailedFunction": training_failed.lambda_handler,
     }
     arns = {f"{name}Arn": machine.register_function(name, handler) for name, handler in handlers.items()}
-    return machine.create(TRAINING_DEFINITION, arns, name="lookout-diagnostics-training")
+    return machine.create(
+        TRAINING_DEFINITION, arns, name="lookout-diagnostics-training", identity="TrainingStateMachine"
+    )

@@ -1,53 +1,75 @@
-"""Do a side effect once, whichever path sees the thing first.
+"""The once-only gate every path shares: `with claimed(settings, key) as claim:`.
 
-Every path that alerts or announces (the S3 trigger, the training workflow, the status poller)
-names what happened with an explicit key and goes through here: claim the key in the ledger,
-act, mark it done. A failure before the action succeeded gives the claim back and re-raises, so
-the caller's retry (or the next poll) does it; nothing is lost and nothing is done twice.
+A use case names what happened with a key (common.alert_keys), claims it, and reads top to bottom
+inside the block: if the claim says it was already done, it returns; otherwise it does the work and
+calls `send` (or `claim.done`) once the side effect happened. Leaving the block with an exception
+before that gives the claim back, so the caller's retry (or the next poll) does it: nothing is lost.
+An exception after the side effect (the ledger could not record it) keeps the claim until its lease
+ends: the one case where a replay can repeat an alert, and the alert's `alert_id` makes it recognisable.
+
+Why a context manager rather than Powertools' `idempotent_function`: the ledger's keys are written by
+people-readable rules shared by three paths (Powertools hashes a payload), nothing but the key needs
+storing (Powertools stores the function's result), an alert already sent by another path must be
+reported as a duplicate rather than replayed, and its import would add to every handler's cold start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel
-
+from common.alert_keys import stable_id
 from common.alerts import Alert
 from common.aws import ledger, sns
 from common.settings import Settings
 
-
-class Delivery(BaseModel):
-    status: Literal["ALERTED", "DUPLICATE"]
-    alert_key: str
-    message_id: str | None = None
-    alert: Alert | None = None
+Sent = Literal["ALERTED", "DUPLICATE"]
 
 
-def once(settings: Settings, key: str, action: Callable[[], str]) -> str | None:
-    """Run `action` (which returns an id of what it did) unless the key is done; None if it was."""
+@dataclass
+class Claim:
+    key: str
+    table: str
+    already_done: bool
+    acted: bool = False
+
+    def done(self, result_id: str) -> None:
+        """The side effect happened (result_id names it, e.g. SNS's message id): record it."""
+        self.acted = True
+        ledger.mark_sent(self.table, self.key, result_id)
+
+
+@contextmanager
+def claimed(settings: Settings, key: str) -> Iterator[Claim]:
+    """Claim `key` for the block; AlertInProgressError if another invocation holds it."""
     table = settings.ledger_table_name
     if ledger.claim(table, key, settings.claim_seconds) is ledger.Claim.ALREADY_SENT:
-        return None
+        yield Claim(key=key, table=table, already_done=True)
+        return
+    claim = Claim(key=key, table=table, already_done=False)
     try:
-        done_id = action()
+        yield claim
     except BaseException:
-        ledger.release(table, key)
+        if not claim.acted:
+            ledger.release(table, key)
         raise
-    ledger.mark_sent(table, key, done_id)
-    return done_id
+    if not claim.acted:
+        ledger.release(table, key)  # the block decided there was nothing to do
 
 
-def deliver_once(settings: Settings, key: str, compose: Callable[[], Alert]) -> Delivery:
-    """Publish the alert `compose` builds, unless the key was already sent. `compose` runs only once claimed."""
-    composed: list[Alert] = []
+def send(settings: Settings, claim: Claim, alert: Alert) -> str:
+    """Publish the alert under its stable id (the claim's key hashed) and record it as sent."""
+    message_id = sns.publish(settings.alert_topic_arn, alert.identified(stable_id(claim.key)))
+    claim.done(message_id)
+    return message_id
 
-    def publish() -> str:
-        composed.append(compose())
-        return sns.publish(settings.alert_topic_arn, composed[0])
 
-    message_id = once(settings, key, publish)
-    if message_id is None:
-        return Delivery(status="DUPLICATE", alert_key=key)
-    return Delivery(status="ALERTED", alert_key=key, message_id=message_id, alert=composed[0])
+def send_once(settings: Settings, key: str, alert: Alert) -> Sent:
+    """For an alert composed before the claim (an outcome, a failure): publish it unless already sent."""
+    with claimed(settings, key) as claim:
+        if claim.already_done:
+            return "DUPLICATE"
+        send(settings, claim, alert)
+    return "ALERTED"

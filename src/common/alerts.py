@@ -12,10 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from common.alert_keys import Outcome
 from common.diagnostics import AnomalousEvent, DiagnosticsSummary, SensorContribution
 from common.locations import S3Location
 from common.model_identity import Identification, ModelIdentity
-from common.model_status import Outcome, OutcomeEvent
+from common.model_status import OutcomeEvent
 
 SUBJECT_MAX = 99  # SNS allows 100 characters; ASCII only, no line breaks
 MESSAGE_MAX_BYTES = 250_000  # SNS allows 262,144 bytes for the message and its attributes together
@@ -48,14 +49,30 @@ class Alert(BaseModel):
     subject: str
     text: str
     body: dict[str, Any]
+    # Stable for what the alert is about (common.alert_keys.stable_id of its ledger key): a repeat that
+    # the at-least-once parts of AWS let through carries the same id, so a subscriber can drop it.
+    alert_id: str | None = None
+
+    def identified(self, alert_id: str) -> Alert:
+        """The alert with its id, in the JSON body, the text's last line and the message attributes."""
+        return self.model_copy(
+            update={
+                "alert_id": alert_id,
+                "body": {"alert_id": alert_id} | self.body,
+                "text": f"{self.text}\n\nAlert id: {alert_id}",
+            }
+        )
 
     def attributes(self) -> dict[str, dict[str, str]]:
         """SNS message attributes subscribers filter on."""
-        return {
+        attributes = {
             "event_type": {"DataType": "String", "StringValue": self.event_type.value},
             "severity": {"DataType": "String", "StringValue": self.severity},
             "model_name": {"DataType": "String", "StringValue": self.model_name},
         }
+        if self.alert_id is not None:
+            attributes["alert_id"] = {"DataType": "String", "StringValue": self.alert_id}
+        return attributes
 
     def message(self) -> str:
         """The SNS message with one body per protocol (MessageStructure='json')."""
@@ -74,6 +91,7 @@ def summary_alert(
     identification: Identification,
     diagnostics: S3Location,
     summary_object: S3Location | None,
+    note: str | None = None,
 ) -> Alert:
     identity = identification.identity
     model_name = identity.model_name if identity else NO_MODEL
@@ -87,7 +105,7 @@ def summary_alert(
         severity=summary.severity.value,
         model_name=model_name,
         subject=_subject(summary.severity.value, f"{who}: {outcome}"),
-        text=summary_text(summary, identification, summary_object.uri if summary_object else None),
+        text=_with_note(summary_text(summary, identification, summary_object.uri if summary_object else None), note),
         body={
             "alert_version": 1,
             "event_type": EventType.DIAGNOSTICS_SUMMARY.value,
@@ -97,12 +115,19 @@ def summary_alert(
             "diagnostics_object": diagnostics.uri,
             "summary_object": summary_object.uri if summary_object else None,
             "summary": _shortened_names(summary).model_dump(mode="json"),
+            "note": note,
         },
     )
     return _fit(alert, summary, identification, summary_object)
 
 
-def unreadable_alert(reason: str, line: int | None, identification: Identification, diagnostics: S3Location) -> Alert:
+def _with_note(text: str, note: str | None) -> str:
+    return f"{text}\n\nNote:     {note}" if note else text
+
+
+def unreadable_alert(
+    reason: str, line: int | None, identification: Identification, diagnostics: S3Location, note: str | None = None
+) -> Alert:
     identity = identification.identity
     where = f" (line {line})" if line is not None else ""
     text = "\n".join(
@@ -118,6 +143,7 @@ def unreadable_alert(reason: str, line: int | None, identification: Identificati
             "this alert is sent once per file and the file is not retried.",
         ]
     )
+    text = _with_note(text, note)
     return Alert(
         event_type=EventType.DIAGNOSTICS_UNREADABLE,
         severity="ERROR",
@@ -133,6 +159,7 @@ def unreadable_alert(reason: str, line: int | None, identification: Identificati
             "diagnostics_object": diagnostics.uri,
             "reason": reason,
             "line": line,
+            "note": note,
         },
     )
 
@@ -241,6 +268,7 @@ def _shortened_names(summary: DiagnosticsSummary) -> DiagnosticsSummary:
 def _fit(
     alert: Alert, summary: DiagnosticsSummary, identification: Identification, summary_object: S3Location | None
 ) -> Alert:
+    note = alert.body.get("note")
     """Drop events from the message until it fits; the summary object keeps them all."""
     kept = len(summary.events)
     while alert.size_bytes() > MESSAGE_MAX_BYTES and kept > 0:
@@ -257,11 +285,14 @@ def _fit(
         alert = alert.model_copy(
             update={
                 "body": alert.body,
-                "text": summary_text(
-                    summary,
-                    identification,
-                    summary_object.uri if summary_object else None,
-                    min(kept, TEXT_EVENTS),
+                "text": _with_note(
+                    summary_text(
+                        summary,
+                        identification,
+                        summary_object.uri if summary_object else None,
+                        min(kept, TEXT_EVENTS),
+                    ),
+                    note,
                 ),
             }
         )
@@ -319,12 +350,6 @@ def outcome_alert(event: OutcomeEvent, diagnostics_note: str | None = None) -> A
             "note": diagnostics_note,
         },
     )
-
-
-NO_DIAGNOSTICS_NOTE = (
-    "No diagnostics file: the model has no ModelDiagnosticsOutputConfiguration. Give one to UpdateModel "
-    "(see `lookout-diagnostics enable-diagnostics`) so that the next version writes per-point diagnostics."
-)
 
 
 def diagnostics_not_configured_alert(model_name: str, model_arn: str) -> Alert:

@@ -1,8 +1,9 @@
-"""One diagnostics object in, one alert out: the use case every trigger shares.
+"""One stored diagnostics file in, one alert out: the use case the three paths share.
 
-Once the alert is claimed (common.alert_once): find the model, stream the summary, write it
-beside the file, and compose the alert. Anything that fails before publishing gives the claim
-back and raises, so the caller's retry (or dead-letter queue) takes over and nothing is lost.
+`alert_diagnostics` reads top to bottom inside the once-only gate, keyed by the stored object version
+(common.alert_keys): find the model, stream the summary, write it beside the file, send the alert.
+Anything that fails before the alert went out gives the claim back and raises, so the caller's retry
+(Lambda's, the workflow's, or the next poll) takes over and nothing is lost.
 """
 
 from __future__ import annotations
@@ -13,24 +14,28 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
-from common.alert_once import deliver_once
-from common.alerts import Alert, summary_alert, unreadable_alert
+from common.alert_keys import stable_id
+from common.alert_once import claimed, send
+from common.alerts import summary_alert, unreadable_alert
 from common.aws import s3
 from common.aws.lookout import LookoutClient
 from common.diagnostics import DiagnosticsSummary, summarise_stream
-from common.errors import DiagnosticsFileError
-from common.locations import S3Location
+from common.errors import DiagnosticsFileError, DiagnosticsObjectMissingError
+from common.locations import S3Location, StoredObject
 from common.model_identity import Identification, LookoutReader, identify
 from common.settings import Settings
 
 logger = Logger(child=True)
 
 
-class Outcome(BaseModel):
+class ObjectResult(BaseModel):
+    """What became of one diagnostics object: alerted now, alerted before, or not for this stack."""
+
     diagnostics_object: str
     status: Literal["ALERTED", "DUPLICATE", "IGNORED"]
     detail: str
     alert_key: str | None = None
+    alert_id: str | None = None
     event_type: str | None = None
     severity: str | None = None
     model_name: str | None = None
@@ -44,80 +49,114 @@ class Announcement(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    location: S3Location
+    location: S3Location  # the key URL-decoded
+    raw_key: str  # the key as the event wrote it
     event_name: str  # "ObjectCreated:Put", "Object Created", "ObjectRemoved:Delete", "Object Deleted", ...
     created: bool
-
-
-def alert_key(stored: s3.StoredObject) -> str:
-    """One alert per stored object version: the same bytes never alert twice."""
-    return f"diagnostics#{stored.location.bucket}#{stored.location.key}#{stored.etag}"
+    etag: str | None = None
+    version_id: str | None = None
 
 
 def process_announced_object(
     announcement: Announcement, settings: Settings, lookout: LookoutReader | None = None
-) -> Outcome:
-    """The S3 trigger's use case: a created object in the watched bucket is processed, anything else ignored.
+) -> ObjectResult:
+    """The S3 trigger's use case: a created diagnostics file in the watched bucket is alerted, the rest ignored.
 
-    The bucket is checked here, for announcements only. The EventBridge rule matches the watched bucket
-    alone, but a classic S3 notification, a replayed or a hand-made event can name any bucket: one the
-    function may not read (its policy names the watched bucket only) and that no model of this stack
-    writes to. Reading it would fail, retry and dead-letter; it is ignored instead, unread. An object
-    Lookout for Equipment itself names (the workflow's FinishTraining) is not an announcement: it goes
-    straight to process_diagnostics_object, wherever the model was told to write.
+    The bucket is checked here. The EventBridge rule matches the watched bucket alone, but a classic S3
+    notification, a replayed or a hand-made event can name any bucket: one the function may not read
+    and that no model of this stack writes to. It is ignored, unread, rather than retried and dead-lettered.
     """
     location = announcement.location
     if not announcement.created:
-        detail = f"not an object creation ({announcement.event_name})"
-    elif settings.diagnostics_bucket is not None and location.bucket != settings.diagnostics_bucket:
-        detail = "not the watched bucket"
-    else:
-        return process_diagnostics_object(location, settings, lookout)
-    logger.info("Object ignored", extra={"diagnostics_object": location.uri, "reason": detail})
-    return Outcome(diagnostics_object=location.uri, status="IGNORED", detail=detail)
-
-
-def process_diagnostics_object(
-    location: S3Location, settings: Settings, lookout: LookoutReader | None = None
-) -> Outcome:
+        return _ignored(location, f"not an object creation ({announcement.event_name})")
+    if settings.diagnostics_bucket is not None and location.bucket != settings.diagnostics_bucket:
+        return _ignored(location, "not the watched bucket")
     if not location.is_diagnostics_file:
-        return Outcome(
-            diagnostics_object=location.uri, status="IGNORED", detail="not a diagnostics file (name does not match)"
-        )
-    stored = s3.head(location)
-    key = alert_key(stored)
-    results: list[tuple[DiagnosticsSummary | None, S3Location | None]] = []
+        return _ignored(location, "not a diagnostics file (name does not match)")
+    stored = _announced_version(announcement)
+    if stored is None:
+        return _ignored(location, "overwritten since it was announced: the new object's own event alerts it")
+    return alert_diagnostics(stored, settings, lookout)
 
-    def compose() -> Alert:
-        identification = _identify(location, lookout or LookoutClient())
-        summary, summary_object, alert = _summarise(stored, identification, settings)
-        results.append((summary, summary_object))
-        return alert
 
-    delivery = deliver_once(settings, key, compose)
-    if delivery.alert is None:
-        logger.info("Alert already sent for this object", extra={"alert_key": key})
-        return Outcome(diagnostics_object=location.uri, status="DUPLICATE", detail="alert already sent", alert_key=key)
-    alert = delivery.alert
-    summary, summary_object = results[0]
+def alert_diagnostics(
+    stored: StoredObject,
+    settings: Settings,
+    lookout: LookoutReader | None = None,
+    note: str | None = None,
+    identification: Identification | None = None,
+) -> ObjectResult:
+    """Summarise one stored diagnostics file and alert it once, whichever path asks.
+
+    `identification`: the model version, when the caller already knows it (the poller's safety net);
+    otherwise L4E is asked whose file it is.
+    """
+    location = stored.location
+    with claimed(settings, stored.alert_key) as claim:
+        if claim.already_done:
+            logger.info("Alert already sent for this object", extra={"alert_key": claim.key})
+            return ObjectResult(
+                diagnostics_object=location.uri, status="DUPLICATE", detail="alert already sent", alert_key=claim.key
+            )
+        identification = identification or _identify(location, lookout or LookoutClient())
+        summary: DiagnosticsSummary | None = None
+        summary_object: S3Location | None = None
+        try:
+            with s3.open_stream(stored) as stream:
+                summary = summarise_stream(stream, source=location.uri, thresholds=settings)
+        except DiagnosticsFileError as error:
+            logger.warning("Diagnostics file unreadable", extra={"reason": error.reason, "line": error.line})
+            alert = unreadable_alert(error.reason, error.line, identification, location, note)
+        else:
+            summary_object = location.summary_location()
+            s3.put_json(summary_object, summary.model_dump_json(indent=2))
+            alert = summary_alert(summary, identification, location, summary_object, note)
+        message_id = send(settings, claim, alert)
     logger.info(
         "Alert sent",
-        extra={"alert_key": key, "event_type": alert.event_type, "severity": alert.severity, "rows": summary.rows}
-        if summary
-        else {"alert_key": key, "event_type": alert.event_type},
+        extra={"alert_key": claim.key, "event_type": alert.event_type, "severity": alert.severity}
+        | ({"rows": summary.rows} if summary else {}),
     )
-    return Outcome(
+    return ObjectResult(
         diagnostics_object=location.uri,
         status="ALERTED",
         detail=alert.subject,
-        alert_key=key,
+        alert_key=claim.key,
+        alert_id=stable_id(claim.key),
         event_type=alert.event_type.value,
         severity=alert.severity,
         model_name=alert.model_name,
-        message_id=delivery.message_id,
+        message_id=message_id,
         summary_object=summary_object.uri if summary_object else None,
         summary=summary,
     )
+
+
+def _announced_version(announcement: Announcement) -> StoredObject | None:
+    """The stored version the event announced, under the key it means (decoded, or as written).
+
+    A versioned bucket's event names its version: that version is read, whatever was stored since.
+    Otherwise the event's ETag pins the bytes: an object overwritten since the event is not the one
+    announced (None), and the overwrite's own event alerts it. DiagnosticsObjectMissingError if no key
+    holds the object.
+    """
+    overwritten = False
+    for candidate in announcement.location.candidates_from_event(announcement.raw_key):
+        try:
+            stored = s3.head(candidate, announcement.version_id)
+        except DiagnosticsObjectMissingError:
+            continue
+        if announcement.etag is None or stored.etag == announcement.etag:
+            return stored
+        overwritten = True
+    if overwritten:
+        return None
+    raise DiagnosticsObjectMissingError(f"{announcement.location.uri} does not exist")
+
+
+def _ignored(location: S3Location, detail: str) -> ObjectResult:
+    logger.info("Object ignored", extra={"diagnostics_object": location.uri, "reason": detail})
+    return ObjectResult(diagnostics_object=location.uri, status="IGNORED", detail=detail)
 
 
 def _identify(location: S3Location, lookout: LookoutReader) -> Identification:
@@ -127,18 +166,3 @@ def _identify(location: S3Location, lookout: LookoutReader) -> Identification:
     except (ClientError, BotoCoreError) as error:
         logger.warning("Model lookup failed", extra={"error": str(error)})
         return Identification(identity=None, note=f"Lookout for Equipment could not be asked: {error}")
-
-
-def _summarise(
-    stored: s3.StoredObject, identification: Identification, settings: Settings
-) -> tuple[DiagnosticsSummary | None, S3Location | None, Alert]:
-    location = stored.location
-    try:
-        with s3.open_stream(stored) as stream:
-            summary = summarise_stream(stream, source=location.uri, thresholds=settings)
-    except DiagnosticsFileError as error:
-        logger.warning("Diagnostics file unreadable", extra={"reason": error.reason, "line": error.line})
-        return None, None, unreadable_alert(error.reason, error.line, identification, location)
-    summary_object = location.summary_location()
-    s3.put_json(summary_object, summary.model_dump_json(indent=2))
-    return summary, summary_object, summary_alert(summary, identification, location, summary_object)

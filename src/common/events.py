@@ -40,9 +40,20 @@ class _S3Bucket(BaseModel):
 
 
 class _S3Object(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    key: str  # URL-encoded in classic notifications; for EventBridge no AWS document says (both are tried)
+    # Which stored version the event announces: absent on deletions, version-id only in versioned buckets.
+    etag: str | None = None
+    version_id: str | None = Field(default=None, alias="version-id")
+
+
+class _NotifiedObject(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    key: str  # URL-encoded, as in every S3 event
+    key: str  # URL-encoded: a space is '+'
+    eTag: str | None = None
+    versionId: str | None = None
 
 
 class _S3ObjectDetail(BaseModel):
@@ -66,7 +77,7 @@ class _NotifiedEntity(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     bucket: _S3Bucket
-    object: _S3Object
+    object: _NotifiedObject
 
 
 class _NotificationRecord(BaseModel):

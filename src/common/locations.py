@@ -6,6 +6,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict
 
+from common.alert_keys import diagnostics_key
 from common.diagnostics import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
 from common.errors import InvalidLocationError
 
@@ -33,6 +34,15 @@ class S3Location(BaseModel):
         """S3 URL-encodes keys in its events (a space becomes '+'); the API wants them decoded."""
         return cls(bucket=bucket, key=unquote_plus(encoded_key))
 
+    def candidates_from_event(self, raw_key: str) -> list[S3Location]:
+        """The keys an event may mean: decoded (as S3 notifications encode), then as written.
+
+        Classic S3 notifications URL-encode keys. For S3 events delivered by EventBridge no AWS document
+        says whether they do: a key with a literal '+' or '%' is found either way.
+        """
+        raw = S3Location(bucket=self.bucket, key=raw_key)
+        return [self] if raw == self else [self, raw]
+
     @classmethod
     def from_uri(cls, uri: str) -> S3Location:
         if not uri.startswith("s3://"):
@@ -41,3 +51,18 @@ class S3Location(BaseModel):
         if not bucket or not key:
             raise InvalidLocationError(f"an s3:// URI needs a bucket and a key: {uri}")
         return cls(bucket=bucket, key=key)
+
+
+class StoredObject(BaseModel):
+    """One stored version of an object: what a diagnostics alert is about."""
+
+    model_config = ConfigDict(frozen=True)
+
+    location: S3Location
+    etag: str
+    version_id: str | None = None  # only in a versioned bucket
+    size: int
+
+    @property
+    def alert_key(self) -> str:
+        return diagnostics_key(self.location.bucket, self.location.key, self.etag, self.version_id)

@@ -8,6 +8,7 @@ version wrote. The key layout under the prefix is not documented, so it is never
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +37,15 @@ class ModelSummary(BaseModel):
     active_version: int | None = None
     retraining_status: str | None = None
     retraining_version: int | None = None
+    created_at: datetime | None = None
+
+
+class VersionSummary(BaseModel):
+    """One version as ListModelVersions reports it."""
+
+    version: int
+    status: str
+    created_at: datetime | None = None
 
 
 class ModelVersion(BaseModel):

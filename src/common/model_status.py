@@ -6,39 +6,29 @@ what was seen before (stored by the poller), and names each terminal outcome onc
 
 from __future__ import annotations
 
-import hashlib
-from enum import StrEnum
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from common.model_identity import MetricsFigures, ModelSummary, ModelVersion, parse_model_metrics
+from common.alert_keys import Outcome, outcome_key, stable_id
+from common.diagnostics import DIAGNOSTICS_FILE_NAME
+from common.locations import S3Location
+from common.model_identity import (
+    Identification,
+    MetricsFigures,
+    ModelIdentity,
+    ModelSummary,
+    ModelVersion,
+    VersionSummary,
+    parse_model_metrics,
+)
 
 TERMINAL_VERSION_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCELED"})
 # The newest versions remembered per model; older ones are terminal and never change again.
 VERSIONS_KEPT = 100
 
 
-class Outcome(StrEnum):
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELED = "CANCELED"
-    NOT_PROMOTED = "NOT_PROMOTED"  # a scheduled retraining succeeded but did not replace the active version
-    TRAINING_FAILED = "TRAINING_FAILED"  # the model's first training failed (L4E leaves no version)
-
-
-class SeenModel(BaseModel):
-    """What the poller last saw of one model (one item in the state table)."""
-
-    model_arn: str
-    model_name: str
-    status: str
-    active_version: int | None = None
-    retraining_status: str | None = None
-    retraining_version: int | None = None
-    versions: dict[int, str] = Field(default_factory=dict, description="version -> last status seen")
-    diagnostics_configured: bool = False
-    coverage_reported: bool = False
-    revision: int = 0
+__all__ = ["Outcome"]  # re-exported: outcomes are named in common.alert_keys, with their keys
 
 
 class OutcomeEvent(BaseModel):
@@ -60,22 +50,73 @@ class OutcomeEvent(BaseModel):
     metrics: MetricsFigures | None = None
     diagnostics_object: str | None = None
 
+    @property
+    def alert_key(self) -> str:
+        return outcome_key(self.model_arn, self.model_version, self.outcome)
 
-def outcome_key(model_arn: str, version: int | None, outcome: Outcome) -> str:
-    """The once-only key of an outcome, shared by every path that can see it."""
-    return f"outcome#{model_arn}#{version if version is not None else '-'}#{outcome.value}"
+
+class PendingSuccess(BaseModel):
+    """A success whose diagnostics file the S3 trigger should alert; the poller checks it did."""
+
+    event: OutcomeEvent
+    diagnostics: S3Location
+    seen_at: float  # epoch seconds: when the poller first saw the success
+
+    def identification(self) -> Identification:
+        """The version that wrote the file, as DescribeModelVersion told the poller."""
+        event = self.event
+        return Identification(
+            identity=ModelIdentity(
+                model_name=event.model_name,
+                model_arn=event.model_arn,
+                model_version=event.model_version,
+                model_quality=event.model_quality,
+                version_status=event.status,
+                source_type=event.source_type,
+                metrics=event.metrics,
+                confirmed=True,
+            ),
+            note=f"DescribeModelVersion of {event.model_name} version {event.model_version} names this file",
+        )
 
 
-def first_sighting(model: ModelSummary, versions: dict[int, str]) -> SeenModel:
-    """A model the stack has not seen before: remember it as it is, announce nothing."""
+class SeenModel(BaseModel):
+    """What the poller last saw of one model (one item in the state table)."""
+
+    model_arn: str
+    model_name: str
+    status: str
+    active_version: int | None = None
+    retraining_status: str | None = None
+    retraining_version: int | None = None
+    versions: dict[int, str] = Field(default_factory=dict, description="version -> last status seen")
+    diagnostics_configured: bool = False
+    coverage_reported: bool = False
+    # Successes whose diagnostics alert belongs to the S3 trigger, by version, until it is seen sent.
+    pending: dict[int, PendingSuccess] = Field(default_factory=dict)
+    revision: int = 0
+
+
+def first_sighting(model: ModelSummary, versions: list[VersionSummary], announce_after: datetime | None) -> SeenModel:
+    """A model the stack has not seen before, with what of it is already known (not to be announced).
+
+    `announce_after` None: the stack's very first poll, which announces nothing (no alert storm on
+    deployment): the model is remembered as it is. Otherwise the versions created before
+    `announce_after` are remembered and the newer ones are left to be announced, as is a model created
+    after it whose first training failed. datetime.min announces everything (AlertOnFirstSighting).
+    """
+
+    def known(created_at: datetime | None) -> bool:
+        return announce_after is None or (created_at is not None and created_at <= announce_after)
+
     return SeenModel(
         model_arn=model.arn,
         model_name=model.name,
-        status=model.status,
+        status=model.status if known(model.created_at) else "NEW",
         active_version=model.active_version,
         retraining_status=model.retraining_status,
         retraining_version=model.retraining_version,
-        versions=_newest(versions),
+        versions=_newest({v.version: v.status for v in versions if known(v.created_at)}),
         diagnostics_configured=model.diagnostics_output is not None,
     )
 
@@ -109,13 +150,16 @@ def version_outcomes(version: ModelVersion, model_arn: str) -> list[OutcomeEvent
         promoted = version.auto_promotion_result in (None, "MODEL_PROMOTED")
         if version.source_type == "RETRAINING" and not promoted:
             outcomes.append(Outcome.NOT_PROMOTED)
+    elif version.status == "FAILED" and is_first_training(version):
+        # The same failure the workflow reports from DescribeModel, whether or not L4E lists version 1.
+        outcomes.append(Outcome.TRAINING_FAILED)
     elif version.status == "FAILED":
         outcomes.append(Outcome.FAILED)
     elif version.status == "CANCELED":
         outcomes.append(Outcome.CANCELED)
     return [
         OutcomeEvent(
-            event_id=_event_id(model_arn, version.version, outcome),
+            event_id=stable_id(outcome_key(model_arn, version.version, outcome)),
             outcome=outcome,
             model_name=version.model_name,
             model_arn=model_arn,
@@ -137,7 +181,7 @@ def version_outcomes(version: ModelVersion, model_arn: str) -> list[OutcomeEvent
 def training_failed(model_name: str, model_arn: str, failed_reason: str | None) -> OutcomeEvent:
     """A model whose first training failed: L4E reports it on the model, with no version."""
     return OutcomeEvent(
-        event_id=_event_id(model_arn, None, Outcome.TRAINING_FAILED),
+        event_id=stable_id(outcome_key(model_arn, None, Outcome.TRAINING_FAILED)),
         outcome=Outcome.TRAINING_FAILED,
         model_name=model_name,
         model_arn=model_arn,
@@ -165,6 +209,37 @@ def _newest(versions: dict[int, str]) -> dict[int, str]:
     return dict(sorted(versions.items())[-VERSIONS_KEPT:])
 
 
-def _event_id(model_arn: str, version: int | None, outcome: Outcome) -> str:
-    """Stable across runs and paths, so that consumers can drop a repeated event."""
-    return hashlib.sha256(outcome_key(model_arn, version, outcome).encode()).hexdigest()[:32]
+def is_first_training(version: ModelVersion) -> bool:
+    """Version 1 trained by CreateModel (not imported): its failure is the model's training failure."""
+    return version.version == 1 and version.source_type in (None, "TRAINING")
+
+
+NO_DIAGNOSTICS_NOTE = (
+    "No diagnostics file: the model has no ModelDiagnosticsOutputConfiguration. Give one to UpdateModel "
+    "(see `lookout-diagnostics enable-diagnostics`) so that the next version writes per-point diagnostics."
+)
+
+
+class SuccessReport(BaseModel):
+    """How a version's success is told: by its diagnostics file's alert, or by an outcome alert with a note."""
+
+    diagnostics: S3Location | None = None  # the file to summarise: its alert is the success's alert
+    note: str | None = None  # otherwise, why there is no summary
+
+
+def success_report(version: ModelVersion, watched_bucket: str | None) -> SuccessReport:
+    """Whether this stack can summarise the version's diagnostics, and if not, what to tell a person."""
+    location = version.diagnostics_object
+    if location is None:
+        return SuccessReport(note=NO_DIAGNOSTICS_NOTE)
+    if location.bucket != watched_bucket:
+        return SuccessReport(
+            note=f"Diagnostics: {location.uri} is outside the bucket this stack watches; summarise it with "
+            f"`lookout-diagnostics summarise {location.uri}`."
+        )
+    if not location.is_diagnostics_file:
+        return SuccessReport(
+            note=f"Diagnostics: {location.uri} is not named {DIAGNOSTICS_FILE_NAME}, the only name this stack "
+            f"may read; summarise it with `lookout-diagnostics summarise {location.uri}`."
+        )
+    return SuccessReport(diagnostics=location)

@@ -1,34 +1,52 @@
-"""The status poller: notice every terminal outcome in the account, announce each once.
+"""The status poller: notice every terminal outcome in the account, announce each once, and be the safety net.
 
 L4E sends no event when a model or version finishes, so each run lists the models, compares them
 with what the last run stored, describes only the versions that changed, and for each terminal
-outcome sends one alert and puts one EventBridge event, both through the once-only ledger. A
-model's stored state advances only after all its announcements went out: if SNS or EventBridge
+outcome sends one alert and puts one EventBridge event, both through the once-only ledger.
+
+A success whose diagnostics file this stack reads is the S3 trigger's to alert, with the summary.
+The poller remembers it as pending and checks, every run, that its alert went out; if it has not
+within the grace period (SAFETY_NET_GRACE_MINUTES), or at once when the bucket does not announce its
+objects on EventBridge, the poller alerts it itself: the summary if the file is there (one file per
+run, however large), otherwise an outcome alert saying the file is missing. Every alert is claimed
+under the same key as the other paths', so a success is never silent and never alerted twice.
+
+A model's stored state advances only after all its announcements went out: if SNS or EventBridge
 fails, the next run finds the same changes and delivers them. One model's error does not stop the
-others; it is counted and reported.
+others; it is counted and reported. A model deleted while the run looks at it is no error.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from common.alert_once import deliver_once, once
-from common.alerts import NO_DIAGNOSTICS_NOTE, diagnostics_not_configured_alert, outcome_alert
-from common.aws import events, model_state
+from common.alert_keys import Outcome, coverage_key, event_key
+from common.alert_once import Sent, claimed, send_once
+from common.alerts import diagnostics_not_configured_alert, outcome_alert
+from common.aws import events, ledger, model_state, s3
 from common.aws.lookout import LookoutClient
 from common.coverage import coverage_change
-from common.errors import LookoutAutomationError
-from common.locations import S3Location
-from common.model_identity import ModelSummary
+from common.diagnostics_service import alert_diagnostics
+from common.errors import (
+    AlertInProgressError,
+    DiagnosticsObjectMissingError,
+    LookoutAutomationError,
+    ModelNotFoundError,
+)
+from common.model_identity import ModelSummary, ModelVersion
 from common.model_status import (
-    Outcome,
     OutcomeEvent,
+    PendingSuccess,
     SeenModel,
     first_sighting,
     needs_version_scan,
-    outcome_key,
     remember,
+    success_report,
     training_failed,
     version_outcomes,
     versions_to_describe,
@@ -36,6 +54,10 @@ from common.model_status import (
 from common.settings import Settings
 
 logger = Logger(child=True)
+
+# A run summarises at most this many files as the safety net: each may take minutes, and a run must
+# end within the function's timeout. The others wait for the next run.
+SAFETY_NET_SUMMARIES_PER_RUN = 1
 
 
 class PollReport(BaseModel):
@@ -48,6 +70,11 @@ class PollReport(BaseModel):
     events_put: int = 0
     uncovered_models: list[str] = Field(default_factory=list)
     diagnostics_enabled: list[str] = Field(default_factory=list)
+    vanished_models: list[str] = Field(default_factory=list)
+    # None when there is no watched bucket, or it could not be asked (then an error is listed).
+    bucket_announcing: bool | None = None
+    pending_successes: int = 0
+    safety_net_alerts: int = 0
     lost_races: int = 0
     errors: list[str] = Field(default_factory=list)
 
@@ -56,14 +83,24 @@ class PollerNotConfiguredError(LookoutAutomationError):
     """The poller needs STATE_TABLE_NAME."""
 
 
-def poll(settings: Settings, lookout: LookoutClient | None = None) -> PollReport:
+def poll(settings: Settings, lookout: LookoutClient | None = None, now: float | None = None) -> PollReport:
     if not settings.state_table_name:
         raise PollerNotConfiguredError("STATE_TABLE_NAME is not set")
-    run = _Run(settings, settings.state_table_name, lookout or LookoutClient())
+    now = time.time() if now is None else now
+    first_poll_at, is_first_poll = model_state.first_poll(settings.state_table_name, now)
+    if settings.alert_on_first_sighting:
+        announce_after: datetime | None = datetime.min.replace(tzinfo=UTC)
+    else:
+        announce_after = None if is_first_poll else first_poll_at
+    run = _Run(settings, settings.state_table_name, lookout or LookoutClient(), now, announce_after)
+    run.check_bucket()
     for model in run.lookout.list_models(settings.model_name_prefix):
         run.report.models_seen += 1
         try:
             run.model(model)
+        except ModelNotFoundError:
+            logger.info("Model deleted while it was polled", extra={"model_name": model.name})
+            run.report.vanished_models.append(model.name)
         except Exception as error:  # one model's failure must not stop the others: counted and reported
             logger.exception("Model poll failed", extra={"model_name": model.name})
             run.report.errors.append(f"{model.name}: {type(error).__name__}: {error}")
@@ -71,34 +108,52 @@ def poll(settings: Settings, lookout: LookoutClient | None = None) -> PollReport
 
 
 class _Run:
-    def __init__(self, settings: Settings, table: str, lookout: LookoutClient) -> None:
+    def __init__(
+        self, settings: Settings, table: str, lookout: LookoutClient, now: float, announce_after: datetime | None
+    ) -> None:
         self.settings = settings
         self.table = table
         self.lookout = lookout
+        self.now = now
+        self.announce_after = announce_after
+        self.summaries_left = SAFETY_NET_SUMMARIES_PER_RUN
         self.report = PollReport()
+
+    def check_bucket(self) -> None:
+        """Whether the watched bucket announces new objects: if not, the S3 trigger never runs."""
+        bucket = self.settings.diagnostics_bucket
+        if bucket is None:
+            return
+        try:
+            self.report.bucket_announcing = s3.sends_events_to_eventbridge(bucket)
+        except (ClientError, BotoCoreError) as error:
+            self.report.errors.append(f"bucket {bucket}: {type(error).__name__}: {error}")
+            return
+        if not self.report.bucket_announcing:
+            logger.error("The watched bucket does not send events to EventBridge", extra={"bucket": bucket})
 
     def model(self, model: ModelSummary) -> None:
         seen = model_state.load(self.table, model.arn)
+        listed: dict[int, str] | None = None
         if seen is None:
-            versions = self.lookout.version_statuses(model.name)
-            if not self.settings.alert_on_first_sighting:
-                # Known from now on, announced never: no alert storm when the stack is deployed.
-                self.report.first_sightings += 1
-                self._store(self._coverage(first_sighting(model, versions), model))
-                return
-            seen = SeenModel(model_arn=model.arn, model_name=model.name, status="NEW")
+            versions = self.lookout.versions(model.name)
+            listed = {version.version: version.status for version in versions}
+            seen = first_sighting(model, versions, self.announce_after)
+            self.report.first_sightings += self.announce_after is None
         seen = self._coverage(seen, model)
-        if not needs_version_scan(seen, model):
-            self._store(seen)
-            return
-        versions = self.lookout.version_statuses(model.name)
-        for number in versions_to_describe(seen, versions):
-            version = self.lookout.describe_model_version(model.name, number)
-            for event in version_outcomes(version, model.arn):
-                self._announce(event)
-        if model.status == "FAILED" and seen.status != "FAILED" and not versions:
-            self._announce(training_failed(model.name, model.arn, self.lookout.failed_reason(model.name)))
-        self._store(remember(seen, model, versions))
+        if needs_version_scan(seen, model):
+            statuses = listed if listed is not None else self.lookout.version_statuses(model.name)
+            for number in versions_to_describe(seen, statuses):
+                version = self.lookout.describe_model_version(model.name, number)
+                for event in version_outcomes(version, model.arn):
+                    seen = self._announce(seen, event, version)
+            if model.status == "FAILED" and seen.status != "FAILED" and not statuses:
+                failed = training_failed(model.name, model.arn, self.lookout.failed_reason(model.name))
+                seen = self._announce(seen, failed, None)
+            seen = remember(seen, model, statuses)
+        seen = self._safety_net(seen)
+        self.report.pending_successes += len(seen.pending)
+        self._store(seen)
 
     def _store(self, seen: SeenModel) -> None:
         if not model_state.save(self.table, seen):
@@ -116,40 +171,81 @@ class _Run:
             self.report.diagnostics_enabled.append(model.name)
             logger.info("Diagnostics output configured", extra={"model_name": model.name, "prefix": change.prefix})
         if not seen.coverage_reported:
-            delivery = deliver_once(
-                settings, f"coverage#{model.arn}", lambda: diagnostics_not_configured_alert(model.name, model.arn)
-            )
-            self.report.alerts_sent += delivery.status == "ALERTED"
+            alert = diagnostics_not_configured_alert(model.name, model.arn)
+            self._count(send_once(settings, coverage_key(model.arn), alert))
             seen = seen.model_copy(update={"coverage_reported": True})
         return seen
 
-    def _announce(self, event: OutcomeEvent) -> None:
-        """One alert (unless the diagnostics path owns it) and one EventBridge event, each once."""
+    def _announce(self, seen: SeenModel, event: OutcomeEvent, version: ModelVersion | None) -> SeenModel:
+        """One alert (or a pending success the S3 trigger alerts) and one EventBridge event, each once."""
         self.report.outcomes += 1
-        note = self._diagnostics_note(event)
-        if note is not None:
-            delivery = deliver_once(
-                self.settings,
-                outcome_key(event.model_arn, event.model_version, event.outcome),
-                lambda: outcome_alert(event, note or None),
-            )
-            self.report.alerts_sent += delivery.status == "ALERTED"
-        put = once(
-            self.settings, f"event#{event.event_id}", lambda: events.put_outcome(event, self.settings.event_bus_name)
-        )
-        self.report.events_put += put is not None
+        report = success_report(version, self.settings.diagnostics_bucket) if version else None
+        if event.outcome is Outcome.SUCCEEDED and version and report and report.diagnostics is not None:
+            pending = PendingSuccess(event=event, diagnostics=report.diagnostics, seen_at=self.now)
+            seen = seen.model_copy(update={"pending": seen.pending | {version.version: pending}})
+        else:
+            note = report.note if report and event.outcome is Outcome.SUCCEEDED else None
+            self._count(send_once(self.settings, event.alert_key, outcome_alert(event, note)))
+        with claimed(self.settings, event_key(event.event_id)) as claim:
+            if not claim.already_done:
+                claim.done(events.put_outcome(event, self.settings.event_bus_name))
+                self.report.events_put += 1
         logger.info("Outcome announced", extra={"model_name": event.model_name, "outcome": event.outcome})
+        return seen
 
-    def _diagnostics_note(self, event: OutcomeEvent) -> str | None:
-        """None when the S3 trigger owns the alert: a success whose diagnostics land in the watched bucket."""
-        if event.outcome is not Outcome.SUCCEEDED:
-            return ""
-        if event.diagnostics_object is None:
-            return NO_DIAGNOSTICS_NOTE
-        location = S3Location.from_uri(event.diagnostics_object)
-        if location.bucket == self.settings.diagnostics_bucket:
-            return None
+    def _safety_net(self, seen: SeenModel) -> SeenModel:
+        settled = {number for number, pending in seen.pending.items() if self._settle(pending)}
+        if not settled:
+            return seen
+        return seen.model_copy(update={"pending": {n: p for n, p in seen.pending.items() if n not in settled}})
+
+    def _settle(self, pending: PendingSuccess) -> bool:
+        """Whether the pending success's alert went out, by the S3 trigger or now by this run."""
+        try:
+            stored = s3.head(pending.diagnostics)
+        except DiagnosticsObjectMissingError:
+            stored = None
+        if stored is not None:
+            entry = ledger.read(self.settings.ledger_table_name, stored.alert_key)
+            if entry.sent():
+                return True
+            if entry.claimed_at(self.now):
+                return False  # another invocation is sending it
+        waited = self.now - pending.seen_at
+        announcing = self.report.bucket_announcing is not False
+        if announcing and waited < self.settings.safety_net_grace_minutes * 60:
+            return False
+        if stored is None:
+            note = (
+                f"Diagnostics: {pending.diagnostics.uri} was not in S3 {waited / 60:.0f} min after the version "
+                "succeeded. If it lands later, the S3 trigger alerts its summary."
+            )
+            self._count(send_once(self.settings, pending.event.alert_key, outcome_alert(pending.event, note)))
+            self.report.safety_net_alerts += 1
+            return True
+        if self.summaries_left == 0:
+            return False
+        self.summaries_left -= 1
+        try:
+            result = alert_diagnostics(
+                stored, self.settings, note=self._why_the_poller(waited), identification=pending.identification()
+            )
+        except AlertInProgressError:
+            return False  # claimed between the look and the claim: its sender finishes it
+        self._count(result.status if result.status != "IGNORED" else "DUPLICATE")
+        self.report.safety_net_alerts += result.status == "ALERTED"
+        return True
+
+    def _why_the_poller(self, waited: float) -> str:
+        if self.report.bucket_announcing is False:
+            return (
+                f"Sent by the status poller: bucket {self.settings.diagnostics_bucket} does not send its events to "
+                "EventBridge, so the S3 trigger never saw this file. Turn EventBridge notifications on for it."
+            )
         return (
-            f"Diagnostics: {location.uri} is outside the bucket this stack watches; summarise it with "
-            f"`lookout-diagnostics summarise {location.uri}`."
+            f"Sent by the status poller: the S3 trigger had not alerted this file {waited / 60:.0f} min after the "
+            "version succeeded (see the dead-letter queue and the DiagnosticsFunction's errors)."
         )
+
+    def _count(self, sent: Sent) -> None:
+        self.report.alerts_sent += sent == "ALERTED"

@@ -36,8 +36,10 @@ class StackDefaults(BaseModel):
 
     diagnostics_bucket: str | None = Field(default=None, validation_alias="DIAGNOSTICS_BUCKET")
     lookout_role_arn: str | None = Field(default=None, validation_alias="LOOKOUT_ROLE_ARN")
+    # The customer KMS key L4E encrypts the diagnostics it writes with (ModelDiagnosticsOutputConfiguration.KmsKeyId).
+    diagnostics_kms_key_arn: str | None = Field(default=None, validation_alias="DIAGNOSTICS_KMS_KEY_ARN")
 
-    @field_validator("diagnostics_bucket", "lookout_role_arn", mode="before")
+    @field_validator("diagnostics_bucket", "lookout_role_arn", "diagnostics_kms_key_arn", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         """CloudFormation passes an unset optional parameter as an empty string."""
@@ -58,6 +60,9 @@ class Settings(SummaryThresholds, StackDefaults):
     event_bus_name: str = Field(default="default", validation_alias="EVENT_BUS_NAME")
     alert_on_first_sighting: bool = Field(default=False, validation_alias="ALERT_ON_FIRST_SIGHTING")
     enable_diagnostics_on_models: bool = Field(default=False, validation_alias="ENABLE_DIAGNOSTICS_ON_MODELS")
+    # The poller's safety net: how long after a success its diagnostics alert may take before the poller
+    # sends it itself (default three 5-minute polls).
+    safety_net_grace_minutes: int = Field(default=15, ge=0, validation_alias="SAFETY_NET_GRACE_MINUTES")
 
     @field_validator("state_table_name", "model_name_prefix", mode="before")
     @classmethod

@@ -126,10 +126,9 @@ def plan_training(raw_input: Any, execution_name: str, settings: Settings) -> Tr
         if not settings.lookout_role_arn:
             raise InvalidTrainingInputError("RoleArn is required: the stack has no default Lookout for Equipment role")
         request["RoleArn"] = settings.lookout_role_arn
-    if "ModelDiagnosticsOutputConfiguration" not in request and settings.diagnostics_bucket:
-        request["ModelDiagnosticsOutputConfiguration"] = {
-            "S3OutputConfiguration": {"Bucket": settings.diagnostics_bucket, "Prefix": f"{given.ModelName}/"}
-        }
+    request["ModelDiagnosticsOutputConfiguration"] = _diagnostics_output(given, settings)
+    if request["ModelDiagnosticsOutputConfiguration"] is None:
+        del request["ModelDiagnosticsOutputConfiguration"]
     return TrainingPlan(
         ModelName=given.ModelName,
         CreateModel=request,
@@ -137,6 +136,31 @@ def plan_training(raw_input: Any, execution_name: str, settings: Settings) -> Tr
         MaxPolls=max(1, given.MaxWaitSeconds // given.PollIntervalSeconds),
         MaxWaitSeconds=given.MaxWaitSeconds,
     )
+
+
+def _diagnostics_output(given: TrainingInput, settings: Settings) -> dict[str, Any] | None:
+    """The stack's bucket under '<ModelName>/' unless given; the stack's KMS key unless given.
+
+    Diagnostics written to another bucket are refused: the stack watches, reads and may grant L4E's role
+    only its own bucket, so such a version would be alerted without a summary, or not at all.
+    """
+    watched = settings.diagnostics_bucket
+    given_output = given.ModelDiagnosticsOutputConfiguration
+    if given_output is not None and watched and given_output.S3OutputConfiguration.Bucket != watched:
+        raise InvalidTrainingInputError(
+            "ModelDiagnosticsOutputConfiguration.S3OutputConfiguration.Bucket: must be this stack's diagnostics "
+            f"bucket {watched!r}, the only one it watches and reads (leave the field out to use it under "
+            f"'{given.ModelName}/')"
+        )
+    if given_output is not None:
+        output: dict[str, Any] = given_output.model_dump(mode="json", exclude_none=True)
+    elif watched:
+        output = {"S3OutputConfiguration": {"Bucket": watched, "Prefix": f"{given.ModelName}/"}}
+    else:
+        return None
+    if settings.diagnostics_kms_key_arn and "KmsKeyId" not in output:
+        output["KmsKeyId"] = settings.diagnostics_kms_key_arn
+    return output
 
 
 def _utc(moment: datetime) -> datetime:
@@ -164,7 +188,6 @@ FailureName = Literal[
     "LookoutUnavailable",
     "TrainingFailed",
     "TrainingTimedOut",
-    "DiagnosticsNotReady",
     "WorkflowError",
 ]
 
@@ -217,11 +240,6 @@ _FAILURES: dict[str, tuple[FailureName, str]] = {
         "TrainingTimedOut",
         "The model was still training when the workflow stopped waiting. Training goes on: see the model in "
         "the console, or start with a larger MaxWaitSeconds next time.",
-    ),
-    "DiagnosticsNotReadyError": (
-        "DiagnosticsNotReady",
-        "Training succeeded but its diagnostics file did not appear in time; the S3 trigger will still "
-        "summarise it when it lands.",
     ),
 }
 

@@ -6,15 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from common.alert_once import deliver_once
-from common.alerts import NO_DIAGNOSTICS_NOTE, outcome_alert, workflow_failure_alert
+from common.alert_keys import Outcome, workflow_key
+from common.alert_once import send_once
+from common.alerts import outcome_alert, workflow_failure_alert
 from common.aws import lookout, s3
 from common.diagnostics import DiagnosticsSummary
-from common.diagnostics_service import process_diagnostics_object
+from common.diagnostics_service import alert_diagnostics
 from common.errors import DiagnosticsNotReadyError, DiagnosticsObjectMissingError
 from common.locations import S3Location
 from common.model_identity import MetricsFigures, ModelVersion, parse_model_metrics
-from common.model_status import Outcome, outcome_key, training_failed, version_outcomes
+from common.model_status import success_report, training_failed, version_outcomes
 from common.settings import Settings
 from common.training import WorkflowFailure, describe_failure, plan_training
 
@@ -62,7 +63,8 @@ class TrainingResult(BaseModel):
     DiagnosticsObject: str | None
     SummaryObject: str | None
     Summary: Headline | None
-    Alert: Literal["ALERTED", "DUPLICATE"]
+    # PENDING only from the state machine (AlertPending): the S3 trigger or the poller owns the alert.
+    Alert: Literal["ALERTED", "DUPLICATE", "PENDING"]
 
 
 class StartedTraining(BaseModel):
@@ -95,34 +97,34 @@ def start_training(raw_input: object, execution_name: str, settings: Settings) -
 
 
 def finish_training(version: DescribedVersion, settings: Settings) -> TrainingResult:
-    """Summarise the new version's diagnostics (alerting once, shared with the S3 trigger)."""
-    results = version.ModelDiagnosticsResultsObject
+    """Alert the new version's success once, through the path every other one shares.
+
+    A version whose diagnostics this stack reads is alerted by its file's summary (the S3 trigger may
+    have sent it already: DUPLICATE). Any other success is an outcome alert saying why there is no
+    summary. A file not in S3 yet (DiagnosticsNotReadyError) and a claim another path holds
+    (AlertInProgressError) end the workflow with the alert PENDING: the S3 trigger or the status
+    poller's safety net owns it from there.
+    """
+    model_version = _as_model_version(version)
+    [succeeded] = [
+        event for event in version_outcomes(model_version, version.ModelArn) if event.outcome is Outcome.SUCCEEDED
+    ]
+    report = success_report(model_version, settings.diagnostics_bucket)
     diagnostics_uri = summary_uri = None
     summary: DiagnosticsSummary | None = None
-    if results is None:
-        # The same outcome, key and alert as the status poller's: whichever sees it first alerts.
-        [succeeded] = [
-            event
-            for event in version_outcomes(_as_model_version(version), version.ModelArn)
-            if event.outcome is Outcome.SUCCEEDED
-        ]
-        delivery = deliver_once(
-            settings,
-            outcome_key(version.ModelArn, version.ModelVersion, Outcome.SUCCEEDED),
-            lambda: outcome_alert(succeeded, NO_DIAGNOSTICS_NOTE),
-        )
-        status = delivery.status
+    if report.diagnostics is None:
+        status = send_once(settings, succeeded.alert_key, outcome_alert(succeeded, report.note))
     else:
-        location = S3Location(bucket=results.Bucket, key=results.Key)
         try:
-            outcome = process_diagnostics_object(location, settings)
+            stored = s3.head(report.diagnostics)
         except DiagnosticsObjectMissingError as error:
-            raise DiagnosticsNotReadyError(f"{location.uri} is not in S3 yet") from error
-        diagnostics_uri = location.uri
-        summary_location = location.summary_location()
-        summary = outcome.summary or _stored_summary(summary_location)
+            raise DiagnosticsNotReadyError(f"{report.diagnostics.uri} is not in S3 yet") from error
+        result = alert_diagnostics(stored, settings)
+        diagnostics_uri = stored.location.uri
+        summary_location = stored.location.summary_location()
+        summary = result.summary or _stored_summary(summary_location)
         summary_uri = summary_location.uri if summary is not None else None
-        status = "DUPLICATE" if outcome.status == "DUPLICATE" else "ALERTED"
+        status = "DUPLICATE" if result.status == "DUPLICATE" else "ALERTED"
     return TrainingResult(
         ModelName=version.ModelName,
         ModelArn=version.ModelArn,
@@ -147,17 +149,17 @@ def report_failure(
 ) -> WorkflowFailure:
     """Alert once about how the execution failed; return the Fail state's error and cause.
 
-    A failed training is an outcome of the model that the status poller may see too: it shares the
-    poller's key. Any other failure belongs to this execution alone.
+    A failed training is the model's outcome, which the status poller may see too: it has the
+    outcome's key. Any other failure belongs to this execution alone.
     """
     failure = describe_failure(error, cause)
-    key = f"workflow#{execution_arn}"
+    key = workflow_key(execution_arn)
     if failure.Error == "TrainingFailed" and model_name and model_arn:
-        key = outcome_key(model_arn, None, training_failed(model_name, model_arn, cause).outcome)
-    deliver_once(
+        key = training_failed(model_name, model_arn, cause).alert_key
+    send_once(
         settings,
         key,
-        lambda: workflow_failure_alert(model_name, failure.Error, failure.Cause, failure.Advice, execution_arn),
+        workflow_failure_alert(model_name, failure.Error, failure.Cause, failure.Advice, execution_arn),
     )
     return failure
 

@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from common.diagnostics_service import Announcement, Outcome, process_announced_object
+from common.diagnostics_service import Announcement, ObjectResult, process_announced_object
 from common.errors import MalformedEventError
 from common.events import S3Notification, S3ObjectEvent, parse
 from common.locations import S3Location
@@ -49,8 +49,11 @@ def announcements_in(event: Any) -> list[Announcement]:
             return [
                 Announcement(
                     location=S3Location.from_event(record.s3.bucket.name, record.s3.object.key),
+                    raw_key=record.s3.object.key,
                     event_name=record.eventName,
                     created=record.eventName.startswith("ObjectCreated:"),
+                    etag=record.s3.object.eTag,
+                    version_id=record.s3.object.versionId,
                 )
                 for record in parse(event=event, model=S3Notification).Records
             ]
@@ -60,8 +63,11 @@ def announcements_in(event: Any) -> list[Announcement]:
             return [
                 Announcement(
                     location=S3Location.from_event(detail.bucket.name, detail.object.key),
+                    raw_key=detail.object.key,
                     event_name=announced.detail_type,
                     created=announced.detail_type == "Object Created",
+                    etag=detail.object.etag,
+                    version_id=detail.object.version_id,
                 )
             ]
     except ValidationError as error:
@@ -69,7 +75,7 @@ def announcements_in(event: Any) -> list[Announcement]:
     raise MalformedEventError("neither an S3 notification nor an EventBridge event from S3")
 
 
-def _count(outcome: Outcome) -> None:
+def _count(outcome: ObjectResult) -> None:
     if outcome.status == "IGNORED":
         metrics.add_metric(name="IgnoredObjects", unit=MetricUnit.Count, value=1)
     elif outcome.status == "DUPLICATE":

@@ -38,6 +38,9 @@ def _count(report: PollReport) -> None:
         ("AlertsSent", report.alerts_sent),
         ("EventsPut", report.events_put),
         ("UncoveredModels", len(report.uncovered_models)),
+        ("SafetyNetAlerts", report.safety_net_alerts),
         ("PollErrors", len(report.errors)),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if report.bucket_announcing is False:
+        metrics.add_metric(name="BucketNotAnnouncing", unit=MetricUnit.Count, value=1)

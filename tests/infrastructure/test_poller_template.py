@@ -1,8 +1,8 @@
 """What template.yaml promises about the scheduled status poller, checked on the template itself.
 
-The loader, the Stack resolver and the permission evaluation are test_template.py's: the guarantees
-every function shares (handler, environment, claim, log group, no "*" beyond the unscopable actions)
-are tested there, parametrised over the functions, the poller included.
+The loader is test_template.py's, the Stack resolver and the permission evaluation local/iam_policies.py's:
+the guarantees every function shares (handler, environment, claim, log group, no "*" beyond the unscopable
+actions) are tested there, parametrised over the functions, the poller included.
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from typing import Any
 import botocore.session
 import pytest
 
+from local.iam_policies import ACCOUNT, REGION, Stack, as_list, function_allows, policy_documents
 from tests.infrastructure.test_template import (
-    ACCOUNT,
     BOTH_ROLE_MODES,
     LOOKOUT_PRINCIPAL,
     LOOKOUT_ROLES,
     OTHER_ROLE,
     PASS_CONTEXTS,
-    REGION,
     STATUS_POLLER,
-    Stack,
     _alarm_watching,
     _function_environment,
     _function_timeout,
@@ -33,9 +31,6 @@ from tests.infrastructure.test_template import (
     _load_template,
     _lookout_arn,
     _lookout_operations,
-    as_list,
-    function_allows,
-    policy_documents,
 )
 
 STATE_TABLE = f"arn:aws:test:{REGION}:{ACCOUNT}:ModelStateTable"  # the stand-in for !GetAtt ModelStateTable.Arn
@@ -164,16 +159,22 @@ def test_model_name_prefix_accepts_what_list_models_accepts_or_nothing(template:
         assert _accepts(template, "ModelNamePrefix", prefix) is expected, prefix
 
 
-def test_one_run_at_a_time_and_each_ends_before_the_next_is_due(
+def test_one_run_at_a_time_with_room_for_one_safety_net_summary(
     template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
-    # Given the poller's concurrency and timeout, and the default schedule's interval
+    # Given the poller's concurrency, timeout and memory, and those of the S3 trigger
     poller = _poller(resources)
+    trigger = resources["DiagnosticsFunction"]["Properties"]
 
     # When they are compared
-    # Then runs never overlap (one concurrent execution), and a stuck run is stopped before the next is due
+    # Then runs never overlap (one concurrent execution); a run may summarise one file the S3 trigger did
+    # not alert, as fast as the trigger would (same memory, so the same vCPU, and the same time), and a
+    # claim it makes outlives it
     assert poller["ReservedConcurrentExecutions"] == 1
-    assert _function_timeout(template, STATUS_POLLER) < _default_interval(template)
+    assert poller["MemorySize"] == trigger["MemorySize"]
+    assert _function_timeout(template, STATUS_POLLER) == _function_timeout(template, "DiagnosticsFunction")
+    claim_seconds = int(template["Globals"]["Function"]["Environment"]["Variables"]["CLAIM_SECONDS"])
+    assert _function_timeout(template, STATUS_POLLER) < claim_seconds
 
 
 def test_a_failed_run_is_not_retried_the_next_scheduled_run_is(
@@ -312,7 +313,8 @@ def test_poller_grants_nothing_beyond_polling_and_announcing(
 
     # When they are compared with what a run does
     # Then they are its inline statements only: list and read models, remember them, claim alerts,
-    # alert, announce; and configure diagnostics when opted in
+    # alert, announce, check and read the watched bucket as the safety net; and configure diagnostics
+    # when opted in
     assert all(isinstance(p, dict) and "Statement" in p for p in as_list(_poller(resources)["Policies"]))
     expected = {f"lookoutequipment:{op.lower()}" for op in LIST | READS} | {
         "dynamodb:getitem",
@@ -321,6 +323,11 @@ def test_poller_grants_nothing_beyond_polling_and_announcing(
         "dynamodb:deleteitem",
         "sns:publish",
         "events:putevents",
+        "s3:getobject",
+        "s3:getobjectversion",
+        "s3:putobject",
+        "s3:listbucket",
+        "s3:getbucketnotification",
     }
     if diagnostics_on_models == "true":
         expected |= {"lookoutequipment:updatemodel", "iam:passrole"}
@@ -396,11 +403,11 @@ def test_a_poller_that_stops_completing_runs_alerts_operations(
     assert alarm["TreatMissingData"] == "breaching"
     assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
     assert alarm["AlarmActions"] == [{"Ref": "OpsTopic"}]
-    # ... a window of PollerSilenceAlarmMinutes (one-minute periods: CloudFormation cannot multiply), 30 by default
+    # ... a window of PollerSilenceAlarmMinutes (one-minute periods: CloudFormation cannot multiply), 35 by default
     assert alarm["Period"] == 60
     assert alarm["EvaluationPeriods"] == {"Ref": "PollerSilenceAlarmMinutes"}
-    assert template["Parameters"]["PollerSilenceAlarmMinutes"]["Default"] == 30
-    assert _silence_window_seconds(template, alarm) == 30 * 60
+    assert template["Parameters"]["PollerSilenceAlarmMinutes"]["Default"] == 35
+    assert _silence_window_seconds(template, alarm) == 35 * 60
     assert _silence_window_seconds(template, alarm, "90") == 90 * 60
     # ... and its description says the window the deployment chose
     assert "for 90 minutes" in Stack(template, PollerSilenceAlarmMinutes="90").resolve(alarm["AlarmDescription"])

@@ -309,17 +309,41 @@ def test_every_failure_ends_through_the_failure_report(definition: dict[str, Any
     assert not any(states[name]["Type"] == "Succeed" for name in after_report)
 
 
+# The one Catch that is not a failure: the model is trained and its alert belongs to another path.
+ALERT_PENDING = "AlertPending"
+
+
 def test_every_caught_error_goes_to_the_failure_report(states: dict[str, Any]) -> None:
-    # Given every Catch of every Task but the failure report itself
+    # Given every Catch of every Task but the failure report itself, and the pending-alert one
     for name, state in tasks(states).items():
         if name == REPORT_FAILURE:
             continue
         for catcher in state["Catch"]:
+            if catcher["Next"] == ALERT_PENDING:
+                continue
             # When we follow it without entering the report
             # Then it cannot end anywhere before reaching the report
             ends = [s for s in reachable(states, catcher["Next"], blocked=REPORT_FAILURE) if is_terminal(states[s])]
             assert ends == [], f"{name}'s Catch can end in {ends} without reporting the failure"
             assert REPORT_FAILURE in reachable(states, catcher["Next"])
+
+
+def test_only_an_alert_owned_by_another_path_ends_a_trained_model_without_its_alert(states: dict[str, Any]) -> None:
+    # Given the Catches that do not lead to the failure report
+    pending = {
+        (name, error)
+        for name, state in tasks(states).items()
+        for catcher in state["Catch"]
+        if catcher["Next"] == ALERT_PENDING
+        for error in catcher["ErrorEquals"]
+    }
+
+    # When they are read
+    # Then only FinishTraining has one, for a file not in S3 yet and an alert another path is sending (the S3
+    # trigger sends it, or the status poller's safety net), and it ends the execution as trained, saying so
+    assert pending == {("FinishTraining", "DiagnosticsNotReadyError"), ("FinishTraining", "AlertInProgressError")}
+    assert states[ALERT_PENDING]["Parameters"]["Alert"] == "PENDING"
+    assert states[states[ALERT_PENDING]["Next"]]["Type"] == "Succeed"
 
 
 def test_the_report_that_cannot_alert_fails_at_once(states: dict[str, Any]) -> None:

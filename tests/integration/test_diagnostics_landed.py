@@ -5,19 +5,20 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from common.alert_keys import diagnostics_key
 from common.aws import ledger
 from common.errors import AlertInProgressError, DiagnosticsObjectMissingError, MalformedEventError
-from handlers.diagnostics_landed import lambda_handler
 from local.fake_lookout import FakeLookout
 from local.generator import GeneratorSpec, GroundTruth, write_diagnostics_file
-from local.lambda_context import LocalContext
-from local.stack import EmulatedStack
+from local.iam import current_runtime
+from local.stack import EXAMPLE_BUCKET, EmulatedStack, announcement
 from tests.conftest import event
 
 KEY = "diagnostics/pump station=7/version=3/model_diagnostics_results.json.gz"
@@ -64,8 +65,13 @@ def register_model(lookout: FakeLookout, stack: EmulatedStack, *, names_file: bo
     )
 
 
-def invoke(name: str) -> dict[str, Any]:
-    return lambda_handler(event(name), LocalContext())
+def invoke(name: str, key: str = KEY) -> dict[str, Any]:
+    """The trigger, with the sample event `name` announcing what is stored at `key` now (as S3 would)."""
+    announced = announcement(name, EXAMPLE_BUCKET, key) if name in ANNOUNCING_EVENTS else event(name)
+    return current_runtime().invoke("DiagnosticsFunction", announced)
+
+
+ANNOUNCING_EVENTS = {"eventbridge-object-created", "s3-notification"}
 
 
 def test_a_landed_file_gives_one_alert_a_person_can_act_on(stack: EmulatedStack, lookout: FakeLookout) -> None:
@@ -81,7 +87,9 @@ def test_a_landed_file_gives_one_alert_a_person_can_act_on(stack: EmulatedStack,
         "event_type": "DIAGNOSTICS_SUMMARY",
         "severity": "WARNING",
         "model_name": "pump-station-7",
+        "alert_id": alert.body["alert_id"],
     }
+    assert re.fullmatch(r"[0-9a-f]{32}", alert.body["alert_id"])
     # And its JSON body carries the model's figures and a summary that matches what was planted
     body = alert.body
     assert body["model"]["model_version"] == 3
@@ -267,7 +275,7 @@ def test_an_alert_being_sent_elsewhere_is_not_sent_twice(stack: EmulatedStack, l
     # Given another invocation holds the claim on this object's alert
     upload_generated(stack)
     head = boto3.client("s3").head_object(Bucket=stack.bucket, Key=KEY)
-    key = f"diagnostics#{stack.bucket}#{KEY}#{head['ETag'].strip(chr(34))}"
+    key = diagnostics_key(stack.bucket, KEY, head["ETag"].strip('"'), head["VersionId"])
     assert ledger.claim(stack.table, key, 900) is ledger.Claim.CLAIMED
     # When a duplicate delivery arrives meanwhile, it fails so that Lambda retries it later
     with pytest.raises(AlertInProgressError):
@@ -279,12 +287,15 @@ def test_a_malformed_event_fails_loudly(stack: EmulatedStack) -> None:
     with pytest.raises(MalformedEventError):
         invoke("malformed")
     with pytest.raises(MalformedEventError):
-        lambda_handler({"Records": [{"eventSource": "aws:s3"}]}, LocalContext())
+        current_runtime().invoke("DiagnosticsFunction", {"Records": [{"eventSource": "aws:s3"}]})
 
 
 def test_a_vanished_object_fails_loudly(stack: EmulatedStack, lookout: FakeLookout) -> None:
+    # Given an event for an object that is no longer stored (the sample event, as it is)
+    # When it is delivered
+    # Then the invocation fails, to be retried and dead-lettered
     with pytest.raises(DiagnosticsObjectMissingError):
-        invoke("eventbridge-object-created")
+        current_runtime().invoke("DiagnosticsFunction", event("eventbridge-object-created"))
 
 
 def test_logs_hold_names_and_figures_never_the_files_records(

@@ -10,16 +10,15 @@ from __future__ import annotations
 import gzip
 import json
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from common.errors import MalformedEventError
-from handlers.diagnostics_landed import lambda_handler
 from local.fake_lookout import FakeLookout
-from local.lambda_context import LocalContext
+from local.iam import current_runtime
 from local.stack import EmulatedStack
 from tests.conftest import emitted_metrics, event
 
@@ -46,10 +45,13 @@ def encoded(key: str) -> str:
     return quote_plus(key, safe="/")
 
 
+STORED = "{stored}"  # stands for the ETag / version id of the object stored when the event is delivered
+
+
 def eventbridge(bucket: str, key: str, **changes: Any) -> dict[str, Any]:
     announced = event("eventbridge-object-created")
     announced["detail"]["bucket"]["name"] = bucket
-    announced["detail"]["object"]["key"] = encoded(key)
+    announced["detail"]["object"] |= {"key": encoded(key), "etag": STORED, "version-id": STORED}
     announced["resources"] = [f"arn:aws:s3:::{bucket}"]
     return announced | changes
 
@@ -60,12 +62,31 @@ def notification(bucket: str, key: str, *, event_name: str = "ObjectCreated:Put"
     record["eventName"] = event_name
     record["s3"]["bucket"]["name"] = bucket
     record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
-    record["s3"]["object"]["key"] = encoded(key)
+    record["s3"]["object"] |= {"key": encoded(key), "eTag": STORED, "versionId": STORED}
     return announced
 
 
 def invoke(announced: Any) -> dict[str, Any]:
-    return lambda_handler(announced, LocalContext())
+    """The handler, with each announced object's ETag and version id as S3 writes them (none if not stored)."""
+    if isinstance(announced, dict):
+        records = announced.get("Records")
+        entities = [r.get("s3") for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+        fields = [(entity, "eTag", "versionId") for entity in entities]
+        fields.append((announced.get("detail"), "etag", "version-id"))
+        for entity, etag_field, version_field in fields:
+            stored = entity.get("object") if isinstance(entity, dict) else None
+            if isinstance(stored, dict) and stored.get(etag_field) == STORED:
+                etag, version_id = _stored_version(entity["bucket"]["name"], unquote_plus(stored["key"]))
+                stored[etag_field], stored[version_field] = etag, version_id
+    return current_runtime().invoke("DiagnosticsFunction", announced)
+
+
+def _stored_version(bucket: str, key: str) -> tuple[str | None, str | None]:
+    try:
+        head = boto3.client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        return None, None
+    return head["ETag"].strip('"'), head.get("VersionId")
 
 
 def exists(bucket: str, key: str) -> bool:

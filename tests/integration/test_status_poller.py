@@ -10,9 +10,8 @@ import boto3
 import pytest
 
 from common.aws import model_state
-from handlers import status_poller, training_failed, training_finished
 from local.fake_lookout import FakeLookout
-from local.lambda_context import LocalContext
+from local.iam import current_runtime
 from local.stack import EmulatedStack
 from tests.conftest import event
 
@@ -20,7 +19,8 @@ MODEL = "pump-7"
 
 
 def poll() -> dict[str, Any]:
-    report: dict[str, Any] = status_poller.lambda_handler(event("scheduled-poll"), LocalContext("StatusPollerFunction"))
+    """One scheduled run of the poller, under its role."""
+    report: dict[str, Any] = current_runtime().invoke("StatusPollerFunction", event("scheduled-poll"))
     return report
 
 
@@ -65,7 +65,12 @@ def test_a_version_reaching_success_alerts_once_and_puts_one_event(stack: Emulat
     assert (second["outcomes"], second["alerts_sent"], second["events_put"]) == (0, 0, 0)
     [alert] = stack.received_alerts()
     assert alert.subject == f"[OK] {MODEL} v1: succeeded"
-    assert alert.attributes == {"event_type": "MODEL_VERSION_SUCCEEDED", "severity": "OK", "model_name": MODEL}
+    assert alert.attributes == {
+        "event_type": "MODEL_VERSION_SUCCEEDED",
+        "severity": "OK",
+        "model_name": MODEL,
+        "alert_id": alert.body["alert_id"],
+    }
     assert "outside the bucket this stack watches" in alert.body["note"]
     [outcome] = stack.received_events()
     assert outcome["source"] == "lookout-diagnostics"
@@ -236,7 +241,7 @@ def test_an_outcome_the_workflow_alerted_is_not_alerted_again(stack: EmulatedSta
     lookout.add_version(MODEL, 1)
     # When the workflow's FinishTraining step handles version 1 first
     described = boto3.client("lookoutequipment").describe_model_version(ModelName=MODEL, ModelVersion=1)
-    training_finished.lambda_handler({"version": json.loads(json.dumps(described, default=str))}, LocalContext())
+    current_runtime().invoke("TrainingFinishedFunction", {"version": json.loads(json.dumps(described, default=str))})
     # And then the poller sees the same outcome
     report = poll()
     # Then there is one alert; the event still goes out (only the poller puts events)
@@ -252,7 +257,8 @@ def test_a_failed_training_alerted_by_the_workflow_is_not_alerted_again(
     model = lookout.model(MODEL)
     model.status = "FAILED"
     model.failed_reason = "Not enough data"
-    training_failed.lambda_handler(
+    current_runtime().invoke(
+        "TrainingFailedFunction",
         {
             "input": {
                 "ModelName": MODEL,
@@ -262,7 +268,6 @@ def test_a_failed_training_alerted_by_the_workflow_is_not_alerted_again(
             "error": {"Error": "TrainingFailed", "Cause": "Lookout for Equipment reported FAILED"},
             "execution_arn": "arn:aws:states:eu-west-1:123456789012:execution:training:run-1",
         },
-        LocalContext(),
     )
     poll()
     assert [a.attributes["event_type"] for a in stack.received_alerts()] == ["TRAINING_FAILED"]

@@ -416,14 +416,14 @@ SETTINGS = Settings.model_validate(
     {
         "ALERT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:alerts",
         "LEDGER_TABLE_NAME": "ledger",
-        "DIAGNOSTICS_BUCKET": "stack-diagnostics",
+        "DIAGNOSTICS_BUCKET": "stack.diagnostics-1",
         "LOOKOUT_ROLE_ARN": "arn:aws:iam::123456789012:role/lookout",
     }
 )
 MINIMAL = {"ModelName": "pump-7", "DatasetName": "pump-data"}
 
 
-def diagnostics_to(bucket: str = "b-1", prefix: str | None = "pump-7/") -> dict[str, Any]:
+def diagnostics_to(bucket: str = "stack.diagnostics-1", prefix: str | None = "pump-7/") -> dict[str, Any]:
     output: dict[str, Any] = {"Bucket": bucket}
     if prefix is not None:
         output["Prefix"] = prefix
@@ -474,6 +474,11 @@ def diagnostics_to(bucket: str = "b-1", prefix: str | None = "pump-7/") -> dict[
         (MINIMAL | {"EvaluationDataEndTime": "2023-13-01T00:00:00Z"}, "EvaluationDataEndTime"),
         pytest.param(MINIMAL | diagnostics_to(prefix="/"), "Prefix", id="prefix-only-a-slash"),
         pytest.param(MINIMAL | diagnostics_to(prefix="Pumpe-€/"), "Prefix", id="prefix-beyond-latin-1"),
+        pytest.param(
+            MINIMAL | diagnostics_to("another-bucket"),
+            "must be this stack's diagnostics bucket 'stack.diagnostics-1'",
+            id="diagnostics-to-a-bucket-the-stack-does-not-watch",
+        ),
     ],
     ids=[
         "null",
@@ -503,6 +508,7 @@ def diagnostics_to(bucket: str = "b-1", prefix: str | None = "pump-7/") -> dict[
         "evaluation-date-invalid",
         "prefix-only-a-slash",
         "prefix-beyond-latin-1",
+        "diagnostics-to-a-bucket-the-stack-does-not-watch",
     ],
 )
 def test_bad_workflow_input_is_refused_with_what_to_fix(given: Any, words: str) -> None:
@@ -516,19 +522,19 @@ def test_bad_workflow_input_is_refused_with_what_to_fix(given: Any, words: str) 
     [
         (MINIMAL | {"ModelName": "p" * 200}, ("ModelName", "p" * 200)),
         (
-            MINIMAL | diagnostics_to("a.b-c"),
+            MINIMAL | diagnostics_to(),
             (
                 "ModelDiagnosticsOutputConfiguration",
-                {"S3OutputConfiguration": {"Bucket": "a.b-c", "Prefix": "pump-7/"}},
+                {"S3OutputConfiguration": {"Bucket": "stack.diagnostics-1", "Prefix": "pump-7/"}},
             ),
         ),
         (
             MINIMAL | diagnostics_to(prefix=""),
-            ("ModelDiagnosticsOutputConfiguration", {"S3OutputConfiguration": {"Bucket": "b-1", "Prefix": ""}}),
+            ("ModelDiagnosticsOutputConfiguration", {"S3OutputConfiguration": {"Bucket": "stack.diagnostics-1", "Prefix": ""}}),
         ),
         (
             MINIMAL | diagnostics_to(prefix=None),
-            ("ModelDiagnosticsOutputConfiguration", {"S3OutputConfiguration": {"Bucket": "b-1", "Prefix": ""}}),
+            ("ModelDiagnosticsOutputConfiguration", {"S3OutputConfiguration": {"Bucket": "stack.diagnostics-1", "Prefix": ""}}),
         ),
         (
             MINIMAL

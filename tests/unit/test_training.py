@@ -52,7 +52,7 @@ def test_every_create_model_field_passes_through_and_times_become_utc() -> None:
         ServerSideKmsKeyId="alias/l4e",
         Tags=[{"Key": "site", "Value": "north"}],
         OffCondition="component\\motor_speed < 10",
-        ModelDiagnosticsOutputConfiguration={"S3OutputConfiguration": {"Bucket": "mine", "Prefix": "d/"}},
+        ModelDiagnosticsOutputConfiguration={"S3OutputConfiguration": {"Bucket": "stack-diagnostics", "Prefix": "d/"}},
         PollIntervalSeconds=600,
         MaxWaitSeconds=3600,
     )
@@ -60,11 +60,59 @@ def test_every_create_model_field_passes_through_and_times_become_utc() -> None:
     assert request["TrainingDataStartTime"] == "2022-12-31T23:00:00Z"
     assert request["EvaluationDataStartTime"] == "2023-09-01T00:00:00Z"
     assert request["RoleArn"] == "arn:aws:iam::123456789012:role/other"
-    assert request["ModelDiagnosticsOutputConfiguration"]["S3OutputConfiguration"] == {"Bucket": "mine", "Prefix": "d/"}
+    assert request["ModelDiagnosticsOutputConfiguration"]["S3OutputConfiguration"] == {
+        "Bucket": "stack-diagnostics",
+        "Prefix": "d/",
+    }
     assert request["Tags"] == [{"Key": "site", "Value": "north"}]
     assert request["OffCondition"] == "component\\motor_speed < 10"
     assert "PollIntervalSeconds" not in request
     assert result["MaxPolls"] == 6
+
+
+WITH_KMS_KEY = SETTINGS.model_copy(
+    update={"diagnostics_kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+)
+
+
+def test_the_stacks_kms_key_encrypts_the_diagnostics_of_models_the_workflow_trains() -> None:
+    # Given a stack deployed with DiagnosticsKmsKeyArn
+    # When a minimal input is planned, and one naming the stack's bucket with its own prefix
+    minimal = plan_training({"ModelName": "pump-7", "DatasetName": "d"}, "exec-1", WITH_KMS_KEY).CreateModel
+    given = {"S3OutputConfiguration": {"Bucket": "stack-diagnostics", "Prefix": "d/"}}
+    own = plan_training(
+        {"ModelName": "pump-7", "DatasetName": "d", "ModelDiagnosticsOutputConfiguration": given}, "exec-2", WITH_KMS_KEY
+    ).CreateModel
+
+    # Then L4E is told to write both with the stack's key
+    assert minimal["ModelDiagnosticsOutputConfiguration"]["KmsKeyId"] == WITH_KMS_KEY.diagnostics_kms_key_arn
+    assert own["ModelDiagnosticsOutputConfiguration"]["KmsKeyId"] == WITH_KMS_KEY.diagnostics_kms_key_arn
+
+
+def test_a_kms_key_given_in_the_input_is_kept_and_no_key_is_set_without_one() -> None:
+    # Given an input that names its own key, and a stack without a key
+    own_key = {"S3OutputConfiguration": {"Bucket": "stack-diagnostics"}, "KmsKeyId": "alias/mine"}
+    given = {"ModelName": "pump-7", "DatasetName": "d", "ModelDiagnosticsOutputConfiguration": own_key}
+
+    # When each is planned
+    kept = plan_training(given, "exec-1", WITH_KMS_KEY).CreateModel
+    without = plan(ModelName="pump-7")["CreateModel"]
+
+    # Then the input's key stands, and a stack without a key sets none
+    assert kept["ModelDiagnosticsOutputConfiguration"]["KmsKeyId"] == "alias/mine"
+    assert "KmsKeyId" not in without["ModelDiagnosticsOutputConfiguration"]
+
+
+def test_diagnostics_to_a_bucket_the_stack_does_not_watch_are_refused() -> None:
+    # Given an input asking L4E to write diagnostics where the stack neither listens nor may read
+    given = {"S3OutputConfiguration": {"Bucket": "someone-elses-bucket", "Prefix": "p/"}}
+
+    # When it is planned
+    with pytest.raises(InvalidTrainingInputError) as refused:
+        plan(ModelDiagnosticsOutputConfiguration=given)
+
+    # Then it is refused before any model exists, saying which bucket to use
+    assert "must be this stack's diagnostics bucket 'stack-diagnostics'" in str(refused.value)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import time
 from enum import StrEnum
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from common.aws.clients import client
 from common.errors import AlertInProgressError
@@ -24,6 +25,26 @@ RETENTION_SECONDS = 400 * 24 * 3600  # DynamoDB's TTL removes sent keys after ab
 class Claim(StrEnum):
     CLAIMED = "CLAIMED"
     ALREADY_SENT = "ALREADY_SENT"
+
+
+class Entry(BaseModel):
+    """What the ledger holds for a key: nothing, a claim (until its lease ends), or a sent alert."""
+
+    state: str | None = None  # None, CLAIMED or SENT
+    lease_until: int | None = None
+
+    def sent(self) -> bool:
+        return self.state == SENT
+
+    def claimed_at(self, now: float) -> bool:
+        """A claim another invocation still holds: its alert is on its way."""
+        return self.state == CLAIMED and self.lease_until is not None and self.lease_until >= now
+
+
+def read(table: str, key: str) -> Entry:
+    item = client("dynamodb").get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item", {})
+    lease = item.get("lease_until", {}).get("N")
+    return Entry(state=item.get("state", {}).get("S"), lease_until=int(lease) if lease is not None else None)
 
 
 def claim(table: str, key: str, lease_seconds: int) -> Claim:

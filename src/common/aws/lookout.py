@@ -5,7 +5,8 @@ lookoutequipment has no boto3 paginators, so NextToken is followed here, with a 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -21,7 +22,9 @@ from common.errors import (
     ModelNotFoundError,
 )
 from common.locations import S3Location
-from common.model_identity import DiagnosticsOutput, ModelSummary, ModelVersion
+from common.model_identity import DiagnosticsOutput, ModelSummary, ModelVersion, VersionSummary
+
+T = TypeVar("T")
 
 MAX_PAGES = 50
 PAGE_SIZE = 500  # the service's maximum: 100 models cost one ListModels call
@@ -66,17 +69,27 @@ class LookoutClient:
         return [_model(item) for item in _pages("list_models", "ModelSummaries", request)]
 
     def list_model_versions(self, model_name: str) -> list[int]:
-        return list(self.version_statuses(model_name))
+        return [version.version for version in self.versions(model_name)]
+
+    def versions(self, model_name: str) -> list[VersionSummary]:
+        """Every version of a model (ListModelVersions, all pages); ModelNotFoundError if it was deleted."""
+        request = {"ModelName": model_name, "MaxResults": PAGE_SIZE}
+        items = _model_call(lambda: _pages("list_model_versions", "ModelVersionSummaries", request))
+        return [
+            VersionSummary(
+                version=int(item["ModelVersion"]), status=str(item["Status"]), created_at=item.get("CreatedAt")
+            )
+            for item in items
+        ]
 
     def version_statuses(self, model_name: str) -> dict[int, str]:
-        """Every version of a model and its status (ListModelVersions, all pages)."""
-        request = {"ModelName": model_name, "MaxResults": PAGE_SIZE}
-        items = _pages("list_model_versions", "ModelVersionSummaries", request)
-        return {int(item["ModelVersion"]): str(item["Status"]) for item in items}
+        """Every version of a model and its status."""
+        return {version.version: version.status for version in self.versions(model_name)}
 
     def failed_reason(self, model_name: str) -> str | None:
         """Why a model's training failed (DescribeModel's FailedReason)."""
-        reason = client("lookoutequipment").describe_model(ModelName=model_name).get("FailedReason")
+        response = _model_call(lambda: client("lookoutequipment").describe_model(ModelName=model_name))
+        reason = response.get("FailedReason")
         return str(reason) if reason else None
 
     def update_model(self, request: dict[str, Any]) -> None:
@@ -87,7 +100,9 @@ class LookoutClient:
             raise _request_error(error, {"ResourceNotFoundException": ModelNotFoundError}) from error
 
     def describe_model_version(self, model_name: str, version: int) -> ModelVersion:
-        response = client("lookoutequipment").describe_model_version(ModelName=model_name, ModelVersion=version)
+        response = _model_call(
+            lambda: client("lookoutequipment").describe_model_version(ModelName=model_name, ModelVersion=version)
+        )
         results = response.get("ModelDiagnosticsResultsObject")
         return ModelVersion(
             model_name=response["ModelName"],
@@ -103,6 +118,16 @@ class LookoutClient:
             auto_promotion_result=response.get("AutoPromotionResult"),
             auto_promotion_result_reason=response.get("AutoPromotionResultReason"),
         )
+
+
+def _model_call(call: Callable[[], T]) -> T:
+    """A call about one model: a model deleted since it was listed is ModelNotFoundError, not a failure."""
+    try:
+        return call()
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            raise ModelNotFoundError(error.response["Error"].get("Message", "the model does not exist")) from error
+        raise
 
 
 def _pages(operation: str, items_key: str, request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -130,4 +155,5 @@ def _model(item: dict[str, Any]) -> ModelSummary:
         active_version=item.get("ActiveModelVersion"),
         retraining_status=item.get("LatestScheduledRetrainingStatus"),
         retraining_version=item.get("LatestScheduledRetrainingModelVersion"),
+        created_at=item.get("CreatedAt"),
     )

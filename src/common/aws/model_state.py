@@ -6,6 +6,7 @@ advance a model: the second finds the revision moved and leaves it to the first.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -48,3 +49,24 @@ def save(table: str, seen: SeenModel) -> bool:
             return False
         raise
     return True
+
+
+# An item no model ARN can collide with: when the stack polled for the very first time.
+FIRST_POLL_KEY = "stack#first-poll"
+
+
+def first_poll(table: str, now: float) -> tuple[datetime, bool]:
+    """When the stack's first poll ran, and whether it is this one (the first caller records `now`)."""
+    try:
+        client("dynamodb").put_item(
+            TableName=table,
+            Item={"pk": {"S": FIRST_POLL_KEY}, "first_poll_at": {"N": str(now)}},
+            ConditionExpression="attribute_not_exists(pk)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",  # one request per run, whichever way it goes
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        item = error.response["Item"]
+        return datetime.fromtimestamp(float(item["first_poll_at"]["N"]), UTC), False
+    return datetime.fromtimestamp(now, UTC), True

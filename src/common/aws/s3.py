@@ -1,43 +1,50 @@
-"""S3 adapter: open a stored object as a stream, write a JSON document."""
+"""S3 adapter: find a stored object version, stream it, write a JSON document, read a bucket's wiring.
+
+The functions may list the watched bucket (s3:ListBucket), so a missing key is a 404 here, as it
+is in the emulation. Without that permission S3 answers 403 for a missing key, which would read
+as a broken permission rather than "not there yet"; a 403 is never taken for a missing object.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from common.aws.clients import client
 from common.errors import DiagnosticsObjectMissingError
-from common.locations import S3Location
+from common.locations import S3Location, StoredObject
 
-MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
-
-
-class StoredObject(BaseModel):
-    location: S3Location
-    etag: str
-    size: int
+MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket", "NoSuchVersion"}
 
 
-def head(location: S3Location) -> StoredObject:
+def head(location: S3Location, version_id: str | None = None) -> StoredObject:
+    """The object's current version, or the given one (s3:GetObjectVersion)."""
     try:
-        response = client("s3").head_object(Bucket=location.bucket, Key=location.key)
+        response = client("s3").head_object(**_addressed(location, version_id))
     except ClientError as error:
         if error.response["Error"]["Code"] in MISSING:
             raise DiagnosticsObjectMissingError(f"{location.uri} does not exist") from error
         raise
-    return StoredObject(location=location, etag=response["ETag"].strip('"'), size=response["ContentLength"])
+    return StoredObject(
+        location=location,
+        etag=response["ETag"].strip('"'),
+        version_id=response.get("VersionId") or version_id,
+        size=response["ContentLength"],
+    )
 
 
 @contextmanager
 def open_stream(stored: StoredObject) -> Iterator[IO[bytes]]:
-    """The object's bytes as a stream, pinned to the ETag that was seen (no mixing of versions)."""
+    """The stored version's bytes as a stream: its version id if it has one, else pinned to its ETag."""
     location = stored.location
+    request = _addressed(location, stored.version_id)
+    if stored.version_id is None:
+        request["IfMatch"] = stored.etag
     try:
-        response = client("s3").get_object(Bucket=location.bucket, Key=location.key, IfMatch=stored.etag)
+        response = client("s3").get_object(**request)
     except ClientError as error:
         if error.response["Error"]["Code"] in MISSING:
             raise DiagnosticsObjectMissingError(f"{location.uri} does not exist") from error
@@ -67,3 +74,16 @@ def read_json(location: S3Location) -> str | None:
             return None
         raise
     return str(response["Body"].read().decode())
+
+
+def sends_events_to_eventbridge(bucket: str) -> bool:
+    """Whether S3 announces the bucket's new objects on EventBridge (what the S3 trigger listens to)."""
+    configuration = client("s3").get_bucket_notification_configuration(Bucket=bucket)
+    return "EventBridgeConfiguration" in configuration
+
+
+def _addressed(location: S3Location, version_id: str | None) -> dict[str, Any]:
+    request: dict[str, Any] = {"Bucket": location.bucket, "Key": location.key}
+    if version_id:
+        request["VersionId"] = version_id
+    return request

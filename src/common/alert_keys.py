@@ -1,0 +1,64 @@
+"""Every once-only key the stack uses: one scheme, one place.
+
+A key names one thing that happened. Whichever path sees it (the S3 trigger, the training workflow,
+the status poller) claims the same key in the alert ledger before it acts, so the thing is announced
+once. Pure: the keys are built from what AWS reports, never from which path is asking.
+
+- `diagnostics#<bucket>#<key>#<ETag>[#<version id>]`: one stored version of a diagnostics file (its
+  summary, or why it cannot be read). Claimed by the S3 trigger, the workflow and the poller's safety net.
+- `outcome#<model ARN>#<version>#<outcome>`: a version's outcome that no diagnostics file speaks for.
+  Claimed by the workflow and the poller.
+- `outcome#<model ARN>#-#TRAINING_FAILED`: a model's first training failed, whether L4E reports it on the
+  model or as version 1. Claimed by the workflow and the poller.
+- `coverage#<model ARN>`: a model writes no diagnostics. The poller.
+- `workflow#<execution ARN>`: a training execution failed before there was a model outcome. The workflow.
+- `event#<event id>`: the EventBridge event of an outcome. The poller.
+
+`alert_id` and `event_id` are the key's hash: the same thing always has the same id, in every retry
+of every path, so a subscriber can drop a repeat that the at-least-once parts of AWS let through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """A terminal outcome of a model version, as alerts and EventBridge events name it."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    NOT_PROMOTED = "NOT_PROMOTED"  # a scheduled retraining succeeded but did not replace the active version
+    TRAINING_FAILED = "TRAINING_FAILED"  # the model's first training failed
+
+
+def diagnostics_key(bucket: str, key: str, etag: str, version_id: str | None) -> str:
+    """One stored version of a diagnostics file: the same bytes at the same version never alert twice."""
+    stored = f"diagnostics#{bucket}#{key}#{etag}"
+    return f"{stored}#{version_id}" if version_id else stored
+
+
+def outcome_key(model_arn: str, version: int | None, outcome: Outcome) -> str:
+    """A model version's outcome. A first training's failure is one outcome, with or without a version."""
+    if outcome is Outcome.TRAINING_FAILED:
+        version = None
+    return f"outcome#{model_arn}#{version if version is not None else '-'}#{outcome.value}"
+
+
+def coverage_key(model_arn: str) -> str:
+    return f"coverage#{model_arn}"
+
+
+def workflow_key(execution_arn: str) -> str:
+    return f"workflow#{execution_arn}"
+
+
+def event_key(event_id: str) -> str:
+    return f"event#{event_id}"
+
+
+def stable_id(key: str) -> str:
+    """The id of what a key names (an alert's `alert_id`, an event's `event_id`): 32 hex characters."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
