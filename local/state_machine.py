@@ -11,10 +11,19 @@ moto 5.2 runs state machines with LocalStack's ASL interpreter when its Step Fun
 - aws-sdk tasks go through botocore clients that moto's executor creates from boto3's default session:
   a FakeLookout installed after the mock started answers the ``lookoutequipment`` ones. moto names
   their errors ``lookoutequipment.X``; the harness teaches it AWS's spelling ``LookoutEquipment.X``.
+- With a ``LambdaRuntime`` (local/iam.py, IAM enforcement on; the one running unless another is given),
+  each Lambda step runs under its function's role from template.yaml, and the state machine's own SDK
+  calls (aws-sdk tasks, its Lambda invocations) under the role of the template's state machine named
+  by ``create(..., identity=...)``.
 - Wait states and Retry intervals do not sleep: the seconds asked for are recorded in ``waits`` and
   ``retry_intervals`` so tests can assert on them.
 - ``${Placeholders}`` are substituted as CloudFormation's DefinitionSubstitutions do (plain text), and
   strictly: a placeholder without a value, or a value no placeholder uses, is an error.
+- A stopped execution is ABORTED, as in AWS, whatever its thread was doing when StopExecution came.
+  moto's thread carries on with the state it is in and, when that state then fails (a task's error,
+  or moto's own RuntimeError on choosing the next state of a stopped program), moto let the error
+  replace the stop: the execution ended FAILED. Leaving the harness stops what still runs and joins
+  moto's threads, so what it stopped is reliably ABORTED.
 
 The harness starts ``mock_aws(config=MOCK_CONFIG)`` itself. Inside an already started mock (the
 ``aws`` or ``lookout`` fixtures) it nests: moto keeps the outer mock's data and boto3 session, and the
@@ -46,10 +55,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 from unittest import mock
 
 import boto3
+from botocore.config import Config
 from moto import mock_aws
 from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -57,15 +67,21 @@ from moto.core.config import DefaultConfig, default_user_config
 from moto.stepfunctions.parser import utils as sfn_parser_utils
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.backend.execution import Execution
 
 from local.lambda_context import LocalContext
 from local.template import load_template
+
+if TYPE_CHECKING:
+    from local.iam import LambdaRuntime
 
 MOCK_CONFIG: Final[DefaultConfig] = {
     "stepfunctions": {"execute_state_machine": True},
@@ -197,8 +213,14 @@ class _Recorder:
 class EmulatedStateMachine:
     """A state machine executed by moto's ASL interpreter, with Lambda tasks routed to Python handlers."""
 
-    def __init__(self, *, role_name: str = "state-machine-harness") -> None:
+    def __init__(self, *, role_name: str = "state-machine-harness", runtime: LambdaRuntime | None = None) -> None:
         self.role_name = role_name
+        if runtime is None:  # with IAM enforced (a LambdaRuntime running), the steps run under their roles
+            from local.iam import active_runtime
+
+            runtime = active_runtime()
+        self.runtime = runtime
+        self.identity: str | None = None  # the template's state machine this one is (create's identity)
         self.invocations: list[Invocation] = []
         self.waits: list[float] = []  # seconds asked for by Wait states, in order
         self._retries = _Recorder()
@@ -226,6 +248,9 @@ class EmulatedStateMachine:
             stack.enter_context(mock.patch.dict(default_user_config, dict(MOCK_CONFIG)))
             stack.enter_context(mock_aws(config=MOCK_CONFIG))
             stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", self._invoke_function()))
+            if self.runtime is not None:
+                for module in (lambda_eval_utils, state_task_service_aws_sdk):
+                    stack.enter_context(mock.patch.object(module, "boto_client_for", self._sdk_client))
             stack.enter_context(mock.patch.object(retrier_decl, "time", self._retries))
             stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", self._wait_function()))
             stack.enter_context(
@@ -235,6 +260,10 @@ class EmulatedStateMachine:
                 mock.patch.object(StateTaskServiceAwsSdk, "_eval_service_task", _timestamps_as_aws_writes_them())
             )
             stack.enter_context(mock.patch.object(ErrorEqualsDecl, "_eval_body", _uncatchable_as_in_aws()))
+            for ending in ("set_error", "set_timed_out"):
+                stack.enter_context(
+                    mock.patch.object(Environment, ending, _unless_stopped(getattr(Environment, ending)))
+                )
             # moto deep-copies the state machine, past executions included, on every start_execution:
             # from the second execution on that fails (their worker threads hold locks). The copy
             # only needs the definition: past executions are shared instead.
@@ -306,10 +335,13 @@ class EmulatedStateMachine:
         returns its ARN (for a DefinitionSubstitutions value)."""
         if name in self._handlers:
             raise ValueError(f"function {name} is already registered")
+        role = self._role()
+        if self.runtime is not None:  # the template's function `name`, under its own role
+            handler, role = self.runtime.as_function(name, handler), self.runtime.role_arn(name)
         created = self._client("lambda").create_function(
             FunctionName=name,
             Runtime="python3.13",
-            Role=self._role(),
+            Role=role,
             Handler="handler.lambda_handler",
             Code={"ZipFile": _placeholder_zip()},
         )
@@ -317,13 +349,21 @@ class EmulatedStateMachine:
         return str(created["FunctionArn"])
 
     def create(
-        self, definition: str | Path, substitutions: Mapping[str, str] | None = None, *, name: str = "workflow"
+        self,
+        definition: str | Path,
+        substitutions: Mapping[str, str] | None = None,
+        *,
+        name: str = "workflow",
+        identity: str | None = None,
     ) -> str:
         """Create the state machine from a definition (text, or the path of an ASL file) with its
-        placeholders substituted strictly (see substitute); returns its ARN."""
+        placeholders substituted strictly (see substitute); returns its ARN. `identity` names the
+        template's state machine it is: with a runtime, its SDK calls are made under that role."""
         text = definition.read_text(encoding="utf-8") if isinstance(definition, Path) else definition
+        self.identity = identity
+        role = self._role() if self.runtime is None or identity is None else self.runtime.role_arn(identity)
         created = self._client("stepfunctions").create_state_machine(
-            name=name, definition=substitute(text, substitutions or {}), roleArn=self._role()
+            name=name, definition=substitute(text, substitutions or {}), roleArn=role
         )
         self.state_machine_arn = str(created["stateMachineArn"])
         return self.state_machine_arn
@@ -430,6 +470,14 @@ class EmulatedStateMachine:
 
         return invoke
 
+    def _sdk_client(self, region: str, service: str, state_credentials: Any = None) -> Any:
+        """moto's executor's clients (aws-sdk tasks, Lambda invocations), made under the state machine's
+        role when IAM is enforced (moto's own sign with a key no IAM user or role has)."""
+        config = Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1})
+        if self.runtime is None or self.identity is None:
+            return boto3.client(service, region_name=region, config=config)  # the test side's identity
+        return self.runtime.sdk_client(self.identity, service, region_name=region, config=config)
+
     def _wait_function(self) -> Callable[..., None]:
         waits = self.waits
 
@@ -464,6 +512,18 @@ def _uncatchable_as_in_aws() -> Callable[..., None]:
         original(decl, env)
 
     return eval_body
+
+
+def _unless_stopped(end: Callable[..., None]) -> Callable[..., None]:
+    """An ending of moto's program (error, time-out) that leaves a stopped program stopped: in AWS, an
+    execution whose StopExecution was accepted is ABORTED (moto's ends overwrite the stop)."""
+
+    def end_unless_stopped(env: Environment, *args: Any, **kwargs: Any) -> None:
+        with env._state_mutex:  # an RLock, which the ending takes again: the check and the change are one step
+            if not isinstance(env._program_state, ProgramStopped):
+                end(env, *args, **kwargs)
+
+    return end_unless_stopped
 
 
 def _json_timestamps(value: Any) -> Any:

@@ -1,18 +1,29 @@
 """lookout-diagnostics: summarise diagnostics files, and make models write them, from the command line.
 
-    lookout-diagnostics summarise FILE_OR_S3_URI [--json] [--top-sensors N] [--max-events N]
+    lookout-diagnostics summarise FILE_OR_S3_URI_OR_- [--json] [--top-sensors N] [--max-events N]
     lookout-diagnostics enable-diagnostics [--model NAME ...] [--bucket BUCKET] [--role-arn ARN]
-                                           [--dry-run] [--json]
+                                           [--kms-key-id KEY] [--dry-run] [--json]
 
 Human-readable by default, JSON with --json. Progress goes to stderr while a large file is read
 from a terminal. Bad input ends with one line on stderr and exit code 2; enable-diagnostics exits
 with 1 when UpdateModel failed for some model (each failure is one line on stderr).
+
+summarise reads standard input when FILE is "-" (gzip or plain JSON Lines, told apart by their
+first bytes as for a file; name a file called "-" as "./-"); the summary's source is then "<stdin>".
+A file name that is not valid UTF-8 is opened as given and shown (in text, in the JSON's source
+field and in messages) with each byte that is not UTF-8 written as \\xNN, so the output stays
+valid UTF-8 and valid JSON.
+
+When stdout is closed before the output is written (`lookout-diagnostics summarise FILE | head -1`),
+the command stops quietly, without a traceback, and exits with 141 (128 + SIGPIPE), the status a
+shell reports for a program killed by SIGPIPE: with `set -o pipefail` a cut-off output stays visible.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -35,11 +46,17 @@ if TYPE_CHECKING:
 
 EXIT_SOME_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE (13)
+
+STDIN = "-"
+STDIN_SOURCE = "<stdin>"
 
 # The service model's patterns for S3 bucket names and IAM role ARNs (shapes S3Bucket and IamRoleArn):
 # a mistyped flag is one line and exit 2 here rather than a ValidationException for every model.
 _BUCKET_PATTERN = re.compile(r"^[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9]$")
 _ROLE_ARN_PATTERN = re.compile(r"^arn:aws(-[^:]+)?:iam::[0-9]{12}:role/.+")
+# ModelDiagnosticsOutputConfiguration.KmsKeyId (shape NameOrArn): a key id, key ARN, alias or alias ARN.
+_KMS_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,2047}$")
 
 ENABLE_DIAGNOSTICS_EPILOG = """\
 Lists the account's models and gives each one without a ModelDiagnosticsOutputConfiguration
@@ -51,16 +68,43 @@ stack's outputs DiagnosticsBucketName and LookoutRoleArn, e.g.
   aws cloudformation describe-stacks --stack-name STACK \\
     --query "Stacks[0].Outputs[?OutputKey=='DiagnosticsBucketName'].OutputValue" --output text
 
+--kms-key-id (default $DIAGNOSTICS_KMS_KEY_ARN) names the customer KMS key L4E encrypts the
+diagnostics files with (KmsKeyId of ModelDiagnosticsOutputConfiguration): a key id, key ARN or
+alias. Without one, L4E encrypts them with a key it owns. The role must be allowed to use the key.
+
 Exit codes: 0 done (names that are unknown or already covered are reported, not errors),
 1 UpdateModel failed for some model (the others were still updated), 2 bad input or no listing.
 """
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            arguments = _parser().parse_args(argv)
+            if arguments.command == "enable-diagnostics":
+                return _enable_diagnostics(arguments)
+            return _summarise_command(arguments)
+        finally:  # what is still buffered, so that a closed pipe shows here and not at interpreter exit
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's last flush then writes nowhere instead of failing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lookout-diagnostics", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     summarise = commands.add_parser("summarise", help="summarise a local file or an s3:// object")
-    summarise.add_argument("target", help="a path, or s3://bucket/key")
+    summarise.add_argument("target", help="a path, s3://bucket/key, or - for standard input")
     summarise.add_argument("--json", action="store_true", help="print the summary's JSON contract")
     summarise.add_argument("--top-sensors", type=int, help="sensors ranked (default 5)")
     summarise.add_argument("--max-events", type=int, help="events kept in the summary (default 50)")
@@ -78,25 +122,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--bucket", help="diagnostics bucket (default $DIAGNOSTICS_BUCKET: output DiagnosticsBucketName)"
     )
     enable.add_argument("--role-arn", help="role L4E writes with (default $LOOKOUT_ROLE_ARN: output LookoutRoleArn)")
+    enable.add_argument(
+        "--kms-key-id",
+        metavar="KEY",
+        help="KMS key (id, ARN or alias) L4E encrypts the diagnostics with (default $DIAGNOSTICS_KMS_KEY_ARN)",
+    )
     enable.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
     enable.add_argument("--json", action="store_true", help="print a JSON list of what happened to each model")
-    arguments = parser.parse_args(argv)
-    if arguments.command == "enable-diagnostics":
-        return _enable_diagnostics(arguments)
-    return _summarise_command(arguments)
+    return parser
 
 
 def _summarise_command(arguments: argparse.Namespace) -> int:
     progress = _progress_reporter()
+    source = _source_name(arguments.target)
     try:
         thresholds = _thresholds(arguments.top_sensors, arguments.max_events)
-        summary = _summarise(arguments.target, thresholds, progress)
+        summary = _summarise(arguments.target, source, thresholds, progress)
     except LookoutAutomationError as error:
-        return _fail(f"{arguments.target}: {error}")
+        return _fail(f"{source}: {error}")
     except OSError as error:
-        return _fail(f"{arguments.target}: {error.strerror or error}")
+        return _fail(f"{source}: {error.strerror or error}")
     except Exception as error:  # botocore's errors (credentials, access, network): one line, no traceback
-        return _fail(f"{arguments.target}: {type(error).__name__}: {error}")
+        return _fail(f"{source}: {type(error).__name__}: {error}")
     finally:
         if progress:
             progress.finish()
@@ -116,6 +163,7 @@ class CoverageOutcome(BaseModel):
     action: CoverageAction
     bucket: str | None = None
     prefix: str | None = None
+    kms_key_id: str | None = None  # the key asked for (None for models left as they are)
     error: str | None = None
 
 
@@ -123,9 +171,10 @@ def _enable_diagnostics(arguments: argparse.Namespace) -> int:
     defaults = get_stack_defaults()
     bucket: str | None = arguments.bucket or defaults.diagnostics_bucket
     role_arn: str | None = arguments.role_arn or defaults.lookout_role_arn
+    kms_key_id: str | None = arguments.kms_key_id or defaults.diagnostics_kms_key_arn
     if bucket is None or role_arn is None:
         return _fail(_missing_target(bucket, role_arn))
-    problem = _target_problem(bucket, role_arn)
+    problem = _target_problem(bucket, role_arn, kms_key_id)
     if problem is not None:
         return _fail(problem)
 
@@ -138,7 +187,7 @@ def _enable_diagnostics(arguments: argparse.Namespace) -> int:
         return _fail(f"cannot list models: {type(error).__name__}: {error}")
 
     outcomes: list[CoverageOutcome] = []
-    for planned in _coverage_plan(models, arguments.models, bucket, role_arn):
+    for planned in _coverage_plan(models, arguments.models, bucket, role_arn, kms_key_id):
         outcome = (
             _apply(lookout, planned, dry_run=arguments.dry_run) if isinstance(planned, CoverageChange) else planned
         )
@@ -164,16 +213,18 @@ def _missing_target(bucket: str | None, role_arn: str | None) -> str:
     return f"enable-diagnostics needs a target: give {'; and give '.join(missing)}"
 
 
-def _target_problem(bucket: str, role_arn: str) -> str | None:
+def _target_problem(bucket: str, role_arn: str, kms_key_id: str | None) -> str | None:
     if not _BUCKET_PATTERN.search(bucket):
         return f"--bucket {bucket!r} is not an S3 bucket name"
     if not _ROLE_ARN_PATTERN.search(role_arn):
         return f"--role-arn {role_arn!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+    if kms_key_id is not None and not _KMS_KEY_PATTERN.search(kms_key_id):
+        return f"--kms-key-id {kms_key_id!r} is not a KMS key id, key ARN or alias"
     return None
 
 
 def _coverage_plan(
-    models: list[ModelSummary], names: list[str] | None, bucket: str, role_arn: str
+    models: list[ModelSummary], names: list[str] | None, bucket: str, role_arn: str, kms_key_id: str | None
 ) -> list[CoverageOutcome | CoverageChange]:
     """In name order (or the order of --model): the change each uncovered model needs, or why none."""
     by_name = {model.name: model for model in models}
@@ -184,7 +235,7 @@ def _coverage_plan(
         if model is None:
             plan.append(CoverageOutcome(model_name=name, action="unknown"))
         elif name in needing:
-            plan.append(coverage_change(model, bucket, role_arn))
+            plan.append(coverage_change(model, bucket, role_arn, kms_key_id=kms_key_id))
         else:
             output = model.diagnostics_output
             plan.append(
@@ -202,7 +253,11 @@ def _apply(lookout: LookoutClient, change: CoverageChange, *, dry_run: bool) -> 
     from botocore.exceptions import BotoCoreError  # the network's errors; L4E's refusals come typed
 
     outcome = CoverageOutcome(
-        model_name=change.model_name, action="would-update", bucket=change.bucket, prefix=change.prefix
+        model_name=change.model_name,
+        action="would-update",
+        bucket=change.bucket,
+        prefix=change.prefix,
+        kms_key_id=change.kms_key_id,
     )
     if dry_run:
         return outcome
@@ -217,11 +272,12 @@ def _apply(lookout: LookoutClient, change: CoverageChange, *, dry_run: bool) -> 
 
 def _describe(outcome: CoverageOutcome, role_arn: str) -> str:
     target = f"s3://{outcome.bucket}/{outcome.prefix}"
+    using = f"role {role_arn}" + (f", KMS key {outcome.kms_key_id}" if outcome.kms_key_id else "")
     match outcome.action:
         case "would-update":
-            return f"would set {outcome.model_name} diagnostics to {target} (role {role_arn})"
+            return f"would set {outcome.model_name} diagnostics to {target} ({using})"
         case "updated":
-            return f"set {outcome.model_name} diagnostics to {target} (role {role_arn})"
+            return f"set {outcome.model_name} diagnostics to {target} ({using})"
         case "already-covered":
             return f"already covered: {outcome.model_name} writes diagnostics to {target}"
         case "unknown":
@@ -246,7 +302,20 @@ def _thresholds(top_sensors: int | None, max_events: int | None) -> SummaryThres
         raise InvalidOptionError(f"{where}: {problem['msg']}") from error
 
 
-def _summarise(target: str, thresholds: SummaryThresholds, progress: _Progress | None) -> DiagnosticsSummary:
+def _source_name(target: str) -> str:
+    """The target as the summary and messages name it: always valid UTF-8.
+
+    argv decodes a file name's bytes that are not UTF-8 to lone surrogates (PEP 383), which neither
+    JSON nor a UTF-8 stdout can carry; they are written as \\xNN here. The file is opened by `target`.
+    """
+    if target == STDIN:
+        return STDIN_SOURCE
+    return os.fsencode(target).decode("utf-8", "backslashreplace")
+
+
+def _summarise(
+    target: str, source: str, thresholds: SummaryThresholds, progress: _Progress | None
+) -> DiagnosticsSummary:
     if target.startswith("s3://"):
         from common.aws import s3  # boto3 only when an S3 object is asked for
 
@@ -254,12 +323,14 @@ def _summarise(target: str, thresholds: SummaryThresholds, progress: _Progress |
         if progress:
             progress.total = stored.size
         with s3.open_stream(stored) as stream:
-            return summarise_stream(stream, source=target, thresholds=thresholds, progress=progress)
+            return summarise_stream(stream, source=source, thresholds=thresholds, progress=progress)
+    if target == STDIN:  # its size is unknown: progress shows what was read
+        return summarise_stream(sys.stdin.buffer, source=source, thresholds=thresholds, progress=progress)
     path = Path(target)
     if progress:
         progress.total = path.stat().st_size
     with path.open("rb") as stream:
-        return summarise_stream(stream, source=target, thresholds=thresholds, progress=progress)
+        return summarise_stream(stream, source=source, thresholds=thresholds, progress=progress)
 
 
 class _Progress:
@@ -275,8 +346,10 @@ class _Progress:
         if now - self.shown < 0.5:
             return
         self.shown = now
-        share = f" ({done / self.total:.0%})" if self.total else ""
-        self.write(f"\rread {done / 1e6:,.1f} of {self.total / 1e6:,.1f} MB{share}")
+        if self.total:
+            self.write(f"\rread {done / 1e6:,.1f} of {self.total / 1e6:,.1f} MB ({done / self.total:.0%})")
+        else:
+            self.write(f"\rread {done / 1e6:,.1f} MB")
 
     def finish(self) -> None:
         if self.shown:

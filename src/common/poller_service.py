@@ -212,8 +212,10 @@ class _Run:
             if entry.claimed_at(self.now):
                 return False  # another invocation is sending it
         waited = self.now - pending.seen_at
-        announcing = self.report.bucket_announcing is not False
-        if announcing and waited < self.settings.safety_net_grace_minutes * 60:
+        # A file that is there but that no trigger will see (the bucket does not announce) need not wait;
+        # a missing file always gets the grace period to land.
+        may_still_come = stored is None or self.report.bucket_announcing is not False
+        if may_still_come and waited < self.settings.safety_net_grace_minutes * 60:
             return False
         if stored is None:
             note = (

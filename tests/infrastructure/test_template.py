@@ -3,7 +3,8 @@
 The template is read with a YAML loader that turns CloudFormation short tags into their long
 form, and the few intrinsics that matter are resolved for a given set of parameters, so each
 test can ask what a deployed stack would do, for a stack that creates its bucket and for one
-that watches an existing bucket.
+that watches an existing bucket. The resolver (local/iam_policies.py) is the one the integration
+tests' IAM emulation builds each function's role from.
 
 Permissions are read from what the template writes: inline statements, the template's own
 managed policies (followed through `!Ref`) and SAM's LambdaInvokePolicy template. SAM adds
@@ -26,13 +27,22 @@ import pytest
 
 from common.diagnostics import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
 from common.settings import Settings
+from local.iam_policies import (
+    ACCOUNT,
+    CREATED_BUCKET,
+    REGION,
+    Stack,
+    allows,
+    as_list,
+    function_allows,
+    iam_statements,
+    is_lambda_invoke_policy,
+    policy_documents,
+)
 from local.template import load_template
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 POWERTOOLS_AND_LOGGING = re.compile(r"^(POWERTOOLS_.*|LOG_LEVEL)$")
-CREATED_BUCKET = "stack-created-diagnostics-bucket"
-ACCOUNT = "123456789012"
-REGION = "eu-west-1"
 
 
 # --------------------------------------------------------------------------- loading
@@ -55,6 +65,8 @@ DIAGNOSTICS_PROCESSORS = {
     "DiagnosticsFunction": set(),
     # The workflow reuses a summary the S3 trigger already wrote for the same file.
     "TrainingFinishedFunction": {SUMMARY_FILE_NAME},
+    # The safety net summarises a success's file the S3 trigger did not alert.
+    "StatusPollerFunction": set(),
 }
 
 
@@ -67,67 +79,6 @@ def template() -> dict[str, Any]:
 def resources(template: dict[str, Any]) -> dict[str, Any]:
     return template["Resources"]
 
-
-# ------------------------------------------------------------------------- resolving
-class Stack:
-    """Resolves Ref / Fn::If / Fn::Sub / conditions as CloudFormation would for some parameters."""
-
-    def __init__(self, template: dict[str, Any], **parameters: str) -> None:
-        self.template = template
-        self.parameters = {
-            name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()
-        } | parameters
-
-    def condition(self, name: str) -> bool:
-        return bool(self.resolve(self.template["Conditions"][name]))
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [item for item in (self.resolve(v) for v in value) if item is not NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, arg),) = value.items()
-            if key == "Ref":
-                return self._ref(arg)
-            if key == "Condition":
-                return self.condition(arg)
-            if key == "Fn::Equals":
-                left, right = (self.resolve(v) for v in arg)
-                return str(left) == str(right)
-            if key == "Fn::Not":
-                return not self.resolve(arg[0])
-            if key == "Fn::If":
-                name, when_true, when_false = arg
-                return self.resolve(when_true if self.condition(name) else when_false)
-            if key == "Fn::GetAtt":
-                return self._ref(".".join(arg))
-            if key == "Fn::Sub":
-                text, names = (arg, {}) if isinstance(arg, str) else arg
-                names = {name: self.resolve(v) for name, v in names.items()}
-                return re.sub(r"\$\{([^}!]+)\}", lambda m: str(names[m[1]] if m[1] in names else self._ref(m[1])), text)
-        return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not NO_VALUE}
-
-    def _ref(self, name: str) -> Any:
-        pseudo = {
-            "AWS::NoValue": NO_VALUE,
-            "AWS::Partition": "aws",
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::StackName": "lookout-diagnostics",
-        }
-        if name in pseudo:
-            return pseudo[name]
-        if name in self.parameters:
-            return self.parameters[name]
-        if name == "DiagnosticsBucket":
-            return CREATED_BUCKET
-        if name.endswith(".Arn"):
-            return f"arn:aws:test:{REGION}:{ACCOUNT}:{name.removesuffix('.Arn')}"
-        return f"<{name}>"  # any other resource: a stand-in physical id
-
-
-NO_VALUE = object()
 
 BOTH_BUCKET_MODES = pytest.mark.parametrize(
     ("parameters", "watched_bucket"),
@@ -159,123 +110,6 @@ def object_created(bucket: str, key: str, **overrides: Any) -> dict[str, Any]:
         "detail-type": "Object Created",
         "detail": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1024}},
     } | overrides
-
-
-SERVERLESS_WITH_POLICIES = {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}
-
-
-def iam_statements(resources: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Every statement of the identity and resource policies written in the template.
-
-    KMS key policies are left out: there "Resource": "*" means "this key" and nothing wider.
-    Trust policies are left out: they name principals, not resources.
-    A statement behind Fn::If is included in both of its branches.
-    """
-    documents: list[tuple[str, Any]] = []
-    for name, resource in resources.items():
-        properties = resource.get("Properties", {})
-        if resource["Type"] in SERVERLESS_WITH_POLICIES:
-            for policy in as_list(properties.get("Policies", [])):
-                if isinstance(policy, dict) and "Statement" in policy:
-                    documents.append((name, policy))
-                elif not (_is_managed_policy_ref(resources, policy) or _is_lambda_invoke_policy(policy)):
-                    # An AWS managed policy or another SAM policy template: its statements are not in
-                    # this template, so neither this walk nor the least-privilege tests could see them.
-                    raise AssertionError(f"{name}: policy form not checked by these tests: {policy!r}")
-        elif resource["Type"] == "AWS::IAM::Role":
-            documents += [(name, policy["PolicyDocument"]) for policy in properties.get("Policies", [])]
-        elif "PolicyDocument" in properties:
-            documents.append((name, properties["PolicyDocument"]))
-    statements = []
-    for name, document in documents:
-        for statement in document.get("Statement", []):
-            branches = statement["Fn::If"][1:] if "Fn::If" in statement else [statement]
-            statements += [(name, branch) for branch in branches if branch != {"Ref": "AWS::NoValue"}]
-    return statements
-
-
-def _is_managed_policy_ref(resources: dict[str, Any], policy: Any) -> bool:
-    return (
-        isinstance(policy, dict)
-        and set(policy) == {"Ref"}
-        and resources.get(policy["Ref"], {}).get("Type") == "AWS::IAM::ManagedPolicy"
-    )
-
-
-def _is_lambda_invoke_policy(policy: Any) -> bool:
-    return isinstance(policy, dict) and set(policy) == {"LambdaInvokePolicy"}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def policy_documents(stack: Stack, resources: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
-    """The identity policies the template gives a function or state machine, as `stack` deploys them."""
-    documents = []
-    for policy in as_list(resources[logical_id]["Properties"].get("Policies", [])):
-        if _is_managed_policy_ref(resources, policy):
-            documents.append(stack.resolve(resources[policy["Ref"]]["Properties"]["PolicyDocument"]))
-        elif _is_lambda_invoke_policy(policy):
-            # What SAM's LambdaInvokePolicy template expands to (samtranslator's policy_templates.json).
-            name = stack.resolve(policy["LambdaInvokePolicy"]["FunctionName"])
-            resource = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}*"
-            documents.append(
-                {"Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": resource}]}
-            )
-        elif isinstance(policy, dict) and "Statement" in policy:
-            documents.append(stack.resolve(policy))
-        else:
-            raise AssertionError(f"{logical_id}: policy form not evaluated by these tests: {policy!r}")
-    return documents
-
-
-# The condition operators this template uses; any other fails loudly rather than being ignored.
-CONDITION_OPERATORS = {
-    "StringEquals": lambda actual, expected: actual == expected,
-    "StringLike": fnmatch.fnmatchcase,
-    "ArnEquals": lambda actual, expected: actual == expected,
-    "ArnLike": fnmatch.fnmatchcase,
-}
-
-
-def _conditions_hold(condition: dict[str, Any], context: dict[str, str]) -> bool:
-    for operator, pairs in condition.items():
-        test = CONDITION_OPERATORS[operator]
-        for key, expected in pairs.items():
-            actual = context.get(key)
-            if actual is None or not any(test(actual, str(option)) for option in as_list(expected)):
-                return False
-    return True
-
-
-def allows(
-    documents: list[dict[str, Any]], action: str, resource_arn: str, context: dict[str, str] | None = None
-) -> bool:
-    """Whether an Allow statement of `documents` grants `action` on `resource_arn` in request `context`."""
-    for document in documents:
-        for statement in document["Statement"]:
-            if statement["Effect"] != "Allow":
-                continue
-            if not any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in as_list(statement["Action"])):
-                continue
-            if not any(fnmatch.fnmatchcase(resource_arn, pattern) for pattern in as_list(statement["Resource"])):
-                continue
-            if _conditions_hold(statement.get("Condition", {}), context or {}):
-                return True
-    return False
-
-
-def function_allows(
-    stack: Stack,
-    resources: dict[str, Any],
-    function: str,
-    action: str,
-    resource_arn: str,
-    context: dict[str, str] | None = None,
-) -> bool:
-    """Whether `function`'s policies, as deployed by `stack`, allow `action` on `resource_arn`."""
-    return allows(policy_documents(stack, resources, function), action, resource_arn, context)
 
 
 # ---------------------------------------------------------------------------- bucket
@@ -375,8 +209,12 @@ def test_every_kms_grant_names_the_given_key_and_goes_through_s3(resources: dict
 
     # When their resources, actions and conditions are read
     # Then each grants only encrypting and decrypting, on DiagnosticsKmsKeyArn, and only through S3
-    # (the functions' shared policy and the created Lookout role: nothing else uses a customer key)
-    assert {name for name, _ in kms_statements} == {"DiagnosticsProcessingPolicy", "LookoutRole"}
+    # (the functions' shared policy, the poller's safety net and the created Lookout role: nothing else uses a key)
+    assert {name for name, _ in kms_statements} == {
+        "DiagnosticsProcessingPolicy",
+        "StatusPollerFunction",
+        "LookoutRole",
+    }
     for name, statement in kms_statements:
         assert statement["Resource"] == {"Ref": "DiagnosticsKmsKeyArn"}, name
         assert sorted(as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"], name
@@ -917,7 +755,7 @@ def test_state_machine_invokes_only_the_three_workflow_functions(
     documents = policy_documents(Stack(template), resources, "TrainingStateMachine")
 
     # When we list the functions SAM's LambdaInvokePolicy grants, and any other Lambda grant
-    invoked = [p["LambdaInvokePolicy"]["FunctionName"] for p in policies if _is_lambda_invoke_policy(p)]
+    invoked = [p["LambdaInvokePolicy"]["FunctionName"] for p in policies if is_lambda_invoke_policy(p)]
     other_lambda_grants = [
         action
         for policy in policies

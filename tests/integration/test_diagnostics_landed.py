@@ -1,4 +1,5 @@
-"""The S3 trigger end to end under moto: real handler, real events from events/, fake L4E checked by botocore."""
+"""The S3 trigger end to end under moto: real handler under its role from template.yaml (IAM enforced), real events
+from events/, fake L4E checked by botocore."""
 
 from __future__ import annotations
 

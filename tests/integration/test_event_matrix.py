@@ -1,4 +1,4 @@
-"""Every kind of event the S3 trigger may receive, through the real handler under moto.
+"""Every kind of event the S3 trigger may receive, through the real handler under moto, under its role (IAM enforced).
 
 Wrong shapes fail loudly (MalformedEventError: retried, then dead-lettered with an alarm); S3 events that
 announce nothing to summarise are IGNORED (metric IgnoredObjects), unread; URL-encoded keys name the
@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from common.errors import MalformedEventError
 from local.fake_lookout import FakeLookout
-from local.iam import current_runtime
+from local.iam import LambdaRuntime, current_runtime
 from local.stack import EmulatedStack
 from tests.conftest import emitted_metrics, event
 
@@ -360,13 +360,19 @@ def test_a_newer_version_of_the_s3_event_is_read_when_its_shape_is_compatible(
 
 
 def test_without_a_watched_bucket_any_bucket_is_read(
-    stack: EmulatedStack, lookout: FakeLookout, monkeypatch: pytest.MonkeyPatch
+    stack: EmulatedStack, lookout: FakeLookout, lambda_runtime: LambdaRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a function configured without DIAGNOSTICS_BUCKET (the check is then off) and a file elsewhere
+    # Given a function configured without DIAGNOSTICS_BUCKET (the check is then off) and a file elsewhere,
+    # and a role widened to that bucket (the template's role reaches the watched bucket only)
     from common.settings import get_settings
 
     monkeypatch.delenv("DIAGNOSTICS_BUCKET")
     get_settings.cache_clear()
+    lambda_runtime.grant(
+        "DiagnosticsFunction",
+        {"Effect": "Allow", "Action": ["s3:GetObject*", "s3:PutObject"], "Resource": f"arn:aws:s3:::{OTHER_BUCKET}/*"},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{OTHER_BUCKET}"},
+    )
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=OTHER_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_object(Bucket=OTHER_BUCKET, Key=KEY, Body=diagnostics_file())

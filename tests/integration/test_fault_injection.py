@@ -8,7 +8,8 @@ nothing silently dropped.
 How the faults are injected: AWS faults reach the code under test the way botocore delivers them, through its
 event system, with the SDK's real retries; only a killed process is modelled by patching.
 
-- AWS error responses: on the application's own clients (``common.aws.clients.client``), the ``before-send``
+- AWS error responses: on the application's own clients (``common.aws.clients.client``: under IAM enforcement,
+  the clients each function's code gets under its role, see local/iam.py), the ``before-send``
   event that moto answers from is wrapped so that a request with a fault gets the error response the service
   sends (DynamoDB's JSON ``ProvisionedThroughputExceededException``, SNS's XML ``InternalError``, a PutEvents
   answer with ``FailedEntryCount``) and never reaches moto: nothing is half-applied. botocore parses the
@@ -50,9 +51,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
+import botocore.session
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import (
@@ -66,17 +67,15 @@ from moto.core.models import botocore_stubber
 from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as URLLib3ReadTimeoutError
 
-from common import diagnostics_service
+from common import alert_keys, diagnostics_service
 from common.aws import clients, events, ledger, model_state, sns
 from common.errors import AlertInProgressError
 from common.model_status import Outcome, outcome_key
 from common.settings import get_settings
-from handlers import status_poller
-from handlers.diagnostics_landed import lambda_handler as diagnostics_landed
 from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
 from local.generator import GeneratorSpec, write_diagnostics_file
-from local.lambda_context import LocalContext
-from local.stack import TRAINING_DEFINITION, EmulatedStack, create_training_workflow
+from local.iam import LambdaRuntime, current_runtime
+from local.stack import EXAMPLE_BUCKET, TRAINING_DEFINITION, EmulatedStack, announcement, create_training_workflow
 from local.state_machine import EmulatedStateMachine, ExecutionResult, states_entered
 from local.template import ROOT, load_template
 from tests.conftest import emitted_metrics, event
@@ -179,31 +178,49 @@ class _Rule:
     reply: Reply
     times: int
     table: str | None
+    item: str | None = None
     answered: int = 0
 
     def applies(self, event_name: str, request: AWSPreparedRequest) -> bool:
         if event_name != self.event_name or self.answered >= self.times:
             return False
-        return self.table is None or json.loads(request.body or b"{}").get("TableName") == self.table
+        body = json.loads(request.body or b"{}") if self.table or self.item else {}
+        named = body.get("Key") or body.get("Item") or {}
+        return (self.table is None or body.get("TableName") == self.table) and (
+            self.item is None or named.get("pk", {}).get("S") == self.item
+        )
 
 
 class Faults:
     """Faults injected into the application's own boto3 clients through botocore's event system.
 
     botocore calls every ``before-send`` handler and takes the first answer, so a handler of our own would
-    not keep moto from carrying the request out behind the injected error. On the clients it injects into,
-    moto's handler is therefore wrapped: a matching fault answers instead of moto, anything else goes to moto.
+    not keep moto from carrying the request out behind the injected error. On the clients it injects into
+    (every client made under a function's or the state machine's role), moto's handler is therefore wrapped:
+    a matching fault answers instead of moto, anything else goes to moto.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: LambdaRuntime) -> None:
         self._rules: list[_Rule] = []
         self._gated: set[int] = set()
+        self._runtime = runtime
+        runtime.on_client(self._gate)
 
-    def fail(self, service: str, operation: str, reply: Reply, *, times: int, table: str | None = None) -> None:
-        """Answer the next `times` `operation` requests (on `table` only, if given) with `reply` instead of moto."""
-        app_client = clients.client(service)
-        service_id = app_client.meta.service_model.service_id.hyphenize()
-        self._rules.append(_Rule(f"before-send.{service_id}.{operation}", reply, times, table))
+    def fail(
+        self,
+        service: str,
+        operation: str,
+        reply: Reply,
+        *,
+        times: int,
+        table: str | None = None,
+        item: str | None = None,
+    ) -> None:
+        """Answer the next `times` `operation` requests (on `table`'s `item` only, if given) with `reply`, not moto."""
+        service_id = botocore.session.get_session().get_service_model(service).service_id.hyphenize()
+        self._rules.append(_Rule(f"before-send.{service_id}.{operation}", reply, times, table, item))
+
+    def _gate(self, identity: str, app_client: Any) -> None:
         if id(app_client) not in self._gated:
             app_client.meta.events.unregister("before-send", botocore_stubber)
             app_client.meta.events.register("before-send", self._answer)
@@ -229,13 +246,17 @@ class Faults:
             raw = parsed["Body"]._raw_stream
             parsed["Body"] = StreamingBody(_BreaksMidway(raw, length // 3, make_error()), length)
 
-        clients.client("s3").meta.events.register("after-call.s3.GetObject", after_call)
+        def on_s3_clients(identity: str, app_client: Any) -> None:
+            if app_client.meta.service_model.service_name == "s3":
+                app_client.meta.events.register("after-call.s3.GetObject", after_call)
+
+        self._runtime.on_client(on_s3_clients)
 
 
 @pytest.fixture
-def faults(stack: EmulatedStack) -> Faults:
+def faults(lambda_runtime: LambdaRuntime) -> Faults:
     """Faults for this test's clients (the clients, and so the faults, are new in every test)."""
-    return Faults()
+    return Faults(lambda_runtime)
 
 
 class LambdaKilled(BaseException):
@@ -338,8 +359,8 @@ def upload_diagnostics(stack: EmulatedStack, key: str = KEY) -> None:
 
 
 def diagnostics_key(stack: EmulatedStack, key: str = KEY) -> str:
-    etag = boto3.client("s3").head_object(Bucket=stack.bucket, Key=key)["ETag"].strip('"')
-    return f"diagnostics#{stack.bucket}#{key}#{etag}"
+    head = boto3.client("s3").head_object(Bucket=stack.bucket, Key=key)
+    return alert_keys.diagnostics_key(stack.bucket, key, head["ETag"].strip('"'), head.get("VersionId"))
 
 
 def register_model(lookout: FakeLookout, stack: EmulatedStack) -> None:
@@ -351,19 +372,14 @@ def register_model(lookout: FakeLookout, stack: EmulatedStack) -> None:
     )
 
 
-def object_created(bucket: str = "", key: str = KEY) -> dict[str, Any]:
-    """The EventBridge 'Object Created' event from events/, for another object if asked."""
-    announced = event("eventbridge-object-created")
-    if bucket:
-        announced["resources"] = [f"arn:aws:s3:::{bucket}"]
-        announced["detail"]["bucket"]["name"] = bucket
-        announced["detail"]["object"]["key"] = quote_plus(key, safe="/")
-    return announced
+def object_created(bucket: str = EXAMPLE_BUCKET, key: str = KEY) -> dict[str, Any]:
+    """The EventBridge 'Object Created' event from events/, announcing the object stored at `key` now."""
+    return announcement("eventbridge-object-created", bucket, key)
 
 
 def deliver(announced: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One invocation of the S3 trigger (EventBridge invokes it asynchronously)."""
-    result: dict[str, Any] = diagnostics_landed(announced or object_created(), LocalContext())
+    """One invocation of the S3 trigger (EventBridge invokes it asynchronously), under its role."""
+    result: dict[str, Any] = current_runtime().invoke("DiagnosticsFunction", announced or object_created())
     return result
 
 
@@ -509,18 +525,20 @@ def test_a_claim_lost_to_a_concurrent_invocation_is_retried_into_a_duplicate(
         if raced:
             return
         try:
-            diagnostics_landed(event("s3-notification"), LocalContext())
+            current_runtime().invoke("DiagnosticsFunction", announcement("s3-notification", EXAMPLE_BUCKET, KEY))
         except AlertInProgressError as error:
             raced.append(error)
 
-    clients.client("sns").meta.events.register("before-send.sns.Publish", second_delivery_meanwhile)
+    sns_client = current_runtime().client("DiagnosticsFunction", "sns")
+    sns_client.meta.events.register("before-send.sns.Publish", second_delivery_meanwhile)
     # When the first one alerts
     first = deliver()
     # Then the second lost the conditional write and failed, so that Lambda retries it
     assert len(raced) == 1
     assert first["outcomes"][0]["status"] == "ALERTED"
     # And its retry finds the alert sent: one alert in all
-    assert diagnostics_landed(event("s3-notification"), LocalContext())["outcomes"][0]["status"] == "DUPLICATE"
+    retried = current_runtime().invoke("DiagnosticsFunction", announcement("s3-notification", EXAMPLE_BUCKET, KEY))
+    assert retried["outcomes"][0]["status"] == "DUPLICATE"
     assert len(stack.received_alerts()) == 1
 
 
@@ -695,7 +713,7 @@ def test_lookout_failing_beyond_every_retry_is_a_named_failure_with_an_alert(
 
 
 def poll() -> dict[str, Any]:
-    report: dict[str, Any] = status_poller.lambda_handler(event("scheduled-poll"), LocalContext("StatusPollerFunction"))
+    report: dict[str, Any] = current_runtime().invoke("StatusPollerFunction", event("scheduled-poll"))
     return report
 
 
@@ -742,8 +760,8 @@ def test_a_throttled_state_table_is_reported_and_the_next_run_announces_once(
     operation: str,
     announced_before_failing: bool,
 ) -> None:
-    # Given the state table throttles the run's `operation` beyond the SDK's retries
-    faults.fail("dynamodb", operation, dynamodb_throttled, times=SDK_ATTEMPTS, table=stack.state_table)
+    # Given the state table throttles the run's `operation` on the model's item beyond the SDK's retries
+    faults.fail("dynamodb", operation, dynamodb_throttled, times=SDK_ATTEMPTS, table=stack.state_table, item=retrained)
     # When the poller runs
     report = poll()
     # Then the run reports the model's error (PollErrors, alarmed) and the model's state does not advance

@@ -1,5 +1,6 @@
-"""The status poller under moto: state in DynamoDB, alerts read back from SNS through SQS, events read back
-through an EventBridge rule with an SQS target, and L4E answered by the fake (checked against botocore)."""
+"""The status poller under moto, under its role from template.yaml (IAM enforced): state in DynamoDB, alerts read
+back from SNS through SQS, events read back through an EventBridge rule with an SQS target, and L4E answered by the
+fake (checked against botocore)."""
 
 from __future__ import annotations
 

@@ -22,12 +22,27 @@ from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack
 SPEC = GeneratorSpec(
     rows=2000, sensors=6, components=2, episodes=2, episode_points=(5, 20), machine_off_points=(10, 40)
 )
+ROOT = Path(__file__).resolve().parents[2]
+PIPE_CAPACITY = 65_536  # what a Linux pipe holds by default
+KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 @pytest.fixture
 def diagnostics(tmp_path: Path) -> tuple[Path, GroundTruth]:
     path = tmp_path / "model_diagnostics_results.json.gz"
     return path, write_diagnostics_file(path, SPEC)
+
+
+def command_line(*arguments: str | bytes, **options: Any) -> subprocess.Popen[bytes]:
+    """lookout-diagnostics in a process of its own, as its console script runs it."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(["src", "."])}
+    return subprocess.Popen([sys.executable, "-m", "cli", *arguments], env=environment, cwd=ROOT, **options)
+
+
+def run_command_line(*arguments: str | bytes, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    with command_line(*arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        out, err = process.communicate(stdin)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def test_a_local_file_is_summarised_for_a_person(
@@ -109,8 +124,10 @@ def test_progress_goes_to_a_terminal_on_stderr(
 
 
 @pytest.fixture
-def account(lookout: FakeLookout, stack: EmulatedStack) -> FakeLookout:
-    """Two models without diagnostics output and one writing to a team's bucket; the stack's variables set."""
+def account(lookout: FakeLookout, stack: EmulatedStack, monkeypatch: pytest.MonkeyPatch) -> FakeLookout:
+    """Two models without diagnostics output and one writing to a team's bucket; the stack's variables set
+    (no customer KMS key)."""
+    monkeypatch.delenv("DIAGNOSTICS_KMS_KEY_ARN", raising=False)
     lookout.add_model("pump-8")
     lookout.add_model("pump-7")
     lookout.add_model("fan-1", diagnostics_bucket="team-bucket", diagnostics_prefix="fans/")
@@ -183,14 +200,58 @@ def test_model_names_restrict_the_run_and_flags_override_the_environment(
 
     # Then only the named uncovered model changed; the others are reported, which is no error
     assert code == 0
+    unset = {"kms_key_id": None, "error": None}
     assert json.loads(capsys.readouterr().out) == [
-        {"model_name": "pump-7", "action": "updated", "bucket": "team-l4e-output", "prefix": "pump-7/", "error": None},
-        {"model_name": "fan-1", "action": "already-covered", "bucket": "team-bucket", "prefix": "fans/", "error": None},
-        {"model_name": "pump-9", "action": "unknown", "bucket": None, "prefix": None, "error": None},
+        {"model_name": "pump-7", "action": "updated", "bucket": "team-l4e-output", "prefix": "pump-7/"} | unset,
+        {"model_name": "fan-1", "action": "already-covered", "bucket": "team-bucket", "prefix": "fans/"} | unset,
+        {"model_name": "pump-9", "action": "unknown", "bucket": None, "prefix": None} | unset,
     ]
     configurations = diagnostics_configurations()
     assert configurations["pump-7"] == {"S3OutputConfiguration": {"Bucket": "team-l4e-output", "Prefix": "pump-7/"}}
     assert configurations["pump-8"] is None
+
+
+def test_a_kms_key_from_the_environment_is_asked_for_in_every_update(
+    account: FakeLookout, stack: EmulatedStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the stack's customer KMS key in the environment
+    monkeypatch.setenv("DIAGNOSTICS_KMS_KEY_ARN", KMS_KEY_ARN)
+
+    # When the command runs
+    code = main(["enable-diagnostics", "--model", "pump-7"])
+
+    # Then UpdateModel asked L4E to encrypt the diagnostics with it, and the line says so
+    assert code == 0
+    expected = stack_configuration(stack, "pump-7") | {"KmsKeyId": KMS_KEY_ARN}
+    assert [call.params["ModelDiagnosticsOutputConfiguration"] for call in account.calls_to("UpdateModel")] == [
+        expected
+    ]
+    assert diagnostics_configurations()["pump-7"] == expected
+    assert capsys.readouterr().out == (
+        f"set pump-7 diagnostics to s3://{stack.bucket}/pump-7/ (role {LOOKOUT_ROLE_ARN}, KMS key {KMS_KEY_ARN})\n"
+    )
+
+
+def test_a_dry_run_names_the_kms_key_given_and_changes_nothing(
+    account: FakeLookout, stack: EmulatedStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a key in the environment, and another one given as a flag
+    monkeypatch.setenv("DIAGNOSTICS_KMS_KEY_ARN", KMS_KEY_ARN)
+
+    # When a dry run is asked for, in text and in JSON
+    text_code = main(["enable-diagnostics", "--dry-run", "--model", "pump-7", "--kms-key-id", "alias/diagnostics"])
+    text = capsys.readouterr().out
+    json_code = main(
+        ["enable-diagnostics", "--dry-run", "--model", "pump-7", "--kms-key-id", "alias/diagnostics", "--json"]
+    )
+    listed = json.loads(capsys.readouterr().out)
+
+    # Then both name the flag's key, and no model was updated
+    assert (text_code, json_code) == (0, 0)
+    target = f"s3://{stack.bucket}/pump-7/"
+    assert text == f"would set pump-7 diagnostics to {target} (role {LOOKOUT_ROLE_ARN}, KMS key alias/diagnostics)\n"
+    assert [(outcome["action"], outcome["kms_key_id"]) for outcome in listed] == [("would-update", "alias/diagnostics")]
+    assert account.calls_to("UpdateModel") == []
 
 
 def test_a_failed_update_is_reported_and_the_other_models_are_still_updated(
@@ -248,8 +309,13 @@ def test_a_failed_update_is_in_the_json_list(account: FakeLookout, capsys: pytes
         ({"LOOKOUT_ROLE_ARN": LOOKOUT_ROLE_ARN, "DIAGNOSTICS_BUCKET": ""}, [], "give --bucket"),
         ({}, ["--bucket", "My_Bucket", "--role-arn", LOOKOUT_ROLE_ARN], "'My_Bucket' is not an S3 bucket name"),
         ({}, ["--bucket", "stack-bucket", "--role-arn", "LookoutRole"], "'LookoutRole' is not an IAM role ARN"),
+        (
+            {"DIAGNOSTICS_KMS_KEY_ARN": "my key"},
+            ["--bucket", "stack-bucket", "--role-arn", LOOKOUT_ROLE_ARN],
+            "--kms-key-id 'my key' is not a KMS key id, key ARN or alias",
+        ),
     ],
-    ids=["neither", "no role", "empty bucket variable", "bad bucket", "bad role"],
+    ids=["neither", "no role", "empty bucket variable", "bad bucket", "bad role", "bad KMS key"],
 )
 def test_without_a_usable_bucket_and_role_it_is_one_line_and_exit_code_2(
     lookout: FakeLookout,
@@ -261,7 +327,7 @@ def test_without_a_usable_bucket_and_role_it_is_one_line_and_exit_code_2(
 ) -> None:
     # Given models to cover, but no usable bucket or role in flags or environment
     lookout.add_model("pump-7")
-    for name in ("DIAGNOSTICS_BUCKET", "LOOKOUT_ROLE_ARN"):
+    for name in ("DIAGNOSTICS_BUCKET", "LOOKOUT_ROLE_ARN", "DIAGNOSTICS_KMS_KEY_ARN"):
         monkeypatch.delenv(name, raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
@@ -311,6 +377,78 @@ def test_importing_the_command_line_does_not_import_boto3() -> None:
 
     # Then boto3 waits until a command needs AWS
     assert imported.stdout.strip() == "False"
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a summary whose JSON is several times what a pipe holds (400 events)
+    path = tmp_path / "many-events.json.gz"
+    spec = GeneratorSpec(rows=20_000, sensors=3, components=1, episodes=400, episode_points=(2, 5))
+    write_diagnostics_file(path, spec)
+    assert main(["summarise", str(path), "--json", "--max-events", "1000"]) == 0
+    assert len(capsys.readouterr().out) > 3 * PIPE_CAPACITY
+
+    # When the reader takes its first line and closes the pipe (`... | head -1`): the command's
+    # writes cannot all fit in the pipe, so one of them meets the closed end, whenever it happens
+    arguments = ["summarise", str(path), "--json", "--max-events", "1000"]
+    with command_line(*arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0) as process:
+        assert process.stdout is not None and process.stderr is not None
+        first_line = process.stdout.readline()  # unbuffered: reads exactly one line
+        process.stdout.close()
+        err = process.stderr.read().decode()
+    code = process.returncode
+
+    # Then the reader had its line, nothing is said on stderr, and the exit code is 128 + SIGPIPE
+    assert first_line == b"{\n"
+    assert "Traceback" not in err
+    assert err == ""
+    assert code == 141
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names are bytes on Linux; other systems refuse these")
+def test_a_file_name_that_is_not_utf8_is_summarised_and_shown_as_valid_json(
+    diagnostics: tuple[Path, GroundTruth], tmp_path: Path
+) -> None:
+    # Given a diagnostics file (plain JSON Lines) whose name holds the byte 0xff, which is not UTF-8
+    path, truth = diagnostics
+    name = os.fsencode(tmp_path) + b"/diag-\xff.jsonl"
+    with open(name, "wb") as renamed:
+        renamed.write(gzip.decompress(path.read_bytes()))
+
+    # When it is summarised with --json, the name given as its bytes
+    completed = run_command_line("summarise", name, "--json")
+
+    # Then the summary is valid UTF-8 JSON whose source shows the byte as \xff
+    assert completed.returncode == 0, completed.stderr.decode()
+    summary = json.loads(completed.stdout.decode("utf-8"))
+    assert summary["source"] == f"{tmp_path}/diag-\\xff.jsonl"
+    assert summary["rows"] == truth.rows
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["gzip", "plain JSON Lines"])
+def test_a_dash_reads_standard_input(diagnostics: tuple[Path, GroundTruth], compressed: bool) -> None:
+    # Given a diagnostics file's bytes, gzip or plain
+    path, truth = diagnostics
+    data = path.read_bytes() if compressed else gzip.decompress(path.read_bytes())
+
+    # When they are piped into `summarise -`
+    completed = run_command_line("summarise", "-", "--json", stdin=data)
+
+    # Then they are summarised as a file's would be, under the name <stdin>
+    assert completed.returncode == 0, completed.stderr.decode()
+    summary = json.loads(completed.stdout)
+    assert summary["source"] == "<stdin>"
+    assert (summary["rows"], summary["anomalous"]) == (truth.rows, truth.anomalous)
+
+
+def test_empty_standard_input_is_one_line_and_exit_code_2() -> None:
+    # Given nothing on standard input
+    # When `summarise -` reads it
+    completed = run_command_line("summarise", "-", stdin=b"")
+
+    # Then one line names standard input and says why
+    assert completed.returncode == 2
+    assert completed.stdout == b""
+    assert completed.stderr == b"lookout-diagnostics: error: <stdin>: the file is empty (0 bytes)\n"
 
 
 def test_a_bad_option_is_one_line_and_exit_code_2(

@@ -368,6 +368,42 @@ def test_a_run_past_its_timeout_is_stopped_and_reported(machine: EmulatedStateMa
     assert machine.waits[:3] == [60, 60, 60]
 
 
+def test_an_execution_stopped_in_the_middle_of_a_state_is_aborted_as_in_aws(machine: EmulatedStateMachine) -> None:
+    # Given a task whose handler stops its own execution, then fails: the stop arrives while moto's
+    # thread is inside the state, the point at which leaving the harness can catch a running execution
+    def stop_then_fail(event: dict[str, Any], context: Any) -> None:
+        boto3.client("stepfunctions").stop_execution(executionArn=event["execution"], error="Operator.Stop")
+        raise RuntimeError("the handler was still running")
+
+    arn = machine.register_function("StoppedFunction", stop_then_fail)
+    payload = {"execution.$": "$$.Execution.Id"}
+    machine.create(
+        asl(
+            {
+                "Call": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": arn, "Payload": payload},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handled"}],
+                    "End": True,
+                },
+                "Handled": {"Type": "Succeed"},
+            },
+            "Call",
+        )
+    )
+
+    # When it runs
+    result = machine.run({})
+
+    # Then, as in AWS, StopExecution decides how it ended, whatever the state did after it: ABORTED
+    # (moto's interpreter let the task's error replace the stop and reported FAILED)
+    assert result.status == "ABORTED", (result.error, result.cause)
+    assert [event["type"] for event in result.history][-1] == "ExecutionAborted"
+    assert result.events("ExecutionFailed") == []
+    assert states_entered(result) == ["Call"]
+
+
 def test_leaving_the_harness_stops_what_runs_and_restores_moto(aws: None) -> None:
     # Given an execution left running inside an already started mock
     with EmulatedStateMachine() as machine:
