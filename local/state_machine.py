@@ -336,7 +336,7 @@ class EmulatedStateMachine:
         if name in self._handlers:
             raise ValueError(f"function {name} is already registered")
         role = self._role()
-        if self.runtime is not None:  # the template's function `name`, under its own role
+        if self.runtime is not None and name in self.runtime.identities():  # the template's `name`, under its role
             handler, role = self.runtime.as_function(name, handler), self.runtime.role_arn(name)
         created = self._client("lambda").create_function(
             FunctionName=name,
