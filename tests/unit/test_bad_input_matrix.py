@@ -412,6 +412,7 @@ def test_gzip_members_one_after_another_are_one_file() -> None:
 
 # --------------------------------------------------------------------------- the training workflow's input
 
+WATCHED = "stack.diagnostics-1"  # dots and dashes: an edge of S3's bucket names
 SETTINGS = Settings.model_validate(
     {
         "ALERT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:alerts",
@@ -525,16 +526,16 @@ def test_bad_workflow_input_is_refused_with_what_to_fix(given: Any, words: str) 
             MINIMAL | diagnostics_to(),
             (
                 "ModelDiagnosticsOutputConfiguration",
-                {"S3OutputConfiguration": {"Bucket": "stack.diagnostics-1", "Prefix": "pump-7/"}},
+                {"S3OutputConfiguration": {"Bucket": WATCHED, "Prefix": "pump-7/"}},
             ),
         ),
         (
             MINIMAL | diagnostics_to(prefix=""),
-            ("ModelDiagnosticsOutputConfiguration", {"S3OutputConfiguration": {"Bucket": "stack.diagnostics-1", "Prefix": ""}}),
+            ("ModelDiagnosticsOutputConfiguration", {"S3OutputConfiguration": {"Bucket": WATCHED, "Prefix": ""}}),
         ),
         (
             MINIMAL | diagnostics_to(prefix=None),
-            ("ModelDiagnosticsOutputConfiguration", {"S3OutputConfiguration": {"Bucket": "stack.diagnostics-1", "Prefix": ""}}),
+            ("ModelDiagnosticsOutputConfiguration", {"S3OutputConfiguration": {"Bucket": WATCHED, "Prefix": ""}}),
         ),
         (
             MINIMAL

@@ -81,7 +81,9 @@ def test_the_stacks_kms_key_encrypts_the_diagnostics_of_models_the_workflow_trai
     minimal = plan_training({"ModelName": "pump-7", "DatasetName": "d"}, "exec-1", WITH_KMS_KEY).CreateModel
     given = {"S3OutputConfiguration": {"Bucket": "stack-diagnostics", "Prefix": "d/"}}
     own = plan_training(
-        {"ModelName": "pump-7", "DatasetName": "d", "ModelDiagnosticsOutputConfiguration": given}, "exec-2", WITH_KMS_KEY
+        {"ModelName": "pump-7", "DatasetName": "d", "ModelDiagnosticsOutputConfiguration": given},
+        "exec-2",
+        WITH_KMS_KEY,
     ).CreateModel
 
     # Then L4E is told to write both with the stack's key
