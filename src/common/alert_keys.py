@@ -10,6 +10,8 @@ once. Pure: the keys are built from what AWS reports, never from which path is a
   Claimed by the workflow and the poller.
 - `outcome#<model ARN>#-#TRAINING_FAILED`: a model's first training failed, whether L4E reports it on the
   model or as version 1. Claimed by the workflow and the poller.
+- `diagnostics-at#<bucket>#<key>`: recorded beside the first when a file's alert is sent, so that a file
+  deleted or moved afterwards is not taken for one that never came. Read by the poller's safety net.
 - `coverage#<model ARN>`: a model writes no diagnostics. The poller.
 - `workflow#<execution ARN>`: a training execution failed before there was a model outcome. The workflow.
 - `event#<event id>`: the EventBridge event of an outcome. The poller.
@@ -38,6 +40,11 @@ def diagnostics_key(bucket: str, key: str, etag: str, version_id: str | None) ->
     """One stored version of a diagnostics file: the same bytes at the same version never alert twice."""
     stored = f"diagnostics#{bucket}#{key}#{etag}"
     return f"{stored}#{version_id}" if version_id else stored
+
+
+def diagnostics_location_key(bucket: str, key: str) -> str:
+    """A diagnostics file's location, whichever version of it was alerted."""
+    return f"diagnostics-at#{bucket}#{key}"
 
 
 def outcome_key(model_arn: str, version: int | None, outcome: Outcome) -> str:

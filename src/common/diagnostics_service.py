@@ -14,10 +14,10 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
-from common.alert_keys import stable_id
+from common.alert_keys import diagnostics_location_key, stable_id
 from common.alert_once import claimed, send
 from common.alerts import summary_alert, unreadable_alert
-from common.aws import s3
+from common.aws import ledger, s3
 from common.aws.lookout import LookoutClient
 from common.diagnostics import DiagnosticsSummary, summarise_stream
 from common.errors import DiagnosticsFileError, DiagnosticsObjectMissingError
@@ -112,6 +112,7 @@ def alert_diagnostics(
             s3.put_json(summary_object, summary.model_dump_json(indent=2))
             alert = summary_alert(summary, identification, location, summary_object, note)
         message_id = send(settings, claim, alert)
+        ledger.record(settings.ledger_table_name, diagnostics_location_key(location.bucket, location.key), message_id)
     logger.info(
         "Alert sent",
         extra={"alert_key": claim.key, "event_type": alert.event_type, "severity": alert.severity}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict
@@ -62,6 +63,7 @@ class StoredObject(BaseModel):
     etag: str
     version_id: str | None = None  # only in a versioned bucket
     size: int
+    last_modified: datetime | None = None
 
     @property
     def alert_key(self) -> str:

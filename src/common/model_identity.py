@@ -63,6 +63,7 @@ class ModelVersion(BaseModel):
     failed_reason: str | None = None
     auto_promotion_result: str | None = None
     auto_promotion_result_reason: str | None = None
+    created_at: datetime | None = None
 
 
 class LookoutReader(Protocol):

@@ -6,13 +6,13 @@ what was seen before (stored by the poller), and names each terminal outcome onc
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
 from common.alert_keys import Outcome, outcome_key, stable_id
 from common.diagnostics import DIAGNOSTICS_FILE_NAME
-from common.locations import S3Location
+from common.locations import S3Location, StoredObject
 from common.model_identity import (
     Identification,
     MetricsFigures,
@@ -61,6 +61,7 @@ class PendingSuccess(BaseModel):
     event: OutcomeEvent
     diagnostics: S3Location
     seen_at: float  # epoch seconds: when the poller first saw the success
+    version_created_at: datetime | None = None  # a file stored before this is not this version's
 
     def identification(self) -> Identification:
         """The version that wrote the file, as DescribeModelVersion told the poller."""
@@ -92,6 +93,8 @@ class SeenModel(BaseModel):
     versions: dict[int, str] = Field(default_factory=dict, description="version -> last status seen")
     diagnostics_configured: bool = False
     coverage_reported: bool = False
+    # Versions up to this one are no longer remembered (only the newest VERSIONS_KEPT are): all were terminal.
+    forgotten_through: int = 0
     # Successes whose diagnostics alert belongs to the S3 trigger, by version, until it is seen sent.
     pending: dict[int, PendingSuccess] = Field(default_factory=dict)
     revision: int = 0
@@ -109,6 +112,7 @@ def first_sighting(model: ModelSummary, versions: list[VersionSummary], announce
     def known(created_at: datetime | None) -> bool:
         return announce_after is None or (created_at is not None and created_at <= announce_after)
 
+    kept, forgotten_through = _newest({v.version: v.status for v in versions if known(v.created_at)}, 0)
     return SeenModel(
         model_arn=model.arn,
         model_name=model.name,
@@ -116,7 +120,8 @@ def first_sighting(model: ModelSummary, versions: list[VersionSummary], announce
         active_version=model.active_version,
         retraining_status=model.retraining_status,
         retraining_version=model.retraining_version,
-        versions=_newest({v.version: v.status for v in versions if known(v.created_at)}),
+        versions=kept,
+        forgotten_through=forgotten_through,
         diagnostics_configured=model.diagnostics_output is not None,
     )
 
@@ -138,7 +143,9 @@ def versions_to_describe(seen: SeenModel, versions: dict[int, str]) -> list[int]
     return sorted(
         number
         for number, status in versions.items()
-        if status in TERMINAL_VERSION_STATUSES and seen.versions.get(number) != status
+        if status in TERMINAL_VERSION_STATUSES
+        and seen.versions.get(number) != status
+        and number > seen.forgotten_through
     )
 
 
@@ -193,20 +200,46 @@ def training_failed(model_name: str, model_arn: str, failed_reason: str | None) 
 
 def remember(seen: SeenModel, model: ModelSummary, versions: dict[int, str]) -> SeenModel:
     """The state to store once every outcome of this poll has been announced."""
+    kept, forgotten_through = _newest(seen.versions | versions, seen.forgotten_through)
     return seen.model_copy(
         update={
             "status": model.status,
             "active_version": model.active_version,
             "retraining_status": model.retraining_status,
             "retraining_version": model.retraining_version,
-            "versions": _newest(seen.versions | versions),
+            "versions": kept,
+            "forgotten_through": forgotten_through,
             "diagnostics_configured": model.diagnostics_output is not None,
         }
     )
 
 
-def _newest(versions: dict[int, str]) -> dict[int, str]:
-    return dict(sorted(versions.items())[-VERSIONS_KEPT:])
+def _newest(versions: dict[int, str], forgotten_through: int) -> tuple[dict[int, str], int]:
+    """The newest VERSIONS_KEPT versions, and the highest version no longer remembered."""
+    ordered = sorted(versions.items())
+    dropped = [number for number, _ in ordered[:-VERSIONS_KEPT]]
+    return dict(ordered[-VERSIONS_KEPT:]), max([forgotten_through, *dropped])
+
+
+# How far before a version's creation its diagnostics file may seem stored (clocks of two services).
+CLOCK_TOLERANCE = timedelta(minutes=1)
+
+
+def not_before(moment: datetime | None, created_at: datetime | None) -> bool:
+    """Whether something that happened at `moment` (a file stored, an alert sent) can be about a version
+    created at `created_at`.
+
+    A file stored before the version existed is another's: an earlier model of the same name (deleted
+    and created again) trained under the same prefix. It must not stand for this version's.
+    """
+    if created_at is None or moment is None:
+        return True
+    return moment >= created_at - CLOCK_TOLERANCE
+
+
+def written_for(stored: StoredObject, created_at: datetime | None) -> bool:
+    """Whether the stored file can be the one a version created at `created_at` wrote."""
+    return not_before(stored.last_modified, created_at)
 
 
 def is_first_training(version: ModelVersion) -> bool:

@@ -6,10 +6,12 @@ outcome sends one alert and puts one EventBridge event, both through the once-on
 
 A success whose diagnostics file this stack reads is the S3 trigger's to alert, with the summary.
 The poller remembers it as pending and checks, every run, that its alert went out; if it has not
-within the grace period (SAFETY_NET_GRACE_MINUTES), or at once when the bucket does not announce its
-objects on EventBridge, the poller alerts it itself: the summary if the file is there (one file per
-run, however large), otherwise an outcome alert saying the file is missing. Every alert is claimed
-under the same key as the other paths', so a success is never silent and never alerted twice.
+within the grace period (SAFETY_NET_GRACE_MINUTES), or at once when the file is there and the bucket
+does not announce its objects on EventBridge, the poller alerts it itself with the summary (one file
+per run, however large). A file still missing after MISSING_FILE_WAIT_MINUTES (or the grace period) is
+alerted as missing. Every alert is claimed under the same key as the other paths', so a success is
+never silent and never alerted twice. One pending success's error is reported and does not hold up
+the others or the model's state.
 
 A model's stored state advances only after all its announcements went out: if SNS or EventBridge
 fails, the next run finds the same changes and delivers them. One model's error does not stop the
@@ -25,9 +27,9 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from common.alert_keys import Outcome, coverage_key, event_key
+from common.alert_keys import Outcome, coverage_key, diagnostics_location_key, event_key
 from common.alert_once import Sent, claimed, send_once
-from common.alerts import diagnostics_not_configured_alert, outcome_alert
+from common.alerts import Alert, diagnostics_not_configured_alert, outcome_alert
 from common.aws import events, ledger, model_state, s3
 from common.aws.lookout import LookoutClient
 from common.coverage import coverage_change
@@ -38,6 +40,7 @@ from common.errors import (
     LookoutAutomationError,
     ModelNotFoundError,
 )
+from common.locations import StoredObject
 from common.model_identity import ModelSummary, ModelVersion
 from common.model_status import (
     OutcomeEvent,
@@ -50,6 +53,8 @@ from common.model_status import (
     training_failed,
     version_outcomes,
     versions_to_describe,
+    not_before,
+    written_for,
 )
 from common.settings import Settings
 
@@ -58,6 +63,10 @@ logger = Logger(child=True)
 # A run summarises at most this many files as the safety net: each may take minutes, and a run must
 # end within the function's timeout. The others wait for the next run.
 SAFETY_NET_SUMMARIES_PER_RUN = 1
+# A success's missing diagnostics file is alerted as missing only after this long (or the grace period, if
+# longer): longer than the training workflow waits for a late file (about 40 minutes), so a file the
+# workflow still waits for is not alerted as missing.
+MISSING_FILE_WAIT_MINUTES = 45
 
 
 class PollReport(BaseModel):
@@ -181,7 +190,9 @@ class _Run:
         self.report.outcomes += 1
         report = success_report(version, self.settings.diagnostics_bucket) if version else None
         if event.outcome is Outcome.SUCCEEDED and version and report and report.diagnostics is not None:
-            pending = PendingSuccess(event=event, diagnostics=report.diagnostics, seen_at=self.now)
+            pending = PendingSuccess(
+                event=event, diagnostics=report.diagnostics, seen_at=self.now, version_created_at=version.created_at
+            )
             seen = seen.model_copy(update={"pending": seen.pending | {version.version: pending}})
         else:
             note = report.note if report and event.outcome is Outcome.SUCCEEDED else None
@@ -194,49 +205,77 @@ class _Run:
         return seen
 
     def _safety_net(self, seen: SeenModel) -> SeenModel:
-        settled = {number for number, pending in seen.pending.items() if self._settle(pending)}
+        settled = set()
+        for number, pending in sorted(seen.pending.items()):
+            try:
+                if self._settle(pending):
+                    settled.add(number)
+            except Exception as error:  # one success's trouble must not hold up the model's state or others
+                logger.exception("Safety net failed", extra={"model_name": seen.model_name, "version": number})
+                self.report.errors.append(f"{seen.model_name} v{number}: {type(error).__name__}: {error}")
         if not settled:
             return seen
         return seen.model_copy(update={"pending": {n: p for n, p in seen.pending.items() if n not in settled}})
 
     def _settle(self, pending: PendingSuccess) -> bool:
         """Whether the pending success's alert went out, by the S3 trigger or now by this run."""
-        try:
-            stored = s3.head(pending.diagnostics)
-        except DiagnosticsObjectMissingError:
-            stored = None
+        table = self.settings.ledger_table_name
+        stored = self._this_versions_file(pending)
         if stored is not None:
-            entry = ledger.read(self.settings.ledger_table_name, stored.alert_key)
+            entry = ledger.read(table, stored.alert_key)
             if entry.sent():
                 return True
             if entry.claimed_at(self.now):
                 return False  # another invocation is sending it
-        waited = self.now - pending.seen_at
-        # A file that is there but that no trigger will see (the bucket does not announce) need not wait;
-        # a missing file always gets the grace period to land.
-        may_still_come = stored is None or self.report.bucket_announcing is not False
-        if may_still_come and waited < self.settings.safety_net_grace_minutes * 60:
-            return False
+        location = pending.diagnostics
         if stored is None:
-            note = (
-                f"Diagnostics: {pending.diagnostics.uri} was not in S3 {waited / 60:.0f} min after the version "
-                "succeeded. If it lands later, the S3 trigger alerts its summary."
-            )
-            self._count(send_once(self.settings, pending.event.alert_key, outcome_alert(pending.event, note)))
+            alerted = ledger.read(table, diagnostics_location_key(location.bucket, location.key))
+            if alerted.sent() and not_before(alerted.sent_at, pending.version_created_at):
+                return True  # this version's file was alerted, and deleted or moved since
+        waited = self.now - pending.seen_at
+        if stored is None:
+            # A missing file waits at least as long as the workflow waits for a late one.
+            if waited < max(self.settings.safety_net_grace_minutes, MISSING_FILE_WAIT_MINUTES) * 60:
+                return False
+            self._count(send_once(self.settings, pending.event.alert_key, self._missing(pending, waited)))
             self.report.safety_net_alerts += 1
             return True
+        # A file that is there but that no trigger will see (the bucket does not announce) need not wait.
+        if self.report.bucket_announcing is not False and waited < self.settings.safety_net_grace_minutes * 60:
+            return False
         if self.summaries_left == 0:
             return False
-        self.summaries_left -= 1
         try:
             result = alert_diagnostics(
                 stored, self.settings, note=self._why_the_poller(waited), identification=pending.identification()
             )
         except AlertInProgressError:
             return False  # claimed between the look and the claim: its sender finishes it
+        self.summaries_left -= 1
         self._count(result.status if result.status != "IGNORED" else "DUPLICATE")
         self.report.safety_net_alerts += result.status == "ALERTED"
         return True
+
+    def _this_versions_file(self, pending: PendingSuccess) -> StoredObject | None:
+        """The version's diagnostics file, if it is stored (a file older than the version is another's)."""
+        try:
+            stored = s3.head(pending.diagnostics)
+        except DiagnosticsObjectMissingError:
+            return None
+        return stored if written_for(stored, pending.version_created_at) else None
+
+    def _missing(self, pending: PendingSuccess, waited: float) -> Alert:
+        landing = (
+            "If it lands later, the S3 trigger alerts its summary."
+            if self.report.bucket_announcing is not False
+            else f"Bucket {pending.diagnostics.bucket} does not send its events to EventBridge: summarise it with "
+            f"`lookout-diagnostics summarise {pending.diagnostics.uri}` when it lands."
+        )
+        note = (
+            f"Diagnostics: {pending.diagnostics.uri} was not in S3 {waited / 60:.0f} min after the version "
+            f"succeeded. {landing}"
+        )
+        return outcome_alert(pending.event, note)
 
     def _why_the_poller(self, waited: float) -> str:
         if self.report.bucket_announcing is False:

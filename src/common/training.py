@@ -113,6 +113,13 @@ def plan_training(raw_input: Any, execution_name: str, settings: Settings) -> Tr
         given = TrainingInput.model_validate(raw_input)
     except ValidationError as error:
         raise InvalidTrainingInputError(_problems(error)) from error
+    prefix = settings.model_name_prefix
+    if prefix and not given.ModelName.startswith(prefix):
+        # The status poller, which makes sure every success is alerted, polls only these models.
+        raise InvalidTrainingInputError(
+            f"ModelName: must begin with {prefix!r}, the stack's ModelNamePrefix (the status poller watches only "
+            "those models)"
+        )
     request: dict[str, Any] = given.model_dump(
         mode="json", exclude_none=True, exclude={"PollIntervalSeconds", "MaxWaitSeconds"}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -15,7 +16,7 @@ from common.diagnostics_service import alert_diagnostics
 from common.errors import DiagnosticsNotReadyError, DiagnosticsObjectMissingError
 from common.locations import S3Location
 from common.model_identity import MetricsFigures, ModelVersion, parse_model_metrics
-from common.model_status import success_report, training_failed, version_outcomes
+from common.model_status import success_report, training_failed, version_outcomes, written_for
 from common.settings import Settings
 from common.training import WorkflowFailure, describe_failure, plan_training
 
@@ -38,6 +39,7 @@ class DescribedVersion(BaseModel):
     ModelQuality: str | None = None
     ModelMetrics: str | None = None
     ModelDiagnosticsResultsObject: ResultsObject | None = None
+    CreatedAt: datetime | None = None  # Step Functions passes it as ISO 8601 text
 
 
 class Headline(BaseModel):
@@ -119,6 +121,8 @@ def finish_training(version: DescribedVersion, settings: Settings) -> TrainingRe
             stored = s3.head(report.diagnostics)
         except DiagnosticsObjectMissingError as error:
             raise DiagnosticsNotReadyError(f"{report.diagnostics.uri} is not in S3 yet") from error
+        if not written_for(stored, version.CreatedAt):
+            raise DiagnosticsNotReadyError(f"{stored.location.uri} was stored before version {version.ModelVersion}")
         result = alert_diagnostics(stored, settings)
         diagnostics_uri = stored.location.uri
         summary_location = stored.location.summary_location()
@@ -175,6 +179,7 @@ def _as_model_version(version: DescribedVersion) -> ModelVersion:
         model_quality=version.ModelQuality,
         model_metrics=version.ModelMetrics,
         diagnostics_object=S3Location(bucket=results.Bucket, key=results.Key) if results else None,
+        created_at=version.CreatedAt,
     )
 
 

@@ -19,8 +19,9 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from moto.core.models import botocore_stubber
+from moto.s3 import models as moto_s3_models
 
 from common.alert_keys import diagnostics_key
 from common.aws import ledger
@@ -41,6 +42,7 @@ MODEL = INPUT["ModelName"]
 ARCHIVE = "team-archive"  # a bucket this stack does not watch
 LONG_AGO = datetime(2024, 1, 1, tzinfo=UTC)
 GRACE_MINUTES = 15
+FILE = "model_diagnostics_results.json.gz"
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -465,14 +467,14 @@ def test_a_success_whose_file_is_missing_is_alerted_by_the_poller_saying_so(
     first_poll_of_an_empty_account()
     watched_model(lookout, stack)
     lookout.add_version(MODEL, 1, diagnostics_object=(stack.bucket, f"{MODEL}/1/model_diagnostics_results.json.gz"))
-    # When the poller runs, and again after the grace period
+    # When the poller runs, and again after the workflow would have stopped waiting for it (45 minutes)
     poll()
-    clock.advance(minutes=GRACE_MINUTES + 1)
+    clock.advance(minutes=46)
     poll()
     # Then one alert says the version succeeded and its file is missing
     [alert] = stack.received_alerts()
     assert alert.subject == f"[OK] {MODEL} v1: succeeded"
-    assert "was not in S3 16 min after the version succeeded" in alert.body["note"]
+    assert "was not in S3 46 min after the version succeeded" in alert.body["note"]
 
 
 def test_an_unreadable_file_found_by_the_safety_net_is_alerted_as_unreadable(
@@ -494,3 +496,167 @@ def test_an_unreadable_file_found_by_the_safety_net_is_alerted_as_unreadable(
     assert alert.body["event_type"] == "DIAGNOSTICS_UNREADABLE"
     assert alert.body["line"] == 1
     assert "Sent by the status poller" in alert.body["note"]
+
+
+# ------------------------------------------------------------------ found by a hostile review afterwards
+def test_a_file_the_stack_may_not_read_is_alerted_as_unreadable_and_holds_up_no_other_success(
+    stack: EmulatedStack, lookout: FakeLookout
+) -> None:
+    # Given a bucket that does not announce, and two successes: one file encrypted with a key the stack may not
+    # use (S3 answers AccessDenied), one readable
+    boto3.client("s3").put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration={})
+    first_poll_of_an_empty_account()
+    for name in ("a-pump", "b-pump"):
+        watched_model(lookout, stack, name)
+        put_diagnostics(lookout.add_version(name, 1, diagnostics_object=(stack.bucket, f"{name}/1/{FILE}")))
+
+    def kms_denied(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key") == f"a-pump/1/{FILE}":
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no kms:Decrypt"}}, "GetObject")
+
+    current_runtime().client("StatusPollerFunction", "s3").meta.events.register(
+        "provide-client-params.s3.GetObject", kms_denied
+    )
+    # When the poller runs twice (one safety-net summary per run)
+    poll()
+    report = poll()
+    # Then each success got one alert: the unreadable one says why, the other is summarised
+    alerts = {alert.body["model"]["model_name"]: alert for alert in stack.received_alerts()}
+    assert alerts["a-pump"].body["event_type"] == "DIAGNOSTICS_UNREADABLE"
+    assert "S3 refused to read it (AccessDenied" in alerts["a-pump"].body["reason"]
+    assert alerts["b-pump"].body["summary"]["rows"] == SPEC.rows
+    assert (report["errors"], report["pending_successes"]) == ([], 0)
+
+
+def test_a_model_the_poller_does_not_watch_is_refused_by_the_workflow(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stack whose poller watches only models named "line-..." (ModelNamePrefix), its safety net included
+    monkeypatch.setenv("MODEL_NAME_PREFIX", "line-")
+    get_settings.cache_clear()
+    # When the workflow is asked to train a model outside it
+    result = train(machine)
+    # Then it is refused before any model exists, saying why
+    assert (result.status, result.error) == ("FAILED", "InvalidInput")
+    assert "must begin with 'line-'" in (result.cause or "")
+    assert lookout.calls_to("CreateModel") == []
+
+
+def test_a_model_created_again_under_its_old_name_is_not_settled_by_the_old_models_file(
+    machine: EmulatedStateMachine,
+    lookout: FakeLookout,
+    stack: EmulatedStack,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the file an earlier model of the same name wrote, under the key the new version 1 will use
+    key = f"{MODEL}/{MODEL}/1/{FILE}"
+    boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=diagnostics_bytes())
+    deliver("eventbridge-object-created", stack.bucket, key)
+    stack.received_alerts()
+    first_poll_of_an_empty_account()
+
+    def created_later(model: FakeModel, version: FakeModelVersion | None) -> None:
+        assert version is not None  # its file has not landed yet; the version is clearly newer than the old file
+        version.created_at = datetime.now(UTC) + timedelta(minutes=10)
+
+    lookout.train_on_create(MODEL, in_progress_polls=1, on_complete=created_later)
+    # When the new model's training succeeds and its file lands late (its event lost)
+    result = train(machine)
+    poll()
+    clock.advance(minutes=GRACE_MINUTES + 1)
+    assert poll()["pending_successes"] == 1
+    with monkeypatch.context() as later:  # S3 stores it after the version was created
+        later.setattr(moto_s3_models, "utcnow", lambda: datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=20))
+        boto3.client("s3").put_object(
+            Bucket=stack.bucket, Key=key, Body=diagnostics_bytes(SPEC.model_copy(update={"rows": 2000}))
+        )
+    clock.advance(minutes=15)
+    poll()
+    # Then the workflow did not report the old summary as its own, and the new file got the one alert
+    assert result.output is not None and result.output["Alert"] == "PENDING"
+    [alert] = stack.received_alerts()
+    assert alert.body["summary"]["rows"] == 2000
+
+
+def test_more_versions_than_are_remembered_are_not_announced_again(stack: EmulatedStack, lookout: FakeLookout) -> None:
+    # Given a model with 101 old failed retrainings, remembered by the first poll (the newest 100 are kept)
+    lookout.add_model("old-pump", diagnostics_bucket=ARCHIVE, diagnostics_prefix="o/", created_at=LONG_AGO)
+    for number in range(1, 102):
+        lookout.add_version(
+            "old-pump", number, status="FAILED", source_type="RETRAINING", created_at=LONG_AGO, failed_reason="old"
+        )
+    poll()
+    # When version 102 fails
+    lookout.add_version("old-pump", 102, status="FAILED", source_type="RETRAINING", failed_reason="new")
+    poll()
+    # Then only version 102 is alerted
+    assert [alert.subject for alert in stack.received_alerts()] == ["[ERROR] old-pump v102: failed: new"]
+
+
+def test_a_file_removed_after_its_alert_is_not_alerted_again_as_missing(
+    stack: EmulatedStack, lookout: FakeLookout, clock: Clock
+) -> None:
+    # Given a success the S3 trigger alerted, whose file was then moved away before the poller looked
+    first_poll_of_an_empty_account()
+    watched_model(lookout, stack)
+    version = lookout.add_version(MODEL, 1, diagnostics_object=(stack.bucket, f"{MODEL}/1/{FILE}"))
+    put_diagnostics(version)
+    deliver("eventbridge-object-created", stack.bucket, key_of(version))
+    boto3.client("s3").delete_object(Bucket=stack.bucket, Key=key_of(version))
+    # When the poller runs, and long after
+    poll()
+    clock.advance(minutes=60)
+    report = poll()
+    # Then the trigger's alert stands alone
+    assert len(stack.received_alerts()) == 1
+    assert report["pending_successes"] == 0
+
+
+def test_a_missing_file_waits_as_long_as_the_workflow_would_before_it_is_alerted_as_missing(
+    stack: EmulatedStack, lookout: FakeLookout, clock: Clock
+) -> None:
+    # Given a success whose file has not landed
+    first_poll_of_an_empty_account()
+    watched_model(lookout, stack)
+    lookout.add_version(MODEL, 1, diagnostics_object=(stack.bucket, f"{MODEL}/1/{FILE}"))
+    poll()
+    # When the grace period has passed but not the workflow's wait for a late file (about 40 minutes)
+    clock.advance(minutes=40)
+    poll()
+    # Then nothing is said yet; after 45 minutes, the file is reported missing
+    assert stack.received_alerts() == []
+    clock.advance(minutes=6)
+    poll()
+    [alert] = stack.received_alerts()
+    assert "was not in S3 46 min after the version succeeded" in alert.body["note"]
+
+
+def test_a_failed_training_whose_reason_cannot_be_read_is_still_one_training_failure(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    # Given the poller's first run, a training that fails, and DescribeModel failing when the workflow asks why
+    first_poll_of_an_empty_account()
+    lookout.train_on_create(MODEL, in_progress_polls=1, outcome="FAILED", failed_reason="Not enough data")
+    real = lookout.fail_next
+    described: list[int] = []
+
+    def fail_after_the_failure(model: FakeModel, version: FakeModelVersion | None) -> None:
+        described.append(1)
+        real("DescribeModel", "AccessDeniedException", times=1)
+
+    lookout.train_on_create(
+        MODEL,
+        in_progress_polls=1,
+        outcome="FAILED",
+        failed_reason="Not enough data",
+        on_complete=fail_after_the_failure,
+    )
+    # When the workflow ends and the poller then sees the failed model
+    result = train(machine)
+    poll()
+    # Then the failure is the training's (the outcome's key the poller uses too): one alert in all
+    assert (result.status, result.error) == ("FAILED", "TrainingFailed")
+    [alert] = stack.received_alerts()
+    assert alert.body["event_type"] == "TRAINING_FAILED"
+    assert [e["detail"]["outcome"] for e in stack.received_events()] == ["TRAINING_FAILED"]

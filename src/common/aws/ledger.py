@@ -9,6 +9,7 @@ One key names one thing that happened (one diagnostics object), whichever path s
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from botocore.exceptions import ClientError
@@ -32,6 +33,7 @@ class Entry(BaseModel):
 
     state: str | None = None  # None, CLAIMED or SENT
     lease_until: int | None = None
+    sent_at: datetime | None = None
 
     def sent(self) -> bool:
         return self.state == SENT
@@ -44,7 +46,12 @@ class Entry(BaseModel):
 def read(table: str, key: str) -> Entry:
     item = client("dynamodb").get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item", {})
     lease = item.get("lease_until", {}).get("N")
-    return Entry(state=item.get("state", {}).get("S"), lease_until=int(lease) if lease is not None else None)
+    sent = item.get("sent_at", {}).get("N")
+    return Entry(
+        state=item.get("state", {}).get("S"),
+        lease_until=int(lease) if lease is not None else None,
+        sent_at=datetime.fromtimestamp(int(sent), UTC) if sent is not None else None,
+    )
 
 
 def claim(table: str, key: str, lease_seconds: int) -> Claim:
@@ -83,6 +90,21 @@ def mark_sent(table: str, key: str, message_id: str) -> None:
             ":sent": {"S": SENT},
             ":id": {"S": message_id},
             ":now": {"N": str(int(time.time()))},
+        },
+    )
+
+
+def record(table: str, key: str, result_id: str) -> None:
+    """Record a key as sent outright (a second name for something already sent under its own claim)."""
+    now = int(time.time())
+    client("dynamodb").put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": key},
+            "state": {"S": SENT},
+            "message_id": {"S": result_id},
+            "sent_at": {"N": str(now)},
+            "expires_at": {"N": str(now + RETENTION_SECONDS)},
         },
     )
 

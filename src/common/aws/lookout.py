@@ -117,6 +117,7 @@ class LookoutClient:
             failed_reason=response.get("FailedReason"),
             auto_promotion_result=response.get("AutoPromotionResult"),
             auto_promotion_result_reason=response.get("AutoPromotionResultReason"),
+            created_at=response.get("CreatedAt"),
         )
 
 

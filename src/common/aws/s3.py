@@ -14,10 +14,13 @@ from typing import IO, Any
 from botocore.exceptions import ClientError
 
 from common.aws.clients import client
-from common.errors import DiagnosticsObjectMissingError
+from common.errors import DiagnosticsFileError, DiagnosticsObjectMissingError
 from common.locations import S3Location, StoredObject
 
 MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket", "NoSuchVersion"}
+# The object is there but cannot be read by the stack, and retrying will not change that: encrypted with a
+# key the functions may not use (AccessDenied, KMS.*), or archived (InvalidObjectState). Said in an alert.
+REFUSED = {"AccessDenied", "InvalidObjectState"}
 
 
 def head(location: S3Location, version_id: str | None = None) -> StoredObject:
@@ -33,6 +36,7 @@ def head(location: S3Location, version_id: str | None = None) -> StoredObject:
         etag=response["ETag"].strip('"'),
         version_id=response.get("VersionId") or version_id,
         size=response["ContentLength"],
+        last_modified=response.get("LastModified"),
     )
 
 
@@ -46,8 +50,12 @@ def open_stream(stored: StoredObject) -> Iterator[IO[bytes]]:
     try:
         response = client("s3").get_object(**request)
     except ClientError as error:
-        if error.response["Error"]["Code"] in MISSING:
+        code = error.response["Error"]["Code"]
+        if code in MISSING:
             raise DiagnosticsObjectMissingError(f"{location.uri} does not exist") from error
+        if code in REFUSED or code.startswith("KMS."):
+            message = error.response["Error"].get("Message", "")
+            raise DiagnosticsFileError(f"S3 refused to read it ({code}: {message})") from error
         raise
     body = response["Body"]
     try:
