@@ -48,12 +48,12 @@ from common.model_status import (
     SeenModel,
     first_sighting,
     needs_version_scan,
+    not_before,
     remember,
     success_report,
     training_failed,
     version_outcomes,
     versions_to_describe,
-    not_before,
     written_for,
 )
 from common.settings import Settings
