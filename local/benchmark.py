@@ -6,7 +6,7 @@
 
 The file is written by the project's generator (local.generator) and cached in out/bench/ under
 a name derived from its spec, so a rerun skips the generation. Then, each in a fresh process
-(so that peak RSS is its own): the project's summariser, `common.diagnostics.summarise_stream`,
+(so that peak RSS is its own): the project's summariser, `lookout_diagnostics.domain.summary.summarise_stream`,
 and the baseline below, the obvious loop (stdlib gzip + json.loads per line) feeding the same
 aggregation. It prints for each: uncompressed MB/s, rows/s, CPU seconds, peak RSS, and the
 ratios project / baseline. It exits 1 if the two summaries differ. `--cpus 1` pins both to one
@@ -34,10 +34,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from common.diagnostics import DiagnosticsSummary, _Aggregate, summarise_stream
-from common.errors import DiagnosticsFileError
-from common.settings import SummaryThresholds
 from local.generator import PRESETS, GeneratorSpec, GroundTruth, write_diagnostics_file
+from lookout_diagnostics.domain.summary import DiagnosticsSummary, _Aggregate, summarise_stream
+from lookout_diagnostics.errors import DiagnosticsFileError
+from lookout_diagnostics.settings import SummaryThresholds
 
 Method = Literal["project", "baseline"]
 METHODS: tuple[Method, ...] = ("project", "baseline")

@@ -18,7 +18,7 @@ How it fits together
   environment variable the template sets from ``!Ref Parameter`` gives that parameter's value). Its
   credentials come from moto's STS (AssumeRole). ``invoke(function, event)`` finds the handler from the
   template's ``Handler``, and calls it with a Lambda context while the application's clients
-  (``common.aws.clients.client``) are that role's: they are reset before and after, and created with
+  (``lookout_diagnostics.aws.clients.client``) are that role's: they are reset before and after, and created with
   the role's credentials, warm per function for the test, as a Lambda container keeps them.
   ``EmulatedStateMachine()`` (given the runtime, or finding the running one) runs each Lambda step the
   same way, and the state machine's own SDK calls (aws-sdk tasks, its Lambda invocations) under the
@@ -116,11 +116,11 @@ from moto.core.models import botocore_stubber
 from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
 from moto.sts.models import sts_backends
 
-from common.aws import clients
 from local.iam_policies import ACCOUNT, REGION, STACK_NAME, Stack, as_list, permits, policy_documents
 from local.lambda_context import LocalContext
 from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack
 from local.template import load_template
+from lookout_diagnostics.aws import clients
 
 # Start moto this way under IamEnforcement: moto then leaves the credentials in the environment alone.
 IAM_MOCK_CONFIG: Final[DefaultConfig] = {"core": {"mock_credentials": False}}
@@ -619,7 +619,7 @@ class _Role:
 
 
 class _ApplicationBoto3:
-    """Stands in for ``boto3`` inside common.aws.clients: the application's clients are the role's of the
+    """Stands in for ``boto3`` inside lookout_diagnostics.aws.clients: the application's clients are the role's of the
     identity this thread runs as, and the administrator's otherwise (test-side calls into src/)."""
 
     def __init__(self, runtime: LambdaRuntime, real: Any) -> None:
@@ -634,7 +634,7 @@ class _ApplicationBoto3:
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(
-            f"common.aws.clients uses boto3.{name}: local/iam.py routes only boto3.client to the function's role"
+            f"aws.clients uses boto3.{name}: local/iam.py routes only boto3.client to the function's role"
         )
 
 

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
 
-from common.aws.events import SOURCE as EVENT_SOURCE
 from local.template import ROOT, resource
-
-if TYPE_CHECKING:
-    from local.state_machine import EmulatedStateMachine
+from lookout_diagnostics.aws.eventbridge import SOURCE as EVENT_SOURCE
 
 EXAMPLE_BUCKET = "lookout-diagnostics-example"
 LOOKOUT_ROLE_ARN = "arn:aws:iam::123456789012:role/lookout-diagnostics-LookoutRole"
-TRAINING_DEFINITION = ROOT / "statemachine" / "train_model.asl.json"
 
 
 @dataclass(frozen=True)
@@ -232,18 +228,3 @@ def _table(logical_id: str) -> str:
             TableName=name, TimeToLiveSpecification={"Enabled": ttl["Enabled"], "AttributeName": ttl["AttributeName"]}
         )
     return name
-
-
-def create_training_workflow(machine: EmulatedStateMachine) -> str:
-    """The training state machine from statemachine/, its Lambda steps routed to the real handlers."""
-    from handlers import start_training, training_failed, training_finished
-
-    handlers = {
-        "StartTrainingFunction": start_training.lambda_handler,
-        "TrainingFinishedFunction": training_finished.lambda_handler,
-        "TrainingFailedFunction": training_failed.lambda_handler,
-    }
-    arns = {f"{name}Arn": machine.register_function(name, handler) for name, handler in handlers.items()}
-    return machine.create(
-        TRAINING_DEFINITION, arns, name="lookout-diagnostics-training", identity="TrainingStateMachine"
-    )

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from common import settings
-from common.aws import clients
 from local.fake_lookout import FakeLookout, skip_retry_sleeps
 from local.stack import EmulatedStack, create_stack
+from lookout_diagnostics import settings
+from lookout_diagnostics.aws import clients
 
 # Handlers build Powertools' Logger and Metrics when imported (at collection): configure them first.
 os.environ.update(

@@ -1,7 +1,7 @@
 """A diagnostics file landed in S3: summarise it and alert once.
 
 Accepts S3 event notifications and EventBridge events from S3. Only a created object in the watched
-bucket is summarised; other objects and other S3 events are IGNORED (common.diagnostics_service).
+bucket is summarised; other objects and other S3 events are IGNORED (lookout_diagnostics.usecases.alert_diagnostics).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from common.diagnostics_service import Announcement, ObjectResult, process_announced_object
-from common.errors import MalformedEventError
-from common.events import S3Notification, S3ObjectEvent, parse
-from common.locations import S3Location
-from common.settings import get_settings
+from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.errors import MalformedEventError
+from lookout_diagnostics.lambda_events import S3Notification, S3ObjectEvent, parse
+from lookout_diagnostics.settings import get_settings
+from lookout_diagnostics.usecases.alert_diagnostics import Announcement, ObjectResult, process_announced_object
 
 logger = Logger()
 # botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.

@@ -8,9 +8,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from common.events import EventBridgeEvent, parse
-from common.poller_service import PollReport, poll
-from common.settings import get_settings
+from lookout_diagnostics.lambda_events import EventBridgeEvent, parse
+from lookout_diagnostics.settings import get_settings
+from lookout_diagnostics.usecases.poll import PollReport, poll
 
 logger = Logger()
 # botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.

@@ -9,9 +9,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from common.events import parse
-from common.settings import get_settings
-from common.training_service import DescribedVersion, finish_training
+from lookout_diagnostics.lambda_events import parse
+from lookout_diagnostics.settings import get_settings
+from lookout_diagnostics.usecases.train import DescribedVersion, finish_training
 
 logger = Logger()
 # botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.

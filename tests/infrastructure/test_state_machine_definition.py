@@ -23,9 +23,9 @@ import botocore.session
 import pytest
 from botocore.model import ServiceModel
 
-from common import errors
-from common.training import describe_failure
 from local.template import load_template
+from lookout_diagnostics import errors
+from lookout_diagnostics.domain.training import describe_failure
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL_PATH = ROOT / "statemachine" / "train_model.asl.json"

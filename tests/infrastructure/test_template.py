@@ -25,8 +25,6 @@ from typing import Any
 import botocore.session
 import pytest
 
-from common.diagnostics import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
-from common.settings import Settings
 from local.iam_policies import (
     ACCOUNT,
     CREATED_BUCKET,
@@ -40,6 +38,8 @@ from local.iam_policies import (
     policy_documents,
 )
 from local.template import load_template
+from lookout_diagnostics.domain.summary import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
+from lookout_diagnostics.settings import Settings
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 POWERTOOLS_AND_LOGGING = re.compile(r"^(POWERTOOLS_.*|LOG_LEVEL)$")

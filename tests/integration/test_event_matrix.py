@@ -16,10 +16,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from common.errors import MalformedEventError
 from local.fake_lookout import FakeLookout
 from local.iam import LambdaRuntime, current_runtime
 from local.stack import EmulatedStack
+from lookout_diagnostics.errors import MalformedEventError
 from tests.conftest import emitted_metrics, event
 
 FILE = "model_diagnostics_results.json.gz"
@@ -364,7 +364,7 @@ def test_without_a_watched_bucket_any_bucket_is_read(
 ) -> None:
     # Given a function configured without DIAGNOSTICS_BUCKET (the check is then off) and a file elsewhere,
     # and a role widened to that bucket (the template's role reaches the watched bucket only)
-    from common.settings import get_settings
+    from lookout_diagnostics.settings import get_settings
 
     monkeypatch.delenv("DIAGNOSTICS_BUCKET")
     get_settings.cache_clear()

@@ -8,7 +8,7 @@ nothing silently dropped.
 How the faults are injected: AWS faults reach the code under test the way botocore delivers them, through its
 event system, with the SDK's real retries; only a killed process is modelled by patching.
 
-- AWS error responses: on the application's own clients (``common.aws.clients.client``: under IAM enforcement,
+- AWS error responses: on the application's own clients (``aws.clients.client``: under IAM enforcement,
   the clients each function's code gets under its role, see local/iam.py), the ``before-send``
   event that moto answers from is wrapped so that a request with a fault gets the error response the service
   sends (DynamoDB's JSON ``ProvisionedThroughputExceededException``, SNS's XML ``InternalError``, a PutEvents
@@ -67,17 +67,19 @@ from moto.core.models import botocore_stubber
 from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as URLLib3ReadTimeoutError
 
-from common import alert_keys, diagnostics_service
-from common.aws import clients, events, ledger, model_state, sns
-from common.errors import AlertInProgressError
-from common.model_status import Outcome, outcome_key
-from common.settings import get_settings
 from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
 from local.generator import GeneratorSpec, write_diagnostics_file
 from local.iam import LambdaRuntime, current_runtime
-from local.stack import EXAMPLE_BUCKET, TRAINING_DEFINITION, EmulatedStack, announcement, create_training_workflow
+from local.stack import EXAMPLE_BUCKET, EmulatedStack, announcement
 from local.state_machine import EmulatedStateMachine, ExecutionResult, states_entered
 from local.template import ROOT, load_template
+from local.workflow import TRAINING_DEFINITION, create_training_workflow
+from lookout_diagnostics.aws import clients, eventbridge, ledger, model_state, sns
+from lookout_diagnostics.domain import alert_keys
+from lookout_diagnostics.domain.outcomes import Outcome, outcome_key
+from lookout_diagnostics.errors import AlertInProgressError
+from lookout_diagnostics.settings import get_settings
+from lookout_diagnostics.usecases import alert_diagnostics as diagnostics_service
 from tests.conftest import emitted_metrics, event
 
 RESOURCES: dict[str, Any] = load_template()["Resources"]
@@ -267,7 +269,8 @@ class LambdaKilled(BaseException):
 @contextmanager
 def killed_when_calling(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> Iterator[None]:
     """Within the block, calling `owner.name` kills the invocation there. A killed process runs none of its
-    clean-up: the ledger's release (in alert_once's `except`) does nothing, so the claim stays as it was."""
+    clean-up: the ledger's release (in the gate's `except`, usecases/once.py) does nothing, so the claim stays
+    as it was."""
 
     def die(*_args: Any, **_kwargs: Any) -> None:
         raise LambdaKilled(f"killed in {name}")
@@ -827,7 +830,7 @@ def test_lookout_failing_to_list_models_fails_the_run_for_the_errors_alarm_and_t
 
 @pytest.mark.parametrize(
     ("where", "owner", "name"),
-    [("publishing the alert", sns, "publish"), ("putting the event", events, "put_outcome")],
+    [("publishing the alert", sns, "publish"), ("putting the event", eventbridge, "put_outcome")],
 )
 def test_a_killed_run_is_reported_until_its_claim_expires_then_announced_once(
     stack: EmulatedStack,

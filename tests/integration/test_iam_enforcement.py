@@ -18,9 +18,10 @@ from botocore.exceptions import ClientError
 
 from local.fake_lookout import FakeLookout
 from local.iam import Denial, Invoke, LambdaRuntime
-from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack, create_training_workflow
+from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack
 from local.state_machine import EmulatedStateMachine
 from local.template import ROOT
+from local.workflow import create_training_workflow
 from tests.conftest import event
 
 KEY = "pump-7/model_diagnostics_results.json.gz"

@@ -23,15 +23,16 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from moto.core.models import botocore_stubber
 from moto.s3 import models as moto_s3_models
 
-from common.alert_keys import diagnostics_key
-from common.aws import ledger
-from common.settings import get_settings
 from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
 from local.generator import GeneratorSpec, write_diagnostics_file
 from local.iam import current_runtime
-from local.stack import EmulatedStack, announcement, create_training_workflow
+from local.stack import EmulatedStack, announcement
 from local.state_machine import EmulatedStateMachine, ExecutionResult
 from local.template import ROOT
+from local.workflow import create_training_workflow
+from lookout_diagnostics.aws import ledger
+from lookout_diagnostics.domain.alert_keys import diagnostics_key
+from lookout_diagnostics.settings import get_settings
 from tests.conftest import emitted_metrics, event
 
 SPEC = GeneratorSpec(
@@ -50,7 +51,7 @@ class Clock:
     """The poller's and the ledger's clock, moved forward without sleeping."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from common import poller_service
+        from lookout_diagnostics.usecases import poll as poller_service
 
         self.offset = 0.0
         monkeypatch.setattr(poller_service, "time", self)

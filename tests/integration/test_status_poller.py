@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 import pytest
 
-from common.aws import model_state
 from local.fake_lookout import FakeLookout
 from local.iam import current_runtime
 from local.stack import EmulatedStack
+from lookout_diagnostics.aws import model_state
 from tests.conftest import event
 
 MODEL = "pump-7"

@@ -15,9 +15,10 @@ import pytest
 from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
 from local.generator import GeneratorSpec, write_diagnostics_file
 from local.iam import current_runtime
-from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack, announcement, create_training_workflow
+from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack, announcement
 from local.state_machine import EmulatedStateMachine, ExecutionResult, states_entered
 from local.template import ROOT
+from local.workflow import create_training_workflow
 
 SPEC = GeneratorSpec(
     rows=3000, sensors=8, components=2, episodes=2, episode_points=(10, 30), seed=3, machine_off_points=(20, 50)
@@ -258,7 +259,7 @@ def test_a_diagnostics_file_that_never_comes_ends_trained_with_its_alert_pending
 def test_a_model_without_diagnostics_output_still_succeeds_and_says_how_to_get_diagnostics(
     machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from common import settings
+    from lookout_diagnostics import settings
 
     monkeypatch.delenv("DIAGNOSTICS_BUCKET")
     settings.get_settings.cache_clear()

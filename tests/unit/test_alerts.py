@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from common.alerts import MESSAGE_MAX_BYTES, SUBJECT_MAX, summary_alert, unreadable_alert
-from common.diagnostics import AnomalousEvent, DiagnosticsSummary, SensorContribution, Severity
-from common.locations import S3Location
-from common.model_identity import Identification, MetricsFigures, ModelIdentity
+from lookout_diagnostics.domain.alerts import MESSAGE_MAX_BYTES, SUBJECT_MAX, summary_alert, unreadable_alert
+from lookout_diagnostics.domain.identity import Identification, MetricsFigures, ModelIdentity
+from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.summary import AnomalousEvent, DiagnosticsSummary, SensorContribution, Severity
 
 FILE = S3Location(bucket="plant-a", key="diag/pump-7/model_diagnostics_results.json.gz")
 IDENTIFIED = Identification(
@@ -136,7 +136,7 @@ def test_subject_is_ascii_and_cut_to_the_limit() -> None:
 def test_the_sample_outcome_event_matches_the_schema_the_poller_puts() -> None:
     from pathlib import Path
 
-    from common.model_status import OutcomeEvent
+    from lookout_diagnostics.domain.outcomes import OutcomeEvent
 
     sample = json.loads((Path(__file__).resolve().parents[2] / "events" / "model-version-outcome.json").read_text())
     detail = OutcomeEvent.model_validate(sample["detail"])

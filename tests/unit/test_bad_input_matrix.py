@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from common.diagnostics import MAX_LINE_BYTES, MAX_SENSORS, DiagnosticsSummary, summarise_stream
-from common.errors import DiagnosticsFileError, InvalidTrainingInputError
-from common.settings import Settings, SummaryThresholds
-from common.training import plan_training
+from lookout_diagnostics.domain.summary import MAX_LINE_BYTES, MAX_SENSORS, DiagnosticsSummary, summarise_stream
+from lookout_diagnostics.domain.training import plan_training
+from lookout_diagnostics.errors import DiagnosticsFileError, InvalidTrainingInputError
+from lookout_diagnostics.settings import Settings, SummaryThresholds
 
 THRESHOLDS = SummaryThresholds()
 NORMAL = b'{"timestamp":"2021-03-11T22:24:00.000000","prediction":0,"anomaly_score":0.1}'

@@ -14,10 +14,10 @@ from typing import Any
 import boto3
 import pytest
 
-from cli import main
 from local.fake_lookout import FakeLookout
 from local.generator import GeneratorSpec, GroundTruth, write_diagnostics_file
 from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack
+from lookout_diagnostics.cli import main
 
 SPEC = GeneratorSpec(
     rows=2000, sensors=6, components=2, episodes=2, episode_points=(5, 20), machine_off_points=(10, 40)
@@ -36,7 +36,9 @@ def diagnostics(tmp_path: Path) -> tuple[Path, GroundTruth]:
 def command_line(*arguments: str | bytes, **options: Any) -> subprocess.Popen[bytes]:
     """lookout-diagnostics in a process of its own, as its console script runs it."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(["src", "."])}
-    return subprocess.Popen([sys.executable, "-m", "cli", *arguments], env=environment, cwd=ROOT, **options)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lookout_diagnostics.cli", *arguments], env=environment, cwd=ROOT, **options
+    )
 
 
 def run_command_line(*arguments: str | bytes, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -113,7 +115,7 @@ def test_progress_goes_to_a_terminal_on_stderr(
 ) -> None:
     path, _ = diagnostics
     monkeypatch.setattr("sys.stderr.isatty", lambda: True)
-    monkeypatch.setattr("cli.time.monotonic", iter(range(0, 10_000, 1)).__next__)
+    monkeypatch.setattr("lookout_diagnostics.cli.time.monotonic", iter(range(0, 10_000, 1)).__next__)
     assert main(["summarise", str(path)]) == 0
     err = capsys.readouterr().err
     assert "read " in err
@@ -367,7 +369,7 @@ def test_importing_the_command_line_does_not_import_boto3() -> None:
 
     # When the command line module is imported
     imported = subprocess.run(
-        [sys.executable, "-c", "import sys, cli; print('boto3' in sys.modules)"],
+        [sys.executable, "-c", "import sys, lookout_diagnostics.cli; print('boto3' in sys.modules)"],
         env=environment,
         capture_output=True,
         text=True,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from common.diagnostics import DiagnosticsSummary, Severity, summarise_stream
-from common.errors import DiagnosticsFileError
-from common.settings import SummaryThresholds
+from lookout_diagnostics.domain.summary import DiagnosticsSummary, Severity, summarise_stream
+from lookout_diagnostics.errors import DiagnosticsFileError
+from lookout_diagnostics.settings import SummaryThresholds
 
 THRESHOLDS = SummaryThresholds()
 

@@ -22,9 +22,9 @@ from typing import Any
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 
-from common.diagnostics import GZIP_MAGIC, MACHINE_OFF, DiagnosticsSummary, summarise_stream
-from common.errors import DiagnosticsFileError
-from common.settings import SummaryThresholds
+from lookout_diagnostics.domain.summary import GZIP_MAGIC, MACHINE_OFF, DiagnosticsSummary, summarise_stream
+from lookout_diagnostics.errors import DiagnosticsFileError
+from lookout_diagnostics.settings import SummaryThresholds
 
 # --------------------------------------------------------------------------- the reference
 

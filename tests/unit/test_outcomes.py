@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from common.alert_keys import Outcome, diagnostics_key, outcome_key, stable_id
-from common.alerts import outcome_alert
-from common.locations import S3Location
-from common.model_identity import ModelSummary, ModelVersion, VersionSummary
-from common.model_status import (
+from lookout_diagnostics.domain.alert_keys import Outcome, diagnostics_key, outcome_key, stable_id
+from lookout_diagnostics.domain.alerts import outcome_alert
+from lookout_diagnostics.domain.identity import ModelSummary, ModelVersion, VersionSummary
+from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.outcomes import (
     NO_DIAGNOSTICS_NOTE,
     first_sighting,
     needs_version_scan,

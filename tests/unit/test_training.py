@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from common.errors import InvalidTrainingInputError
-from common.settings import Settings
-from common.training import MAX_POLLS, describe_failure, plan_training
+from lookout_diagnostics.domain.training import MAX_POLLS, describe_failure, plan_training
+from lookout_diagnostics.errors import InvalidTrainingInputError
+from lookout_diagnostics.settings import Settings
 
 SETTINGS = Settings.model_validate(
     {

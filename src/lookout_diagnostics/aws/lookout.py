@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from common.aws.clients import client
-from common.errors import (
+from lookout_diagnostics.aws.clients import client
+from lookout_diagnostics.domain.identity import DiagnosticsOutput, ModelSummary, ModelVersion, VersionSummary
+from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.errors import (
     DatasetNotFoundError,
     LookoutAccessDeniedError,
     LookoutQuotaExceededError,
@@ -21,8 +23,6 @@ from common.errors import (
     ModelAlreadyExistsError,
     ModelNotFoundError,
 )
-from common.locations import S3Location
-from common.model_identity import DiagnosticsOutput, ModelSummary, ModelVersion, VersionSummary
 
 T = TypeVar("T")
 
@@ -60,7 +60,7 @@ def _request_error(
 
 
 class LookoutClient:
-    """Implements common.model_identity.LookoutReader against the real service."""
+    """Implements lookout_diagnostics.domain.identity.LookoutReader against the real service."""
 
     def list_models(self, name_prefix: str | None = None) -> list[ModelSummary]:
         request: dict[str, Any] = {"MaxResults": PAGE_SIZE}

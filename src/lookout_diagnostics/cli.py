@@ -33,16 +33,16 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from common.alerts import summary_text
-from common.coverage import CoverageChange, coverage_change, uncovered
-from common.diagnostics import DiagnosticsSummary, summarise_stream
-from common.errors import InvalidOptionError, LookoutAutomationError, LookoutRequestError
-from common.locations import S3Location
-from common.model_identity import ModelSummary
-from common.settings import SummaryThresholds, get_stack_defaults, get_thresholds
+from lookout_diagnostics.domain.alerts import summary_text
+from lookout_diagnostics.domain.coverage import CoverageChange, coverage_change, uncovered
+from lookout_diagnostics.domain.identity import ModelSummary
+from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.summary import DiagnosticsSummary, summarise_stream
+from lookout_diagnostics.errors import InvalidOptionError, LookoutAutomationError, LookoutRequestError
+from lookout_diagnostics.settings import SummaryThresholds, get_stack_defaults, get_thresholds
 
 if TYPE_CHECKING:
-    from common.aws.lookout import LookoutClient
+    from lookout_diagnostics.aws.lookout import LookoutClient
 
 EXIT_SOME_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -178,7 +178,7 @@ def _enable_diagnostics(arguments: argparse.Namespace) -> int:
     if problem is not None:
         return _fail(problem)
 
-    from common.aws.lookout import LookoutClient  # boto3 only when L4E is asked
+    from lookout_diagnostics.aws.lookout import LookoutClient  # boto3 only when L4E is asked
 
     lookout = LookoutClient()
     try:
@@ -317,7 +317,7 @@ def _summarise(
     target: str, source: str, thresholds: SummaryThresholds, progress: _Progress | None
 ) -> DiagnosticsSummary:
     if target.startswith("s3://"):
-        from common.aws import s3  # boto3 only when an S3 object is asked for
+        from lookout_diagnostics.aws import s3  # boto3 only when an S3 object is asked for
 
         stored = s3.head(S3Location.from_uri(target))
         if progress:

@@ -7,18 +7,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from common.alert_keys import Outcome, workflow_key
-from common.alert_once import send_once
-from common.alerts import outcome_alert, workflow_failure_alert
-from common.aws import lookout, s3
-from common.diagnostics import DiagnosticsSummary
-from common.diagnostics_service import alert_diagnostics
-from common.errors import DiagnosticsNotReadyError, DiagnosticsObjectMissingError
-from common.locations import S3Location
-from common.model_identity import MetricsFigures, ModelVersion, parse_model_metrics
-from common.model_status import success_report, training_failed, version_outcomes, written_for
-from common.settings import Settings
-from common.training import WorkflowFailure, describe_failure, plan_training
+from lookout_diagnostics.aws import lookout, s3
+from lookout_diagnostics.domain.alert_keys import Outcome, workflow_key
+from lookout_diagnostics.domain.alerts import outcome_alert, workflow_failure_alert
+from lookout_diagnostics.domain.identity import MetricsFigures, ModelVersion, parse_model_metrics
+from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.outcomes import success_report, training_failed, version_outcomes, written_for
+from lookout_diagnostics.domain.summary import DiagnosticsSummary
+from lookout_diagnostics.domain.training import WorkflowFailure, describe_failure, plan_training
+from lookout_diagnostics.errors import DiagnosticsNotReadyError, DiagnosticsObjectMissingError
+from lookout_diagnostics.settings import Settings
+from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
+from lookout_diagnostics.usecases.once import send_once
 
 
 class ResultsObject(BaseModel):

@@ -15,8 +15,8 @@ from enum import StrEnum
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from common.aws.clients import client
-from common.errors import AlertInProgressError
+from lookout_diagnostics.aws.clients import client
+from lookout_diagnostics.errors import AlertInProgressError
 
 SENT = "SENT"
 CLAIMED = "CLAIMED"

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from common.errors import InvalidTrainingInputError
-from common.settings import Settings
+from lookout_diagnostics.errors import InvalidTrainingInputError
+from lookout_diagnostics.settings import Settings
 
 NAME_PATTERN = r"^[0-9a-zA-Z_-]{1,200}$"
 BUCKET_PATTERN = r"^[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9]$"

@@ -1,7 +1,7 @@
 """One stored diagnostics file in, one alert out: the use case the three paths share.
 
 `alert_diagnostics` reads top to bottom inside the once-only gate, keyed by the stored object version
-(common.alert_keys): find the model, stream the summary, write it beside the file, send the alert.
+(lookout_diagnostics.domain.alert_keys): find the model, stream the summary, write it beside the file, send the alert.
 Anything that fails before the alert went out gives the claim back and raises, so the caller's retry
 (Lambda's, the workflow's, or the next poll) takes over and nothing is lost.
 """
@@ -14,16 +14,16 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
-from common.alert_keys import diagnostics_location_key, stable_id
-from common.alert_once import claimed, send
-from common.alerts import summary_alert, unreadable_alert
-from common.aws import ledger, s3
-from common.aws.lookout import LookoutClient
-from common.diagnostics import DiagnosticsSummary, summarise_stream
-from common.errors import DiagnosticsFileError, DiagnosticsObjectMissingError
-from common.locations import S3Location, StoredObject
-from common.model_identity import Identification, LookoutReader, identify
-from common.settings import Settings
+from lookout_diagnostics.aws import ledger, s3
+from lookout_diagnostics.aws.lookout import LookoutClient
+from lookout_diagnostics.domain.alert_keys import diagnostics_location_key, stable_id
+from lookout_diagnostics.domain.alerts import summary_alert, unreadable_alert
+from lookout_diagnostics.domain.identity import Identification, LookoutReader, identify
+from lookout_diagnostics.domain.locations import S3Location, StoredObject
+from lookout_diagnostics.domain.summary import DiagnosticsSummary, summarise_stream
+from lookout_diagnostics.errors import DiagnosticsFileError, DiagnosticsObjectMissingError
+from lookout_diagnostics.settings import Settings
+from lookout_diagnostics.usecases.once import claimed, send
 
 logger = Logger(child=True)
 

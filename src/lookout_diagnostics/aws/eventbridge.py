@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from common.aws.clients import client
-from common.errors import LookoutAutomationError
-from common.model_status import OutcomeEvent
+from lookout_diagnostics.aws.clients import client
+from lookout_diagnostics.domain.outcomes import OutcomeEvent
+from lookout_diagnostics.errors import LookoutAutomationError
 
 SOURCE = "lookout-diagnostics"
 DETAIL_TYPE = "Lookout for Equipment Model Version Outcome"

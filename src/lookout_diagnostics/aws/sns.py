@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from common.alerts import Alert
-from common.aws.clients import client
+from lookout_diagnostics.aws.clients import client
+from lookout_diagnostics.domain.alerts import Alert
 
 
 def publish(topic_arn: str, alert: Alert) -> str:

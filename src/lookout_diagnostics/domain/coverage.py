@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from common.model_identity import ModelSummary
+from lookout_diagnostics.domain.identity import ModelSummary
 
 
 class CoverageChange(BaseModel):

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.locations import S3Location
+from lookout_diagnostics.domain.locations import S3Location
 
 # Bounds on the work one identification may do (each is a DescribeModelVersion call).
 MAX_CANDIDATE_MODELS = 5
@@ -67,7 +67,7 @@ class ModelVersion(BaseModel):
 
 
 class LookoutReader(Protocol):
-    """What identification needs from L4E (implemented by common.aws.lookout)."""
+    """What identification needs from L4E (implemented by lookout_diagnostics.aws.lookout)."""
 
     def list_models(self) -> list[ModelSummary]: ...
 

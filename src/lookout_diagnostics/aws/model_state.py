@@ -11,8 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from common.aws.clients import client
-from common.model_status import SeenModel
+from lookout_diagnostics.aws.clients import client
+from lookout_diagnostics.domain.outcomes import SeenModel
 
 
 def load(table: str, model_arn: str) -> SeenModel | None:

@@ -10,10 +10,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from common.alert_keys import Outcome, outcome_key, stable_id
-from common.diagnostics import DIAGNOSTICS_FILE_NAME
-from common.locations import S3Location, StoredObject
-from common.model_identity import (
+from lookout_diagnostics.domain.alert_keys import Outcome, outcome_key, stable_id
+from lookout_diagnostics.domain.identity import (
     Identification,
     MetricsFigures,
     ModelIdentity,
@@ -22,13 +20,15 @@ from common.model_identity import (
     VersionSummary,
     parse_model_metrics,
 )
+from lookout_diagnostics.domain.locations import S3Location, StoredObject
+from lookout_diagnostics.domain.summary import DIAGNOSTICS_FILE_NAME
 
 TERMINAL_VERSION_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCELED"})
 # The newest versions remembered per model; older ones are terminal and never change again.
 VERSIONS_KEPT = 100
 
 
-__all__ = ["Outcome"]  # re-exported: outcomes are named in common.alert_keys, with their keys
+__all__ = ["Outcome"]  # re-exported: outcomes are named in lookout_diagnostics.domain.alert_keys, with their keys
 
 
 class OutcomeEvent(BaseModel):

@@ -7,9 +7,9 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict
 
-from common.alert_keys import diagnostics_key
-from common.diagnostics import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
-from common.errors import InvalidLocationError
+from lookout_diagnostics.domain.alert_keys import diagnostics_key
+from lookout_diagnostics.domain.summary import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
+from lookout_diagnostics.errors import InvalidLocationError
 
 
 class S3Location(BaseModel):

@@ -27,22 +27,14 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from common.alert_keys import Outcome, coverage_key, diagnostics_location_key, event_key
-from common.alert_once import Sent, claimed, send_once
-from common.alerts import Alert, diagnostics_not_configured_alert, outcome_alert
-from common.aws import events, ledger, model_state, s3
-from common.aws.lookout import LookoutClient
-from common.coverage import coverage_change
-from common.diagnostics_service import alert_diagnostics
-from common.errors import (
-    AlertInProgressError,
-    DiagnosticsObjectMissingError,
-    LookoutAutomationError,
-    ModelNotFoundError,
-)
-from common.locations import StoredObject
-from common.model_identity import ModelSummary, ModelVersion
-from common.model_status import (
+from lookout_diagnostics.aws import eventbridge, ledger, model_state, s3
+from lookout_diagnostics.aws.lookout import LookoutClient
+from lookout_diagnostics.domain.alert_keys import Outcome, coverage_key, diagnostics_location_key, event_key
+from lookout_diagnostics.domain.alerts import Alert, diagnostics_not_configured_alert, outcome_alert
+from lookout_diagnostics.domain.coverage import coverage_change
+from lookout_diagnostics.domain.identity import ModelSummary, ModelVersion
+from lookout_diagnostics.domain.locations import StoredObject
+from lookout_diagnostics.domain.outcomes import (
     OutcomeEvent,
     PendingSuccess,
     SeenModel,
@@ -56,7 +48,15 @@ from common.model_status import (
     versions_to_describe,
     written_for,
 )
-from common.settings import Settings
+from lookout_diagnostics.errors import (
+    AlertInProgressError,
+    DiagnosticsObjectMissingError,
+    LookoutAutomationError,
+    ModelNotFoundError,
+)
+from lookout_diagnostics.settings import Settings
+from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
+from lookout_diagnostics.usecases.once import Sent, claimed, send_once
 
 logger = Logger(child=True)
 
@@ -199,7 +199,7 @@ class _Run:
             self._count(send_once(self.settings, event.alert_key, outcome_alert(event, note)))
         with claimed(self.settings, event_key(event.event_id)) as claim:
             if not claim.already_done:
-                claim.done(events.put_outcome(event, self.settings.event_bus_name))
+                claim.done(eventbridge.put_outcome(event, self.settings.event_bus_name))
                 self.report.events_put += 1
         logger.info("Outcome announced", extra={"model_name": event.model_name, "outcome": event.outcome})
         return seen

@@ -22,8 +22,8 @@ from typing import IO, Any, Literal, NamedTuple, Protocol, cast
 
 from pydantic import BaseModel, Field
 
-from common.errors import DiagnosticsFileError
-from common.settings import SummaryThresholds
+from lookout_diagnostics.errors import DiagnosticsFileError
+from lookout_diagnostics.settings import SummaryThresholds
 
 
 class _Codecs(NamedTuple):

@@ -12,11 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from common.alert_keys import Outcome
-from common.diagnostics import AnomalousEvent, DiagnosticsSummary, SensorContribution
-from common.locations import S3Location
-from common.model_identity import Identification, ModelIdentity
-from common.model_status import OutcomeEvent
+from lookout_diagnostics.domain.alert_keys import Outcome
+from lookout_diagnostics.domain.identity import Identification, ModelIdentity
+from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.outcomes import OutcomeEvent
+from lookout_diagnostics.domain.summary import AnomalousEvent, DiagnosticsSummary, SensorContribution
 
 SUBJECT_MAX = 99  # SNS allows 100 characters; ASCII only, no line breaks
 MESSAGE_MAX_BYTES = 250_000  # SNS allows 262,144 bytes for the message and its attributes together
@@ -49,7 +49,7 @@ class Alert(BaseModel):
     subject: str
     text: str
     body: dict[str, Any]
-    # Stable for what the alert is about (common.alert_keys.stable_id of its ledger key): a repeat that
+    # Stable for what the alert is about (alert_keys.stable_id of its ledger key): a repeat that
     # the at-least-once parts of AWS let through carries the same id, so a subscriber can drop it.
     alert_id: str | None = None
 

@@ -13,9 +13,9 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from common.aws.clients import client
-from common.errors import DiagnosticsFileError, DiagnosticsObjectMissingError
-from common.locations import S3Location, StoredObject
+from lookout_diagnostics.aws.clients import client
+from lookout_diagnostics.domain.locations import S3Location, StoredObject
+from lookout_diagnostics.errors import DiagnosticsFileError, DiagnosticsObjectMissingError
 
 MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket", "NoSuchVersion"}
 # The object is there but cannot be read by the stack, and retrying will not change that: encrypted with a

@@ -1,6 +1,6 @@
 """The once-only gate every path shares: `with claimed(settings, key) as claim:`.
 
-A use case names what happened with a key (common.alert_keys), claims it, and reads top to bottom
+A use case names what happened with a key (lookout_diagnostics.domain.alert_keys), claims it, and reads top to bottom
 inside the block: if the claim says it was already done, it returns; otherwise it does the work and
 calls `send` (or `claim.done`) once the side effect happened. Leaving the block with an exception
 before that gives the claim back, so the caller's retry (or the next poll) does it: nothing is lost.
@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from common.alert_keys import stable_id
-from common.alerts import Alert
-from common.aws import ledger, sns
-from common.settings import Settings
+from lookout_diagnostics.aws import ledger, sns
+from lookout_diagnostics.domain.alert_keys import stable_id
+from lookout_diagnostics.domain.alerts import Alert
+from lookout_diagnostics.settings import Settings
 
 Sent = Literal["ALERTED", "DUPLICATE"]
 

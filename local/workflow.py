@@ -1,0 +1,23 @@
+"""The stack's training workflow in the emulation: the real ASL, its Lambda steps routed to the real handlers."""
+
+from __future__ import annotations
+
+from local.state_machine import EmulatedStateMachine
+from local.template import ROOT
+
+TRAINING_DEFINITION = ROOT / "statemachine" / "train_model.asl.json"
+
+
+def create_training_workflow(machine: EmulatedStateMachine) -> str:
+    """The training state machine from statemachine/, each step under its function's role when IAM is enforced."""
+    from handlers import start_training, training_failed, training_finished
+
+    handlers = {
+        "StartTrainingFunction": start_training.lambda_handler,
+        "TrainingFinishedFunction": training_finished.lambda_handler,
+        "TrainingFailedFunction": training_failed.lambda_handler,
+    }
+    arns = {f"{name}Arn": machine.register_function(name, handler) for name, handler in handlers.items()}
+    return machine.create(
+        TRAINING_DEFINITION, arns, name="lookout-diagnostics-training", identity="TrainingStateMachine"
+    )
