@@ -85,7 +85,7 @@ ErrorCode = Literal[
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_PAGE_SIZE = 50
-# Account quotas of the service (lookout-facts.md): models per account, models training at once.
+# Account quotas of the service (docs/service-facts.md): models per account, models training at once.
 MODEL_QUOTA = 15
 CONCURRENT_TRAINING_QUOTA = 5
 # Where a simulated training writes its diagnostics file. The real layout under the configured prefix

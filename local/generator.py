@@ -1,7 +1,7 @@
 """Realistic Lookout for Equipment pointwise diagnostics files, with the ground truth planted in them.
 
 Writes `model_diagnostics_results.json.gz` in L4E's format (gzipped JSON Lines, see
-docs/lookout-facts.md): a simulated pump whose sensors are named `component_<8 hex>\\<sensor>`, a
+docs/service-facts.md): a simulated pump whose sensors are named `component_<8 hex>\\<sensor>`, a
 fixed time axis, machine-off stretches, normal operation and a few anomalous episodes. The local demo,
 the tests and the throughput benchmark all use it, so it streams in constant memory and is fast: rows
 are encoded with orjson and compressed with isal's igzip when they are installed (the standard library
