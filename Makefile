@@ -75,7 +75,7 @@ build: $(TOOLS)/.installed
 clean:
 	rm -rf $(VENV) $(TOOLS) $(CHECKOV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
-# Benchmarks: commands, not tests, and not part of `make test` (README, "Performance").
+# Benchmarks: commands, not tests, and not part of `make test` (docs/performance.md).
 # `make bench` summarises L4E's largest evaluation file (1.5 M rows x 30 sensors, generated once
 # into out/bench/) with the project and with a naive baseline: BENCH_ARGS=--quick for a small one.
 # `make bench-coldstart` times each handler's import against `import boto3`, in an environment

@@ -33,11 +33,11 @@ boto3's default session)::
 
     with EmulatedStateMachine() as machine, FakeLookout() as lookout:
         lookout.train_on_create("pump", in_progress_polls=2)
-        prepare = machine.register_function("PrepareTrainingFunction", prepare_training.lambda_handler)
-        machine.create(ASL, {"PrepareTrainingFunctionArn": prepare})
+        start = machine.register_function("StartTrainingFunction", start_training.lambda_handler)
+        machine.create(ASL, {"StartTrainingFunctionArn": start})
         result = machine.run({"ModelName": "pump"})
         assert result.status == "SUCCEEDED", result.error
-        assert states_entered(result)[:2] == ["PrepareTraining", "CreateModel"]
+        assert states_entered(result)[:2] == ["StartTraining", "StartPolling"]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Properties of the streaming summary, checked by Hypothesis against a small, obviously correct reference.
 
-The reference reads the README's definitions the plain way: the whole file in memory, `json.loads` per
+The reference reads the contract's definitions (docs/contracts.md) the plain way: the whole file in memory, `json.loads` per
 line, lists of records. For any file either both agree on the summary, or both refuse it and the
 summariser raises DiagnosticsFileError naming the line the reference names. For any bytes at all the
 summariser gives a summary or a DiagnosticsFileError, never another exception. The examples are
@@ -30,7 +30,7 @@ from lookout_diagnostics.settings import SummaryThresholds
 
 
 class Refused(Exception):
-    """The reference's verdict that the file is not a diagnostics file; `line` as the README words it."""
+    """The reference's verdict that the file is not a diagnostics file; `line` as the contract words it."""
 
     def __init__(self, line: int | None) -> None:
         super().__init__(line)
@@ -317,7 +317,7 @@ def timestamps(draw: st.DrawFn, count: int, layout: Random) -> list[str]:
 
 
 def as_lines(records: list[Any], layout: Random) -> bytes:
-    """Records as JSON Lines, with any of the layouts the README promises to read as intended."""
+    """Records as JSON Lines, with any of the layouts docs/contracts.md promises to read as intended."""
     ending = layout.choice([b"\n", b"\r\n"])
     ascii_only = layout.random() < 0.5
     separators = layout.choice([(",", ":"), (", ", ": ")])

@@ -105,7 +105,7 @@ class AnomalousEvent(BaseModel):
 
 
 class DiagnosticsSummary(BaseModel):
-    """The public JSON contract of a summary (documented in the README)."""
+    """The public JSON contract of a summary (documented in docs/contracts.md)."""
 
     summary_version: Literal[1] = 1
     source: str

@@ -1,8 +1,9 @@
 """The training workflow's domain: its input, the CreateModel request, its outcomes in words.
 
-Pure: the state machine runs the L4E calls itself (direct SDK integrations); the Lambda
-steps call these functions to validate the input, fill the stack's defaults in, and turn
-results and failures into what a person reads in the console and in the alert.
+Pure: no I/O. The StartTraining step validates the console input with it and builds the CreateModel
+request with the stack's defaults (the step then calls CreateModel; the state machine polls L4E itself
+through direct SDK integrations), and the failure step turns what failed into the named failure and the
+advice a person reads in the console and in the alert.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class TrainingInput(BaseModel):
 
 
 class TrainingPlan(BaseModel):
-    """The Prepare step's result, which the state machine reads."""
+    """A validated input: the CreateModel request and how long to wait (StartTraining uses it)."""
 
     ModelName: str
     CreateModel: dict[str, Any]
