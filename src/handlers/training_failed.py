@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from lookout_diagnostics.domain.training import ExecutionState
 from lookout_diagnostics.lambda_events import parse
 from lookout_diagnostics.settings import get_settings
 from lookout_diagnostics.usecases.train import report_failure
@@ -25,7 +26,7 @@ class CaughtError(BaseModel):
 
 
 class FailedEvent(BaseModel):
-    input: Any
+    input: ExecutionState
     error: CaughtError
     execution_arn: str
 
@@ -35,22 +36,7 @@ class FailedEvent(BaseModel):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     failed = parse(event=event, model=FailedEvent)
-    state = failed.input if isinstance(failed.input, dict) else {}
-    model_name = state.get("ModelName")
-    cause = failed.error.Cause
-    # A failed training: DescribeModel's FailedReason (kept at $.failed) is the cause a person needs.
-    reason = (state.get("failed") or {}).get("FailedReason")
-    if failed.error.Error == "TrainingFailed" and isinstance(reason, str):
-        cause = reason
-    model_arn = (state.get("training") or {}).get("ModelArn")
-    failure = report_failure(
-        model_name if isinstance(model_name, str) else None,
-        model_arn if isinstance(model_arn, str) else None,
-        failed.error.Error,
-        cause,
-        failed.execution_arn,
-        get_settings(),
-    )
+    failure = report_failure(failed.input, failed.error.Error, failed.error.Cause, failed.execution_arn, get_settings())
     metrics.add_metric(name="WorkflowFailures", unit=MetricUnit.Count, value=1)
     logger.warning("Training workflow failed", extra={"error": failure.Error, "cause": failure.Cause})
     return failure.model_dump(mode="json")

@@ -9,9 +9,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from lookout_diagnostics.domain.identity import DescribedModelVersion
 from lookout_diagnostics.lambda_events import parse
 from lookout_diagnostics.settings import get_settings
-from lookout_diagnostics.usecases.train import DescribedVersion, finish_training
+from lookout_diagnostics.usecases.train import finish_training
 
 logger = Logger()
 # botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.
@@ -20,7 +21,7 @@ metrics = Metrics()
 
 
 class FinishedEvent(BaseModel):
-    version: DescribedVersion
+    version: DescribedModelVersion
 
 
 @logger.inject_lambda_context(correlation_id_path="version.ModelArn")

@@ -38,6 +38,7 @@ from lookout_diagnostics.domain.coverage import CoverageChange, coverage_change,
 from lookout_diagnostics.domain.identity import ModelSummary
 from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.summary import DiagnosticsSummary, summarise_stream
+from lookout_diagnostics.domain.training import BUCKET_PATTERN, KMS_KEY_PATTERN, ROLE_PATTERN
 from lookout_diagnostics.errors import InvalidOptionError, LookoutAutomationError, LookoutRequestError
 from lookout_diagnostics.settings import SummaryThresholds, get_stack_defaults, get_thresholds
 
@@ -51,12 +52,11 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE (13)
 STDIN = "-"
 STDIN_SOURCE = "<stdin>"
 
-# The service model's patterns for S3 bucket names and IAM role ARNs (shapes S3Bucket and IamRoleArn):
-# a mistyped flag is one line and exit 2 here rather than a ValidationException for every model.
-_BUCKET_PATTERN = re.compile(r"^[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9]$")
-_ROLE_ARN_PATTERN = re.compile(r"^arn:aws(-[^:]+)?:iam::[0-9]{12}:role/.+")
-# ModelDiagnosticsOutputConfiguration.KmsKeyId (shape NameOrArn): a key id, key ARN, alias or alias ARN.
-_KMS_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,2047}$")
+# The service model's patterns (domain.training): a mistyped flag is one line and exit 2 here rather than a
+# ValidationException for every model.
+_BUCKET_PATTERN = re.compile(BUCKET_PATTERN)
+_ROLE_ARN_PATTERN = re.compile(ROLE_PATTERN)
+_KMS_KEY_PATTERN = re.compile(KMS_KEY_PATTERN)
 
 ENABLE_DIAGNOSTICS_EPILOG = """\
 Lists the account's models and gives each one without a ModelDiagnosticsOutputConfiguration

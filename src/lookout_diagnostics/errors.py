@@ -74,3 +74,11 @@ class ModelNotFoundError(LookoutRequestError):
 
 class LookoutUnavailableError(LookoutRequestError):
     """Throttling or an internal error that outlasted the client's retries: worth retrying later."""
+
+
+class PollerNotConfiguredError(LookoutAutomationError):
+    """The status poller needs STATE_TABLE_NAME."""
+
+
+class EventNotPublishedError(LookoutAutomationError):
+    """EventBridge refused an event (it reports failures per entry, not as an exception)."""

@@ -1,4 +1,5 @@
-"""The bad-input matrix (docs/reliability-and-security.md, "Bad input"): each input, its clear typed error or defined outcome.
+"""The bad-input matrix (docs/reliability-and-security.md, "Bad input"): each input, its clear typed error or
+its defined outcome.
 
 Beyond tests/unit/test_diagnostics.py: huge lines and rows streamed from generators (so the test holds
 little memory), deep nesting, non-finite numbers, order and repeats of timestamps, types and encodings;

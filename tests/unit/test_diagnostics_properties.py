@@ -1,7 +1,7 @@
 """Properties of the streaming summary, checked by Hypothesis against a small, obviously correct reference.
 
-The reference reads the contract's definitions (docs/contracts.md) the plain way: the whole file in memory, `json.loads` per
-line, lists of records. For any file either both agree on the summary, or both refuse it and the
+The reference reads the contract's definitions (docs/contracts.md) the plain way: the whole file in memory,
+`json.loads` per line, lists of records. For any file either both agree on the summary, or both refuse it and the
 summariser raises DiagnosticsFileError naming the line the reference names. For any bytes at all the
 summariser gives a summary or a DiagnosticsFileError, never another exception. The examples are
 deterministic in CI (tests/unit/conftest.py has the profiles).

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lookout_diagnostics.domain.training import MAX_POLLS, describe_failure, plan_training
+from lookout_diagnostics.domain.training import MAX_POLLS, ExecutionState, describe_failure, plan_training
 from lookout_diagnostics.errors import InvalidTrainingInputError
 from lookout_diagnostics.settings import Settings
 
@@ -177,3 +177,36 @@ def test_failures_are_named_and_explained() -> None:
     )
     assert (lambda_error.Error, lambda_error.Cause) == ("InvalidInput", "ModelName: Field required")
     assert describe_failure("States.Runtime", "boom").Error == "WorkflowError"
+
+
+# ---- the failure step: what it reads of the execution's state ------------------------------------------
+def test_a_failed_training_is_told_by_lookouts_reason_when_it_could_be_read() -> None:
+    # Given the state of an execution whose training failed, with DescribeModel's answer, and one without it
+    state = ExecutionState.model_validate(
+        {"ModelName": "pump-7", "training": {"ModelArn": "arn:m"}, "failed": {"FailedReason": "Not enough data"}}
+    )
+    # When the failure is described
+    with_reason = describe_failure(
+        "TrainingFailed", "L4E reported FAILED", state.failed.FailedReason if state.failed else None
+    )
+    without = describe_failure("TrainingFailed", "L4E reported FAILED", None)
+    other = describe_failure("TrainingTimedOut", "still IN_PROGRESS", "Not enough data")
+    # Then L4E's reason is the cause of a failed training only
+    assert (with_reason.Error, with_reason.Cause) == ("TrainingFailed", "Not enough data")
+    assert without.Cause == "L4E reported FAILED"
+    assert other.Cause == "still IN_PROGRESS"
+
+
+@pytest.mark.parametrize(
+    "state",
+    ["not an object", None, {"ModelName": 7, "training": "x", "failed": {"FailedReason": 5}}, {"ModelName": {"a": 1}}],
+    ids=["a-string", "null", "wrong-types", "name-an-object"],
+)
+def test_whatever_the_state_holds_the_failure_step_reads_what_is_usable(state: object) -> None:
+    # Given an execution state that holds nothing usable (the input itself was invalid, say)
+    # When the failure step reads it
+    read = ExecutionState.model_validate(state)
+    # Then what is unusable is absent, and the failure is still reported
+    assert read.ModelName is None
+    assert read.training is None or read.training.ModelArn is None
+    assert read.failed is None or read.failed.FailedReason is None

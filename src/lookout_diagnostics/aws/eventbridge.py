@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from lookout_diagnostics.aws.clients import client
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
-from lookout_diagnostics.errors import LookoutAutomationError
+from lookout_diagnostics.errors import EventNotPublishedError
 
 SOURCE = "lookout-diagnostics"
 DETAIL_TYPE = "Lookout for Equipment Model Version Outcome"
-
-
-class EventNotPublishedError(LookoutAutomationError):
-    """EventBridge refused the event (it reports failures per entry, not as an exception)."""
 
 
 def put_outcome(event: OutcomeEvent, bus: str) -> str:

@@ -11,8 +11,14 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError
 
 from lookout_diagnostics.aws.clients import client
-from lookout_diagnostics.domain.identity import DiagnosticsOutput, ModelSummary, ModelVersion, VersionSummary
-from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.identity import (
+    DescribedModelVersion,
+    DiagnosticsOutput,
+    ModelSummary,
+    ModelVersion,
+    VersionSummary,
+    described_version,
+)
 from lookout_diagnostics.errors import (
     DatasetNotFoundError,
     LookoutAccessDeniedError,
@@ -103,22 +109,7 @@ class LookoutClient:
         response = _model_call(
             lambda: client("lookoutequipment").describe_model_version(ModelName=model_name, ModelVersion=version)
         )
-        results = response.get("ModelDiagnosticsResultsObject")
-        return ModelVersion(
-            model_name=response["ModelName"],
-            model_arn=response.get("ModelArn"),
-            version=int(response["ModelVersion"]),
-            arn=response.get("ModelVersionArn"),
-            status=response["Status"],
-            source_type=response.get("SourceType"),
-            model_quality=response.get("ModelQuality"),
-            model_metrics=response.get("ModelMetrics"),
-            diagnostics_object=S3Location(bucket=results["Bucket"], key=results["Key"]) if results else None,
-            failed_reason=response.get("FailedReason"),
-            auto_promotion_result=response.get("AutoPromotionResult"),
-            auto_promotion_result_reason=response.get("AutoPromotionResultReason"),
-            created_at=response.get("CreatedAt"),
-        )
+        return described_version(DescribedModelVersion.model_validate(response))
 
 
 def _model_call(call: Callable[[], T]) -> T:

@@ -17,6 +17,7 @@ from lookout_diagnostics.domain.identity import Identification, ModelIdentity
 from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.domain.summary import AnomalousEvent, DiagnosticsSummary, SensorContribution
+from lookout_diagnostics.domain.training import Failure
 
 SUBJECT_MAX = 99  # SNS allows 100 characters; ASCII only, no line breaks
 MESSAGE_MAX_BYTES = 250_000  # SNS allows 262,144 bytes for the message and its attributes together
@@ -385,7 +386,7 @@ def workflow_failure_alert(
     model_name: str | None, error: str, cause: str, advice: str, execution_arn: str | None
 ) -> Alert:
     """The training workflow ended without a model: what happened and what to do about it."""
-    event_type = EventType.TRAINING_FAILED if error == "TrainingFailed" else EventType.WORKFLOW_FAILED
+    event_type = EventType.TRAINING_FAILED if error == Failure.TRAINING_FAILED else EventType.WORKFLOW_FAILED
     who = model_name or "Training workflow"
     lines = [
         f"Lookout for Equipment training workflow failed: {error}",

@@ -66,6 +66,52 @@ class ModelVersion(BaseModel):
     created_at: datetime | None = None
 
 
+class _ResultsObject(BaseModel):
+    Bucket: str
+    Key: str
+
+
+class DescribedModelVersion(BaseModel):
+    """DescribeModelVersion's answer, as far as it is read: from the SDK, or from Step Functions' SDK task
+    (which passes timestamps as ISO 8601 text). The one place that answer is parsed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ModelName: str
+    ModelArn: str
+    ModelVersion: int
+    ModelVersionArn: str | None = None
+    Status: str
+    SourceType: str | None = None
+    ModelQuality: str | None = None
+    ModelMetrics: str | None = None
+    ModelDiagnosticsResultsObject: _ResultsObject | None = None
+    FailedReason: str | None = None
+    AutoPromotionResult: str | None = None
+    AutoPromotionResultReason: str | None = None
+    CreatedAt: datetime | None = None
+
+
+def described_version(described: DescribedModelVersion) -> ModelVersion:
+    """The version DescribeModelVersion described, as the rest of the code reads it."""
+    results = described.ModelDiagnosticsResultsObject
+    return ModelVersion(
+        model_name=described.ModelName,
+        model_arn=described.ModelArn,
+        version=described.ModelVersion,
+        arn=described.ModelVersionArn,
+        status=described.Status,
+        source_type=described.SourceType,
+        model_quality=described.ModelQuality,
+        model_metrics=described.ModelMetrics,
+        diagnostics_object=S3Location(bucket=results.Bucket, key=results.Key) if results else None,
+        failed_reason=described.FailedReason,
+        auto_promotion_result=described.AutoPromotionResult,
+        auto_promotion_result_reason=described.AutoPromotionResultReason,
+        created_at=described.CreatedAt,
+    )
+
+
 class LookoutReader(Protocol):
     """What identification needs from L4E (implemented by lookout_diagnostics.aws.lookout)."""
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from lookout_diagnostics.errors import InvalidTrainingInputError
 from lookout_diagnostics.settings import Settings
@@ -20,6 +21,8 @@ from lookout_diagnostics.settings import Settings
 NAME_PATTERN = r"^[0-9a-zA-Z_-]{1,200}$"
 BUCKET_PATTERN = r"^[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9]$"
 ROLE_PATTERN = r"^arn:aws(-[^:]+)?:iam::[0-9]{12}:role/.+$"
+# ModelDiagnosticsOutputConfiguration.KmsKeyId (shape NameOrArn): a key id, key ARN, alias or alias ARN.
+KMS_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,2047}$"
 # L4E's S3Prefix pattern (botocore's service model): empty, or 1-1023 Latin-1 characters and a final '/'.
 PREFIX_PATTERN = re.compile(r"[\u0009\u000A\u000D\u0020-\u00FF]{1,1023}/")
 # A poll is about 11 history events (Wait, DescribeModel, counter, Choice); a Standard
@@ -186,50 +189,53 @@ def _problems(error: ValidationError) -> str:
 
 # --------------------------------------------------------------------------- failures
 
-FailureName = Literal[
-    "InvalidInput",
-    "LookoutRejectedRequest",
-    "ModelAlreadyExists",
-    "AccessDenied",
-    "QuotaExceeded",
-    "DatasetNotFound",
-    "LookoutUnavailable",
-    "TrainingFailed",
-    "TrainingTimedOut",
-    "WorkflowError",
-]
+
+class Failure(StrEnum):
+    """The named failures a training execution ends with: the Fail state's error, the alert's and the docs'."""
+
+    INVALID_INPUT = "InvalidInput"
+    LOOKOUT_REJECTED_REQUEST = "LookoutRejectedRequest"
+    MODEL_ALREADY_EXISTS = "ModelAlreadyExists"
+    ACCESS_DENIED = "AccessDenied"
+    QUOTA_EXCEEDED = "QuotaExceeded"
+    DATASET_NOT_FOUND = "DatasetNotFound"
+    LOOKOUT_UNAVAILABLE = "LookoutUnavailable"
+    TRAINING_FAILED = "TrainingFailed"
+    TRAINING_TIMED_OUT = "TrainingTimedOut"
+    WORKFLOW_ERROR = "WorkflowError"
+
 
 # The error names Step Functions reports (our exception classes from the Lambda steps, L4E's
 # errors from the direct SDK steps), to the failure a person is told about and what to do.
-_REJECTED: tuple[FailureName, str] = (
-    "LookoutRejectedRequest",
+_REJECTED: tuple[Failure, str] = (
+    Failure.LOOKOUT_REJECTED_REQUEST,
     "Lookout for Equipment rejected the request: check the dataset, the time ranges (at least 180 days "
     "of training data), the labels and the role.",
 )
-_EXISTS: tuple[FailureName, str] = (
-    "ModelAlreadyExists",
+_EXISTS: tuple[Failure, str] = (
+    Failure.MODEL_ALREADY_EXISTS,
     "A model with this ModelName exists or is being created: choose another ModelName, or delete the model first.",
 )
-_DENIED: tuple[FailureName, str] = (
-    "AccessDenied",
+_DENIED: tuple[Failure, str] = (
+    Failure.ACCESS_DENIED,
     "A permission is missing: the workflow may pass only the stack's Lookout for Equipment role, and that role "
     "must read the labels and write the diagnostics bucket.",
 )
-_QUOTA: tuple[FailureName, str] = (
-    "QuotaExceeded",
+_QUOTA: tuple[Failure, str] = (
+    Failure.QUOTA_EXCEEDED,
     "A Lookout for Equipment quota is reached (by default 15 models per account, 5 trainings at once): delete "
     "unused models or wait for trainings to finish.",
 )
-_NOT_FOUND: tuple[FailureName, str] = (
-    "DatasetNotFound",
+_NOT_FOUND: tuple[Failure, str] = (
+    Failure.DATASET_NOT_FOUND,
     "The dataset (or model) does not exist in this account and region: check DatasetName and ingest the data first.",
 )
-_UNAVAILABLE: tuple[FailureName, str] = (
-    "LookoutUnavailable",
+_UNAVAILABLE: tuple[Failure, str] = (
+    Failure.LOOKOUT_UNAVAILABLE,
     "Lookout for Equipment kept throttling or failing after every retry: start the execution again later.",
 )
-_FAILURES: dict[str, tuple[FailureName, str]] = {
-    "InvalidTrainingInputError": ("InvalidInput", "Fix the execution input and start a new execution."),
+_FAILURES: dict[str, tuple[Failure, str]] = {
+    "InvalidTrainingInputError": (Failure.INVALID_INPUT, "Fix the execution input and start a new execution."),
     "LookoutRejectedRequestError": _REJECTED,
     "LookoutEquipment.ValidationException": _REJECTED,
     "ModelAlreadyExistsError": _EXISTS,
@@ -243,9 +249,12 @@ _FAILURES: dict[str, tuple[FailureName, str]] = {
     "LookoutUnavailableError": _UNAVAILABLE,
     "LookoutEquipment.ThrottlingException": _UNAVAILABLE,
     "LookoutEquipment.InternalServerException": _UNAVAILABLE,
-    "TrainingFailed": ("TrainingFailed", "Lookout for Equipment could not train the model; its reason is above."),
+    "TrainingFailed": (
+        Failure.TRAINING_FAILED,
+        "Lookout for Equipment could not train the model; its reason is above.",
+    ),
     "TrainingTimedOut": (
-        "TrainingTimedOut",
+        Failure.TRAINING_TIMED_OUT,
         "The model was still training when the workflow stopped waiting. Training goes on: see the model in "
         "the console, or start with a larger MaxWaitSeconds next time.",
     ),
@@ -255,13 +264,56 @@ _FAILURES: dict[str, tuple[FailureName, str]] = {
 class WorkflowFailure(BaseModel):
     """What the workflow's failure step reports: the Fail state's error and cause."""
 
-    Error: FailureName
+    Error: Failure
     Cause: str
     Advice: str
 
 
-def describe_failure(error: str, cause: str) -> WorkflowFailure:
-    name, advice = _FAILURES.get(error, ("WorkflowError", f"Unexpected error {error}: see the execution's events."))
+class _Lenient(BaseModel):
+    """Read what is usable of a state that may hold anything (a failed input included): the rest is absent."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _usable(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return {}
+        usable: dict[str, object] = {}
+        for name, field in cls.model_fields.items():
+            try:
+                usable[name] = TypeAdapter(field.annotation).validate_python(value.get(name))
+            except ValidationError:
+                continue  # unusable: absent
+        return usable
+
+
+class _Created(_Lenient):
+    ModelArn: str | None = None
+
+
+class _Described(_Lenient):
+    FailedReason: str | None = None
+
+
+class ExecutionState(_Lenient):
+    """What the failure step reads of the execution's state: the model, if one was created, and why it failed."""
+
+    ModelName: str | None = None
+    training: _Created | None = None  # StartTraining's result
+    failed: _Described | None = None  # DescribeModel's answer when L4E reported FAILED
+
+
+def describe_failure(error: str, cause: str, failed_reason: str | None = None) -> WorkflowFailure:
+    """The named failure, its cause as a person reads it, and what to do.
+
+    A failed training's cause is L4E's FailedReason when it could be read (DescribeModel's answer).
+    """
+    name, advice = _FAILURES.get(
+        error, (Failure.WORKFLOW_ERROR, f"Unexpected error {error}: see the execution's events.")
+    )
+    if name is Failure.TRAINING_FAILED and failed_reason:
+        cause = failed_reason
     return WorkflowFailure(Error=name, Cause=_readable_cause(cause), Advice=advice)
 
 

@@ -57,9 +57,7 @@ class Announcement(BaseModel):
     version_id: str | None = None
 
 
-def process_announced_object(
-    announcement: Announcement, settings: Settings, lookout: LookoutReader | None = None
-) -> ObjectResult:
+def process_announced_object(announcement: Announcement, settings: Settings) -> ObjectResult:
     """The S3 trigger's use case: a created diagnostics file in the watched bucket is alerted, the rest ignored.
 
     The bucket is checked here. The EventBridge rule matches the watched bucket alone, but a classic S3
@@ -76,15 +74,11 @@ def process_announced_object(
     stored = _announced_version(announcement)
     if stored is None:
         return _ignored(location, "overwritten since it was announced: the new object's own event alerts it")
-    return alert_diagnostics(stored, settings, lookout)
+    return alert_diagnostics(stored, settings)
 
 
 def alert_diagnostics(
-    stored: StoredObject,
-    settings: Settings,
-    lookout: LookoutReader | None = None,
-    note: str | None = None,
-    identification: Identification | None = None,
+    stored: StoredObject, settings: Settings, note: str | None = None, identification: Identification | None = None
 ) -> ObjectResult:
     """Summarise one stored diagnostics file and alert it once, whichever path asks.
 
@@ -98,7 +92,7 @@ def alert_diagnostics(
             return ObjectResult(
                 diagnostics_object=location.uri, status="DUPLICATE", detail="alert already sent", alert_key=claim.key
             )
-        identification = identification or _identify(location, lookout or LookoutClient())
+        identification = identification or _identify(location, LookoutClient())
         summary: DiagnosticsSummary | None = None
         summary_object: S3Location | None = None
         try:

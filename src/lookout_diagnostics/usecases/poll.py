@@ -51,8 +51,8 @@ from lookout_diagnostics.domain.outcomes import (
 from lookout_diagnostics.errors import (
     AlertInProgressError,
     DiagnosticsObjectMissingError,
-    LookoutAutomationError,
     ModelNotFoundError,
+    PollerNotConfiguredError,
 )
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
@@ -88,20 +88,16 @@ class PollReport(BaseModel):
     errors: list[str] = Field(default_factory=list)
 
 
-class PollerNotConfiguredError(LookoutAutomationError):
-    """The poller needs STATE_TABLE_NAME."""
-
-
-def poll(settings: Settings, lookout: LookoutClient | None = None, now: float | None = None) -> PollReport:
+def poll(settings: Settings) -> PollReport:
     if not settings.state_table_name:
         raise PollerNotConfiguredError("STATE_TABLE_NAME is not set")
-    now = time.time() if now is None else now
+    now = time.time()
     first_poll_at, is_first_poll = model_state.first_poll(settings.state_table_name, now)
     if settings.alert_on_first_sighting:
         announce_after: datetime | None = datetime.min.replace(tzinfo=UTC)
     else:
         announce_after = None if is_first_poll else first_poll_at
-    run = _Run(settings, settings.state_table_name, lookout or LookoutClient(), now, announce_after)
+    run = _Run(settings, settings.state_table_name, LookoutClient(), now, announce_after)
     run.check_bucket()
     for model in run.lookout.list_models(settings.model_name_prefix):
         run.report.models_seen += 1

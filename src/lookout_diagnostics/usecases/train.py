@@ -2,44 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from lookout_diagnostics.aws import lookout, s3
 from lookout_diagnostics.domain.alert_keys import Outcome, workflow_key
 from lookout_diagnostics.domain.alerts import outcome_alert, workflow_failure_alert
-from lookout_diagnostics.domain.identity import MetricsFigures, ModelVersion, parse_model_metrics
+from lookout_diagnostics.domain.identity import (
+    DescribedModelVersion,
+    MetricsFigures,
+    described_version,
+    parse_model_metrics,
+)
 from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.outcomes import success_report, training_failed, version_outcomes, written_for
 from lookout_diagnostics.domain.summary import DiagnosticsSummary
-from lookout_diagnostics.domain.training import WorkflowFailure, describe_failure, plan_training
+from lookout_diagnostics.domain.training import (
+    ExecutionState,
+    Failure,
+    WorkflowFailure,
+    describe_failure,
+    plan_training,
+)
 from lookout_diagnostics.errors import DiagnosticsNotReadyError, DiagnosticsObjectMissingError
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
 from lookout_diagnostics.usecases.once import send_once
-
-
-class ResultsObject(BaseModel):
-    Bucket: str
-    Key: str
-
-
-class DescribedVersion(BaseModel):
-    """The part of DescribeModelVersion's answer the workflow uses (the rest is ignored)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    ModelName: str
-    ModelArn: str
-    ModelVersion: int
-    Status: str
-    SourceType: str | None = None
-    ModelQuality: str | None = None
-    ModelMetrics: str | None = None
-    ModelDiagnosticsResultsObject: ResultsObject | None = None
-    CreatedAt: datetime | None = None  # Step Functions passes it as ISO 8601 text
 
 
 class Headline(BaseModel):
@@ -98,7 +87,7 @@ def start_training(raw_input: object, execution_name: str, settings: Settings) -
     )
 
 
-def finish_training(version: DescribedVersion, settings: Settings) -> TrainingResult:
+def finish_training(described: DescribedModelVersion, settings: Settings) -> TrainingResult:
     """Alert the new version's success once, through the path every other one shares.
 
     A version whose diagnostics this stack reads is alerted by its file's summary (the S3 trigger may
@@ -107,11 +96,11 @@ def finish_training(version: DescribedVersion, settings: Settings) -> TrainingRe
     (AlertInProgressError) end the workflow with the alert PENDING: the S3 trigger or the status
     poller's safety net owns it from there.
     """
-    model_version = _as_model_version(version)
+    version = described_version(described)
     [succeeded] = [
-        event for event in version_outcomes(model_version, version.ModelArn) if event.outcome is Outcome.SUCCEEDED
+        event for event in version_outcomes(version, described.ModelArn) if event.outcome is Outcome.SUCCEEDED
     ]
-    report = success_report(model_version, settings.diagnostics_bucket)
+    report = success_report(version, settings.diagnostics_bucket)
     diagnostics_uri = summary_uri = None
     summary: DiagnosticsSummary | None = None
     if report.diagnostics is None:
@@ -121,8 +110,8 @@ def finish_training(version: DescribedVersion, settings: Settings) -> TrainingRe
             stored = s3.head(report.diagnostics)
         except DiagnosticsObjectMissingError as error:
             raise DiagnosticsNotReadyError(f"{report.diagnostics.uri} is not in S3 yet") from error
-        if not written_for(stored, version.CreatedAt):
-            raise DiagnosticsNotReadyError(f"{stored.location.uri} was stored before version {version.ModelVersion}")
+        if not written_for(stored, version.created_at):
+            raise DiagnosticsNotReadyError(f"{stored.location.uri} was stored before version {version.version}")
         result = alert_diagnostics(stored, settings)
         diagnostics_uri = stored.location.uri
         summary_location = stored.location.summary_location()
@@ -130,12 +119,12 @@ def finish_training(version: DescribedVersion, settings: Settings) -> TrainingRe
         summary_uri = summary_location.uri if summary is not None else None
         status = "DUPLICATE" if result.status == "DUPLICATE" else "ALERTED"
     return TrainingResult(
-        ModelName=version.ModelName,
-        ModelArn=version.ModelArn,
-        ModelVersion=version.ModelVersion,
-        Status=version.Status,
-        ModelQuality=version.ModelQuality,
-        Metrics=parse_model_metrics(version.ModelMetrics),
+        ModelName=version.model_name,
+        ModelArn=described.ModelArn,
+        ModelVersion=version.version,
+        Status=version.status,
+        ModelQuality=version.model_quality,
+        Metrics=parse_model_metrics(version.model_metrics),
         DiagnosticsObject=diagnostics_uri,
         SummaryObject=summary_uri,
         Summary=_headline(summary) if summary else None,
@@ -144,43 +133,25 @@ def finish_training(version: DescribedVersion, settings: Settings) -> TrainingRe
 
 
 def report_failure(
-    model_name: str | None,
-    model_arn: str | None,
-    error: str,
-    cause: str,
-    execution_arn: str,
-    settings: Settings,
+    state: ExecutionState, error: str, cause: str, execution_arn: str, settings: Settings
 ) -> WorkflowFailure:
     """Alert once about how the execution failed; return the Fail state's error and cause.
 
     A failed training is the model's outcome, which the status poller may see too: it has the
     outcome's key. Any other failure belongs to this execution alone.
     """
-    failure = describe_failure(error, cause)
+    failure = describe_failure(error, cause, state.failed.FailedReason if state.failed else None)
+    model_name = state.ModelName
+    model_arn = state.training.ModelArn if state.training else None
     key = workflow_key(execution_arn)
-    if failure.Error == "TrainingFailed" and model_name and model_arn:
-        key = training_failed(model_name, model_arn, cause).alert_key
+    if failure.Error is Failure.TRAINING_FAILED and model_name and model_arn:
+        key = training_failed(model_name, model_arn, failure.Cause).alert_key
     send_once(
         settings,
         key,
         workflow_failure_alert(model_name, failure.Error, failure.Cause, failure.Advice, execution_arn),
     )
     return failure
-
-
-def _as_model_version(version: DescribedVersion) -> ModelVersion:
-    results = version.ModelDiagnosticsResultsObject
-    return ModelVersion(
-        model_name=version.ModelName,
-        model_arn=version.ModelArn,
-        version=version.ModelVersion,
-        status=version.Status,
-        source_type=version.SourceType,
-        model_quality=version.ModelQuality,
-        model_metrics=version.ModelMetrics,
-        diagnostics_object=S3Location(bucket=results.Bucket, key=results.Key) if results else None,
-        created_at=version.CreatedAt,
-    )
 
 
 def _stored_summary(location: S3Location) -> DiagnosticsSummary | None:
