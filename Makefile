@@ -47,7 +47,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix src tests local
 
 types: $(VENV)/.installed
-	$(VENV)/bin/mypy src local
+	$(VENV)/bin/mypy src local tests/support
 
 # The infrastructure tests run asl-validator and checkov too: install them so they never skip here.
 unit: $(VENV)/.installed node_modules/.installed $(CHECKOV)/.installed

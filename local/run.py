@@ -18,12 +18,12 @@ from typing import Any
 
 import boto3
 
-from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
 from local.generator import PRESETS, write_diagnostics_file
-from local.lambda_context import LocalContext
-from local.stack import EmulatedStack, announcement, create_stack
-from local.state_machine import EmulatedStateMachine, states_entered
-from local.workflow import create_training_workflow
+from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
+from tests.support.lambda_context import LocalContext
+from tests.support.stack import EmulatedStack, announcement, create_stack
+from tests.support.state_machine import EmulatedStateMachine, states_entered
+from tests.support.workflow import create_training_workflow
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_INPUT = ROOT / "events" / "training-input.json"

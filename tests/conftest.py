@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from moto import mock_aws
 
-from local.fake_lookout import FakeLookout, skip_retry_sleeps
-from local.stack import EmulatedStack, create_stack
 from lookout_diagnostics import settings
 from lookout_diagnostics.aws import clients
+from tests.support.fake_lookout import FakeLookout, skip_retry_sleeps
+from tests.support.stack import EmulatedStack, create_stack
 
 # Handlers build Powertools' Logger and Metrics when imported (at collection): configure them first.
 os.environ.update(
@@ -23,7 +20,6 @@ os.environ.update(
     POWERTOOLS_METRICS_NAMESPACE="LookoutDiagnostics",
 )
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
 REGION = "eu-west-1"
 
 
@@ -74,24 +70,3 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> EmulatedStack:
     for name, value in created.environment().items():
         monkeypatch.setenv(name, value)
     return created
-
-
-def event(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
-    return loaded
-
-
-def emitted_metrics(printed: str) -> dict[str, Any]:
-    """The metrics handlers printed (CloudWatch embedded metric format), summed by name."""
-    values: dict[str, Any] = {}
-    for line in printed.splitlines():
-        try:
-            document = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(document, dict) and "_aws" in document:
-            for directive in document["_aws"]["CloudWatchMetrics"]:
-                for metric in directive["Metrics"]:
-                    value = document[metric["Name"]]  # Powertools writes a metric's values as a list
-                    values[metric["Name"]] = sum(value) if isinstance(value, list) else value
-    return values

@@ -1,6 +1,6 @@
 """What the operations dashboard of template.yaml shows, checked on the template and the handlers' code.
 
-The dashboard's body is a JSON string behind !Sub: it is resolved with local/iam_policies.py's Stack, so a
+The dashboard's body is a JSON string behind !Sub: it is resolved with tests/support/iam_policies.py's Stack, so a
 stand-in replaces each ${Resource} and ${AWS::...}, and then read as JSON. The metric names the code
 emits are read from the handlers' `add_metric(name=...)` calls, without importing them.
 """
@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from local.iam_policies import ACCOUNT, REGION, Stack
 from tests.infrastructure.test_template import (
     ALARMS,
     FUNCTIONS,
@@ -22,6 +21,7 @@ from tests.infrastructure.test_template import (
     TEMPLATE_PATH,
     _load_template,
 )
+from tests.support.iam_policies import ACCOUNT, REGION, Stack
 
 HANDLERS = TEMPLATE_PATH.parent / "src" / "handlers"
 DASHBOARD = "OperationsDashboard"

@@ -1,6 +1,6 @@
 """What template.yaml promises about the scheduled status poller, checked on the template itself.
 
-The loader is test_template.py's, the Stack resolver and the permission evaluation local/iam_policies.py's:
+The loader is test_template.py's, the Stack resolver and the permission evaluation tests/support/iam_policies.py's:
 the guarantees every function shares (handler, environment, claim, log group, no "*" beyond the unscopable
 actions) are tested there, parametrised over the functions, the poller included.
 """
@@ -16,7 +16,6 @@ from typing import Any
 import botocore.session
 import pytest
 
-from local.iam_policies import ACCOUNT, REGION, Stack, as_list, function_allows, policy_documents
 from tests.infrastructure.test_template import (
     BOTH_ROLE_MODES,
     LOOKOUT_PRINCIPAL,
@@ -32,6 +31,7 @@ from tests.infrastructure.test_template import (
     _lookout_arn,
     _lookout_operations,
 )
+from tests.support.iam_policies import ACCOUNT, REGION, Stack, as_list, function_allows, policy_documents
 
 STATE_TABLE = f"arn:aws:test:{REGION}:{ACCOUNT}:ModelStateTable"  # the stand-in for !GetAtt ModelStateTable.Arn
 LEDGER = f"arn:aws:test:{REGION}:{ACCOUNT}:AlertLedgerTable"

@@ -23,9 +23,9 @@ import botocore.session
 import pytest
 from botocore.model import ServiceModel
 
-from local.template import load_template
 from lookout_diagnostics import errors
 from lookout_diagnostics.domain.training import describe_failure
+from tests.support.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL_PATH = ROOT / "statemachine" / "train_model.asl.json"

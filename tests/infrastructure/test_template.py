@@ -3,7 +3,7 @@
 The template is read with a YAML loader that turns CloudFormation short tags into their long
 form, and the few intrinsics that matter are resolved for a given set of parameters, so each
 test can ask what a deployed stack would do, for a stack that creates its bucket and for one
-that watches an existing bucket. The resolver (local/iam_policies.py) is the one the integration
+that watches an existing bucket. The resolver (tests/support/iam_policies.py) is the one the integration
 tests' IAM emulation builds each function's role from.
 
 Permissions are read from what the template writes: inline statements, the template's own
@@ -25,7 +25,9 @@ from typing import Any
 import botocore.session
 import pytest
 
-from local.iam_policies import (
+from lookout_diagnostics.domain.summary import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
+from lookout_diagnostics.settings import Settings
+from tests.support.iam_policies import (
     ACCOUNT,
     CREATED_BUCKET,
     REGION,
@@ -37,9 +39,7 @@ from local.iam_policies import (
     is_lambda_invoke_policy,
     policy_documents,
 )
-from local.template import load_template
-from lookout_diagnostics.domain.summary import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
-from lookout_diagnostics.settings import Settings
+from tests.support.template import load_template
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 POWERTOOLS_AND_LOGGING = re.compile(r"^(POWERTOOLS_.*|LOG_LEVEL)$")

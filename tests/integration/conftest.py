@@ -1,7 +1,7 @@
 """Integration tests run with moto's IAM enforcement on, each handler under its own role from template.yaml.
 
 - ``aws`` (overrides tests/conftest.py's): moto with IAM enforcement; the test side (``boto3.client``,
-  and src/ functions a test calls directly) acts as an administrator. See local/iam.py.
+  and src/ functions a test calls directly) acts as an administrator. See tests/support/iam.py.
 - ``lambda_runtime``: the template's functions, each under its role; ``invoke("DiagnosticsFunction", event)``
   calls a handler the way Lambda would (module-level helpers: ``current_runtime().invoke(...)``). It runs
   in every test that has the ``stack``; ``EmulatedStateMachine()`` then runs the workflow's steps and its
@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from local.iam import IAM_MOCK_CONFIG, IamEnforcement, Invoke, LambdaRuntime
-from local.stack import EmulatedStack
+from tests.support.iam import IAM_MOCK_CONFIG, IamEnforcement, Invoke, LambdaRuntime
+from tests.support.stack import EmulatedStack
 
 
 @pytest.fixture

@@ -14,14 +14,14 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local.fake_lookout import FakeLookout
 from local.generator import GeneratorSpec, GroundTruth, write_diagnostics_file
-from local.iam import current_runtime
-from local.stack import EXAMPLE_BUCKET, EmulatedStack, announcement
 from lookout_diagnostics.aws import ledger
 from lookout_diagnostics.domain.alert_keys import diagnostics_key
 from lookout_diagnostics.errors import AlertInProgressError, DiagnosticsObjectMissingError, MalformedEventError
-from tests.conftest import event
+from tests.support.fake_lookout import FakeLookout
+from tests.support.iam import current_runtime
+from tests.support.samples import event
+from tests.support.stack import EXAMPLE_BUCKET, EmulatedStack, announcement
 
 KEY = "diagnostics/pump station=7/version=3/model_diagnostics_results.json.gz"
 SUMMARY_KEY = "diagnostics/pump station=7/version=3/model_diagnostics_results.summary.json"

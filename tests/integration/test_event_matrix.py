@@ -16,11 +16,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local.fake_lookout import FakeLookout
-from local.iam import LambdaRuntime, current_runtime
-from local.stack import EmulatedStack
 from lookout_diagnostics.errors import MalformedEventError
-from tests.conftest import emitted_metrics, event
+from tests.support.fake_lookout import FakeLookout
+from tests.support.iam import LambdaRuntime, current_runtime
+from tests.support.samples import emitted_metrics, event
+from tests.support.stack import EmulatedStack
 
 FILE = "model_diagnostics_results.json.gz"
 KEY = f"pump-7/{FILE}"

@@ -9,7 +9,7 @@ How the faults are injected: AWS faults reach the code under test the way botoco
 event system, with the SDK's real retries; only a killed process is modelled by patching.
 
 - AWS error responses: on the application's own clients (``aws.clients.client``: under IAM enforcement,
-  the clients each function's code gets under its role, see local/iam.py), the ``before-send``
+  the clients each function's code gets under its role, see tests/support/iam.py), the ``before-send``
   event that moto answers from is wrapped so that a request with a fault gets the error response the service
   sends (DynamoDB's JSON ``ProvisionedThroughputExceededException``, SNS's XML ``InternalError``, a PutEvents
   answer with ``FailedEntryCount``) and never reaches moto: nothing is half-applied. botocore parses the
@@ -19,7 +19,7 @@ event system, with the SDK's real retries; only a killed process is modelled by 
   breaks after a third of the object, the way urllib3 reports it (``ProtocolError``, ``ReadTimeoutError``) or by
   ending early; botocore's ``StreamingBody`` turns that into ``ResponseStreamingError``, ``ReadTimeoutError`` or
   ``IncompleteReadError`` as in production.
-- L4E throttling and 5xx: ``FakeLookout.fail_next`` (see local/fake_lookout.py), retried by botocore as well.
+- L4E throttling and 5xx: ``FakeLookout.fail_next`` (see tests/support/fake_lookout.py), retried by botocore as well.
   botocore's retry quota (500 units a client, 14 spent per 5xx retry, 5 per throttling retry, given back on
   success) can end a warm client's retries early under a long outage: the tests allow for it where it bites.
 - A Lambda timing out (or running out of memory): the runtime kills the process, so none of our ``except`` or
@@ -67,20 +67,20 @@ from moto.core.models import botocore_stubber
 from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as URLLib3ReadTimeoutError
 
-from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
 from local.generator import GeneratorSpec, write_diagnostics_file
-from local.iam import LambdaRuntime, current_runtime
-from local.stack import EXAMPLE_BUCKET, EmulatedStack, announcement
-from local.state_machine import EmulatedStateMachine, ExecutionResult, states_entered
-from local.template import ROOT, load_template
-from local.workflow import TRAINING_DEFINITION, create_training_workflow
 from lookout_diagnostics.aws import clients, eventbridge, ledger, model_state, sns
 from lookout_diagnostics.domain import alert_keys
 from lookout_diagnostics.domain.outcomes import Outcome, outcome_key
 from lookout_diagnostics.errors import AlertInProgressError
 from lookout_diagnostics.settings import get_settings
 from lookout_diagnostics.usecases import alert_diagnostics as diagnostics_service
-from tests.conftest import emitted_metrics, event
+from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
+from tests.support.iam import LambdaRuntime, current_runtime
+from tests.support.samples import emitted_metrics, event
+from tests.support.stack import EXAMPLE_BUCKET, EmulatedStack, announcement
+from tests.support.state_machine import EmulatedStateMachine, ExecutionResult, states_entered
+from tests.support.template import ROOT, load_template
+from tests.support.workflow import TRAINING_DEFINITION, create_training_workflow
 
 RESOURCES: dict[str, Any] = load_template()["Resources"]
 ASL_STATES: dict[str, Any] = json.loads(TRAINING_DEFINITION.read_text())["States"]

@@ -1,4 +1,4 @@
-"""IAM is enforced in the integration tests: each handler runs under its role from template.yaml (local/iam.py).
+"""IAM is enforced in the integration tests: each handler runs under its role from template.yaml (tests/support/iam.py).
 
 These tests show that it bites: a request the role does not allow is refused as AWS refuses it, S3 hides a
 missing key from a role that may not list the bucket, the state machine's own calls are checked against its
@@ -16,13 +16,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local.fake_lookout import FakeLookout
-from local.iam import Denial, Invoke, LambdaRuntime
-from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack
-from local.state_machine import EmulatedStateMachine
-from local.template import ROOT
-from local.workflow import create_training_workflow
-from tests.conftest import event
+from tests.support.fake_lookout import FakeLookout
+from tests.support.iam import Denial, Invoke, LambdaRuntime
+from tests.support.samples import event
+from tests.support.stack import LOOKOUT_ROLE_ARN, EmulatedStack
+from tests.support.state_machine import EmulatedStateMachine
+from tests.support.template import ROOT
+from tests.support.workflow import create_training_workflow
 
 KEY = "pump-7/model_diagnostics_results.json.gz"
 MISSING_KEY = "pump-8/model_diagnostics_results.json.gz"

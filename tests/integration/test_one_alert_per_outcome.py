@@ -23,17 +23,17 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from moto.core.models import botocore_stubber
 from moto.s3 import models as moto_s3_models
 
-from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
 from local.generator import GeneratorSpec, write_diagnostics_file
-from local.iam import current_runtime
-from local.stack import EmulatedStack, announcement
-from local.state_machine import EmulatedStateMachine, ExecutionResult
-from local.template import ROOT
-from local.workflow import create_training_workflow
 from lookout_diagnostics.aws import ledger
 from lookout_diagnostics.domain.alert_keys import diagnostics_key
 from lookout_diagnostics.settings import get_settings
-from tests.conftest import emitted_metrics, event
+from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
+from tests.support.iam import current_runtime
+from tests.support.samples import emitted_metrics, event
+from tests.support.stack import EmulatedStack, announcement
+from tests.support.state_machine import EmulatedStateMachine, ExecutionResult
+from tests.support.template import ROOT
+from tests.support.workflow import create_training_workflow
 
 SPEC = GeneratorSpec(
     rows=3000, sensors=8, components=2, episodes=2, episode_points=(10, 30), seed=3, machine_off_points=(20, 50)

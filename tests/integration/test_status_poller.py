@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 import pytest
 
-from local.fake_lookout import FakeLookout
-from local.iam import current_runtime
-from local.stack import EmulatedStack
 from lookout_diagnostics.aws import model_state
-from tests.conftest import event
+from tests.support.fake_lookout import FakeLookout
+from tests.support.iam import current_runtime
+from tests.support.samples import event
+from tests.support.stack import EmulatedStack
 
 MODEL = "pump-7"
 

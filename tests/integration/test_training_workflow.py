@@ -12,13 +12,13 @@ from typing import Any
 import boto3
 import pytest
 
-from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
 from local.generator import GeneratorSpec, write_diagnostics_file
-from local.iam import current_runtime
-from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack, announcement
-from local.state_machine import EmulatedStateMachine, ExecutionResult, states_entered
-from local.template import ROOT
-from local.workflow import create_training_workflow
+from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
+from tests.support.iam import current_runtime
+from tests.support.stack import LOOKOUT_ROLE_ARN, EmulatedStack, announcement
+from tests.support.state_machine import EmulatedStateMachine, ExecutionResult, states_entered
+from tests.support.template import ROOT
+from tests.support.workflow import create_training_workflow
 
 SPEC = GeneratorSpec(
     rows=3000, sensors=8, components=2, episodes=2, episode_points=(10, 30), seed=3, machine_off_points=(20, 50)

@@ -14,10 +14,10 @@ from typing import Any
 import boto3
 import pytest
 
-from local.fake_lookout import FakeLookout
 from local.generator import GeneratorSpec, GroundTruth, write_diagnostics_file
-from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack
 from lookout_diagnostics.cli import main
+from tests.support.fake_lookout import FakeLookout
+from tests.support.stack import LOOKOUT_ROLE_ARN, EmulatedStack
 
 SPEC = GeneratorSpec(
     rows=2000, sensors=6, components=2, episodes=2, episode_points=(5, 20), machine_off_points=(10, 40)

@@ -14,8 +14,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local import fake_lookout
-from local.fake_lookout import ContractViolation, FakeLookout, service_model
+from tests.support import fake_lookout
+from tests.support.fake_lookout import ContractViolation, FakeLookout, service_model
 
 REGION = "eu-west-1"
 

@@ -15,8 +15,9 @@ import pytest
 from moto.core.config import default_user_config
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from local.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
-from local.state_machine import (
+from lookout_diagnostics.errors import DiagnosticsNotReadyError
+from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
+from tests.support.state_machine import (
     EmulatedStateMachine,
     SubstitutionError,
     definition_placeholders,
@@ -25,7 +26,6 @@ from local.state_machine import (
     substituted_definition,
     template_substitution_keys,
 )
-from lookout_diagnostics.errors import DiagnosticsNotReadyError
 
 REGION = "eu-west-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/lookout-equipment-access"

@@ -14,8 +14,8 @@ from urllib.parse import quote_plus
 
 import boto3
 
-from local.template import ROOT, resource
 from lookout_diagnostics.aws.eventbridge import SOURCE as EVENT_SOURCE
+from tests.support.template import ROOT, resource
 
 EXAMPLE_BUCKET = "lookout-diagnostics-example"
 LOOKOUT_ROLE_ARN = "arn:aws:iam::123456789012:role/lookout-diagnostics-LookoutRole"

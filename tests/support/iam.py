@@ -13,7 +13,7 @@ How it fits together
   ``core.mock_credentials`` off (``IAM_MOCK_CONFIG``), or a nested ``mock_aws`` (the state machine
   harness) would put moto's fake keys back into the environment.
 - ``LambdaRuntime`` (over an ``EmulatedStack``): per function (and state machine) an IAM role in moto
-  with exactly the identity policies template.yaml gives it, resolved by local/iam_policies.py for the
+  with exactly the identity policies template.yaml gives it, resolved by tests/support/iam_policies.py for the
   emulated stack's physical names and for the parameters the function's environment shows (an
   environment variable the template sets from ``!Ref Parameter`` gives that parameter's value). Its
   credentials come from moto's STS (AssumeRole). ``invoke(function, event)`` finds the handler from the
@@ -46,7 +46,7 @@ Functions                                               is DENIED (stricter than
 Lambda                ``lambda:Invoke`` (the operation, no (``*``), as above (2)              no (1)
                       not lambda:InvokeFunction) (3)
 IAM, STS              yes                               yes                                 (1), (4)
-lookoutequipment      never reaches moto: local/fake_lookout.py answers in ``before-send``
+lookoutequipment      never reaches moto: tests/support/fake_lookout.py answers in ``before-send``
 ===================== ================================= =================================== ==========
 
 (1) moto evaluates a Condition only with the values it collects from a request, which are none but
@@ -116,11 +116,11 @@ from moto.core.models import botocore_stubber
 from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
 from moto.sts.models import sts_backends
 
-from local.iam_policies import ACCOUNT, REGION, STACK_NAME, Stack, as_list, permits, policy_documents
-from local.lambda_context import LocalContext
-from local.stack import LOOKOUT_ROLE_ARN, EmulatedStack
-from local.template import load_template
 from lookout_diagnostics.aws import clients
+from tests.support.iam_policies import ACCOUNT, REGION, STACK_NAME, Stack, as_list, permits, policy_documents
+from tests.support.lambda_context import LocalContext
+from tests.support.stack import LOOKOUT_ROLE_ARN, EmulatedStack
+from tests.support.template import load_template
 
 # Start moto this way under IamEnforcement: moto then leaves the credentials in the environment alone.
 IAM_MOCK_CONFIG: Final[DefaultConfig] = {"core": {"mock_credentials": False}}
@@ -133,7 +133,7 @@ STAND_IN_RESOURCE_ID: Final = "00000000-0000-0000-0000-000000000000"
 # moto checks some actions under the operation's name; IAM's name is this.
 _MOTO_ACTION_NAMES: Final = {"lambda:Invoke": "lambda:InvokeFunction", "lambda:InvokeAsync": "lambda:InvokeFunction"}
 _PARAMS: Final = "local_iam_api_params"  # where the request's parameters wait in botocore's context
-# What local/iam_policies.py writes for a resource it has no physical name of.
+# What tests/support/iam_policies.py writes for a resource it has no physical name of.
 _STAND_IN: Final = re.compile(r"<[A-Za-z][A-Za-z0-9.]*>|arn:aws:test:")
 
 LambdaHandler = Callable[[Any, Any], Any]
@@ -153,7 +153,7 @@ class UnmodelledRequest(AssertionError):
 
     def __init__(self, service: str, operation: str) -> None:
         super().__init__(
-            f"local/iam.py does not know how AWS authorises {service} {operation}: add it to requirements() "
+            f"tests/support/iam.py does not know how AWS authorises {service} {operation}: add it to requirements() "
             "(the Service Authorization Reference lists its action, resource types and condition keys)"
         )
 
@@ -567,7 +567,7 @@ _CREDENTIAL_VARIABLES: Final = (
 
 
 def physical_ids(stack: EmulatedStack, template: Mapping[str, Any]) -> dict[str, str]:
-    """What each of the template's resources is called in the emulation (local/stack.py and the harness),
+    """What each of the template's resources is called in the emulation (tests/support/stack.py and the harness),
     by logical id (``!Ref``) and ``LogicalId.Arn`` (``!GetAtt``)."""
 
     def table_arn(name: str) -> str:
@@ -634,7 +634,7 @@ class _ApplicationBoto3:
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(
-            f"aws.clients uses boto3.{name}: local/iam.py routes only boto3.client to the function's role"
+            f"aws.clients uses boto3.{name}: tests/support/iam.py routes only boto3.client to the function's role"
         )
 
 
@@ -836,7 +836,7 @@ class LambdaRuntime:
         if stand_in:
             raise AssertionError(
                 f"{identity}'s policies name a resource the emulation has no name for ({stand_in[0]}): "
-                "add it to local/iam.py's physical_ids"
+                "add it to tests/support/iam.py's physical_ids"
             )
         with self._lock:
             role = self._roles.get(identity)

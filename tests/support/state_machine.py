@@ -11,7 +11,7 @@ moto 5.2 runs state machines with LocalStack's ASL interpreter when its Step Fun
 - aws-sdk tasks go through botocore clients that moto's executor creates from boto3's default session:
   a FakeLookout installed after the mock started answers the ``lookoutequipment`` ones. moto names
   their errors ``lookoutequipment.X``; the harness teaches it AWS's spelling ``LookoutEquipment.X``.
-- With a ``LambdaRuntime`` (local/iam.py, IAM enforcement on; the one running unless another is given),
+- With a ``LambdaRuntime`` (tests/support/iam.py, IAM enforcement on; the one running unless another is given),
   each Lambda step runs under its function's role from template.yaml, and the state machine's own SDK
   calls (aws-sdk tasks, its Lambda invocations) under the role of the template's state machine named
   by ``create(..., identity=...)``.
@@ -77,11 +77,11 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.backend.execution import Execution
 
-from local.lambda_context import LocalContext
-from local.template import load_template
+from tests.support.lambda_context import LocalContext
+from tests.support.template import load_template
 
 if TYPE_CHECKING:
-    from local.iam import LambdaRuntime
+    from tests.support.iam import LambdaRuntime
 
 MOCK_CONFIG: Final[DefaultConfig] = {
     "stepfunctions": {"execute_state_machine": True},
@@ -216,7 +216,7 @@ class EmulatedStateMachine:
     def __init__(self, *, role_name: str = "state-machine-harness", runtime: LambdaRuntime | None = None) -> None:
         self.role_name = role_name
         if runtime is None:  # with IAM enforced (a LambdaRuntime running), the steps run under their roles
-            from local.iam import active_runtime
+            from tests.support.iam import active_runtime
 
             runtime = active_runtime()
         self.runtime = runtime

@@ -1,7 +1,7 @@
 """The identity policies template.yaml gives each function and state machine, resolved for a deployment.
 
 One resolver for the template's infrastructure tests (what a deployed stack would allow, for given
-parameters) and for the IAM emulation of the integration tests (local/iam.py: each handler runs under
+parameters) and for the IAM emulation of the integration tests (tests/support/iam.py: each handler runs under
 a role holding exactly these policies).
 
 Ref / Fn::GetAtt / Fn::If / Fn::Sub / Fn::Equals / Fn::Not and conditions are resolved as CloudFormation

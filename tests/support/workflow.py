@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from local.state_machine import EmulatedStateMachine
-from local.template import ROOT
+from tests.support.state_machine import EmulatedStateMachine
+from tests.support.template import ROOT
 
 TRAINING_DEFINITION = ROOT / "statemachine" / "train_model.asl.json"
 
