@@ -26,7 +26,9 @@ def plan(**given: Any) -> dict[str, Any]:
 
 
 def test_minimal_input_gets_the_stacks_role_diagnostics_prefix_and_a_stable_client_token() -> None:
+    # Given the two required fields only, When the input is planned
     result = plan()
+    # Then CreateModel gets the stack's role, its bucket under the model's prefix, and the execution's name
     assert result["CreateModel"] == {
         "ModelName": "pump-7",
         "DatasetName": "pump-data",
@@ -40,6 +42,7 @@ def test_minimal_input_gets_the_stacks_role_diagnostics_prefix_and_a_stable_clie
 
 
 def test_every_create_model_field_passes_through_and_times_become_utc() -> None:
+    # Given every optional CreateModel field, times in several zones, When the input is planned
     result = plan(
         DatasetSchema={"InlineDataSchema": "{}"},
         LabelsInputConfiguration={"S3InputConfiguration": {"Bucket": "labels-bucket", "Prefix": "pump-7/"}},
@@ -57,6 +60,7 @@ def test_every_create_model_field_passes_through_and_times_become_utc() -> None:
         MaxWaitSeconds=3600,
     )
     request = result["CreateModel"]
+    # Then each is passed through as given, and times become UTC as L4E expects
     assert request["TrainingDataStartTime"] == "2022-12-31T23:00:00Z"
     assert request["EvaluationDataStartTime"] == "2023-09-01T00:00:00Z"
     assert request["RoleArn"] == "arn:aws:iam::123456789012:role/other"
@@ -156,19 +160,25 @@ def test_diagnostics_to_a_bucket_the_stack_does_not_watch_are_refused() -> None:
     ],
 )
 def test_bad_input_is_refused_with_what_to_fix(given: dict[str, Any], message: str) -> None:
+    # Given an input with one bad field
     request = {"ModelName": "pump-7", "DatasetName": "pump-data"} | given
     request = {k: v for k, v in request.items() if v is not None}
+    # When it is planned
     with pytest.raises(InvalidTrainingInputError) as caught:
         plan_training(request, "exec-42", SETTINGS)
+    # Then it is refused, naming what to fix
     assert message in str(caught.value)
 
 
 def test_input_that_is_not_an_object_is_refused() -> None:
+    # Given a console input that is a list, When it is planned, Then it is refused as not an object
     with pytest.raises(InvalidTrainingInputError, match="Input should be a valid dictionary"):
         plan_training(["pump-7"], "exec-42", SETTINGS)
 
 
 def test_failures_are_named_and_explained() -> None:
+    # Given an L4E conflict, a refused input (as Lambda reports it) and an error nobody expected
+    # When each is described, Then each is a named failure with its cause in words and what to do
     conflict = describe_failure("LookoutEquipment.ConflictException", "Model pump-7 already exists")
     assert conflict.Error == "ModelAlreadyExists"
     assert "choose another ModelName" in conflict.Advice
