@@ -133,6 +133,7 @@ def test_a_line_over_16_mib_is_refused_with_its_number_in_bounded_memory(compres
 
 
 def test_a_line_just_under_the_cap_is_read() -> None:
+    # Given a line 1 KiB under the cap, When the file is summarised, Then it is read like any other
     summary = summarise(Generated(a_long_line(MAX_LINE_BYTES - 1024)))
     assert (summary.rows, summary.normal) == (2, 2)
 
@@ -153,27 +154,34 @@ def test_a_row_of_a_million_sensors_is_refused_by_the_line_cap_before_it_is_pars
 
 
 def test_more_distinct_sensors_than_the_maximum_in_one_row_is_refused() -> None:
+    # Given one anomalous row naming one sensor more than the maximum, When it is summarised
     error = refusal(Generated(a_row_of_sensors(MAX_SENSORS + 1)))
+    # Then the file is refused at that row
     assert (error.line, error.reason) == (2, f"more than {MAX_SENSORS} distinct sensors")
 
 
 def test_the_maximum_number_of_distinct_sensors_is_summarised() -> None:
+    # Given one anomalous row naming exactly the maximum of sensors, When it is summarised
     summary = summarise(Generated(a_row_of_sensors(MAX_SENSORS)))
+    # Then it is summarised, its top sensors ranked
     assert summary.anomalous == 1
     assert len(summary.top_sensors) == THRESHOLDS.top_sensors
 
 
 def test_sensors_on_a_normal_row_are_not_read_so_not_counted() -> None:
-    # diagnostics are read where they are used: on anomalous records
+    # Given a normal row with more sensors than the maximum (diagnostics are read where they are used: on
+    # anomalous records), When it is summarised, Then nothing of its diagnostics is counted
     summary = summarise(Generated(a_row_of_sensors(MAX_SENSORS + 1, prediction=0)))
     assert (summary.rows, summary.normal, summary.top_sensors) == (2, 2, [])
 
 
 def test_distinct_sensors_are_counted_across_rows() -> None:
+    # Given the maximum of sensors plus one, spread over two anomalous rows
     names = [f"component\\sensor_{i}" for i in range(MAX_SENSORS + 1)]
     half = MAX_SENSORS // 2
     first = anomalous(1, diagnostics=[{"name": name, "value": 0.1} for name in names[:half]])
     second = anomalous(2, diagnostics=[{"name": name, "value": 0.1} for name in names[half:]])
+    # When the file is summarised, Then it is refused at the row that crossed the maximum
     error = refusal(lines(NORMAL, first, NORMAL, second))
     assert (error.line, error.reason) == (4, f"more than {MAX_SENSORS} distinct sensors")
 
@@ -198,6 +206,7 @@ def nested(depth: int) -> str:
     ids=["array-10000-deep", "object-10000-deep", "normal-row-extra-field", "anomalous-row-extra-field", "diagnostics"],
 )
 def test_json_nested_10000_deep_is_refused_as_not_json_on_its_line(line: str) -> None:
+    # Given a second line nested 10,000 deep, When the file is summarised, Then that line is refused
     error = refusal(lines(NORMAL, line))
     assert error.line == 2
     assert error.reason.startswith("not valid JSON (depth limit exceeded")
@@ -205,6 +214,7 @@ def test_json_nested_10000_deep_is_refused_as_not_json_on_its_line(line: str) ->
 
 @pytest.mark.parametrize("prediction", [0, 1])
 def test_nesting_within_the_parsers_limit_in_an_unknown_field_is_ignored(prediction: int) -> None:
+    # Given a record with an unknown field nested 1,000 deep, When it is summarised, Then it is read
     record = json.dumps(anomalous(prediction=prediction))[:-1] + ', "extra": ' + nested(1_000) + "}"
     assert summarise(lines(NORMAL, record)).rows == 2
 
@@ -221,7 +231,8 @@ def test_nesting_within_the_parsers_limit_in_an_unknown_field_is_ignored(predict
     ids=["score-normal-row", "score-anomalous-row", "value-anomalous-row", "value-normal-row"],
 )
 def test_non_finite_numbers_are_refused_as_not_json(literal: str, template: str) -> None:
-    # NaN and Infinity are not JSON; 1e999 overflows a double. Either way the line is refused, by number
+    # Given a score or a contribution that is NaN, Infinity or 1e999 (not JSON, or overflowing a double)
+    # When the file is summarised, Then the line is refused, by number
     error = refusal(lines(NORMAL, template % literal))
     assert error.line == 2
     assert error.reason.startswith("not valid JSON (")
@@ -286,13 +297,16 @@ def at(stamp: str, prediction: int = 0) -> dict[str, Any]:
 def test_repeated_and_out_of_order_timestamps_are_summarised_and_said(
     records: list[dict[str, Any]], expected: dict[str, Any]
 ) -> None:
+    # Given records that repeat or go back in time, When they are summarised
     summary = summarise(lines(*records)).model_dump()
+    # Then the summary says so, in the fields meant for it
     assert {name: summary[name] for name in expected} == expected
 
 
 @pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_a_zoned_timestamp_outside_the_calendar_in_utc_is_refused(stamp: str) -> None:
-    # Found by the property tests: this used to escape as an OverflowError
+    # Given a zoned timestamp that falls outside the calendar in UTC (found by the property tests: it used to
+    # escape as an OverflowError), When the file is summarised, Then its line is refused, saying why
     error = refusal(lines(NORMAL, at(stamp)))
     assert error.line == 2
     assert error.reason == f"'timestamp' is out of range in UTC: {stamp!r}"
@@ -335,7 +349,9 @@ def test_a_zoned_timestamp_outside_the_calendar_in_utc_is_refused(stamp: str) ->
     ],
 )
 def test_wrong_types_are_refused_with_the_field_and_the_line(record: dict[str, Any], reason: str) -> None:
+    # Given a third record with a field of the wrong type, When the file is summarised
     error = refusal(lines(NORMAL, NORMAL, record))
+    # Then it is refused at line 3, naming the field
     assert error.line == 3
     assert error.reason.startswith(reason)
 
@@ -363,12 +379,14 @@ def test_wrong_types_are_refused_with_the_field_and_the_line(record: dict[str, A
     ],
 )
 def test_odd_but_readable_records_have_a_defined_reading(record: dict[str, Any], expected: dict[str, Any]) -> None:
+    # Given an odd but readable record, When it is summarised, Then it has the reading the docs define
     summary = summarise(lines(NORMAL, record)).model_dump()
     assert {name: summary[name] for name in expected} == expected
 
 
 def test_a_repeated_field_name_takes_its_last_value_as_json_parsers_do() -> None:
-    # A normal-looking row whose repeated "prediction" ends at 1 is anomalous; the reverse is normal
+    # Given rows that repeat "prediction" (ending at 1, and at 0), When they are summarised
+    # Then the last value counts: the first is anomalous, the second normal
     last_one = b'{"timestamp":"2021-03-11T22:25:00","prediction":0,"prediction":1}'
     last_zero = b'{"timestamp":"2021-03-11T22:26:00","prediction":1,"prediction":0}'
     summary = summarise(lines(last_one, last_zero))
@@ -401,12 +419,15 @@ def test_a_repeated_field_name_takes_its_last_value_as_json_parsers_do() -> None
 def test_corrupt_encodings_are_refused_clearly(
     data: bytes, source: str, reason: str | tuple[str, ...], line: int | None
 ) -> None:
+    # Given a file whose bytes are not what its name says, When it is summarised
     error = refusal(data, source)
+    # Then it is refused with the reason, and the line where there is one
     assert error.reason.startswith(reason)
     assert error.line == line
 
 
 def test_gzip_members_one_after_another_are_one_file() -> None:
+    # Given two gzip members one after the other, When they are summarised, Then they are one file
     data = gzip.compress(NORMAL + b"\n") + gzip.compress(NORMAL.replace(b"22:24", b"22:25") + b"\n")
     assert summarise(data, "f.json.gz").rows == 2
 
@@ -514,6 +535,7 @@ def diagnostics_to(bucket: str = "stack.diagnostics-1", prefix: str | None = "pu
     ],
 )
 def test_bad_workflow_input_is_refused_with_what_to_fix(given: Any, words: str) -> None:
+    # Given a bad console input, When it is planned, Then it is refused, saying what to fix
     with pytest.raises(InvalidTrainingInputError) as caught:
         plan_training(given, "exec-42", SETTINGS)
     assert words in str(caught.value)
@@ -553,6 +575,7 @@ def test_bad_workflow_input_is_refused_with_what_to_fix(given: Any, words: str) 
     ],
 )
 def test_edge_workflow_input_is_accepted_as_given(given: dict[str, Any], check: tuple[str, Any]) -> None:
+    # Given an input at an edge of what is allowed, When it is planned, Then CreateModel gets it as given
     request = plan_training(given, "exec-42", SETTINGS).CreateModel
     name, value = check
     assert request[name] == value
