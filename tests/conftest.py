@@ -10,7 +10,8 @@ from moto import mock_aws
 
 from lookout_diagnostics import settings
 from lookout_diagnostics.aws import clients
-from tests.support.fake_lookout import FakeLookout, skip_retry_sleeps
+from tests.support.botocore_fake import skip_retry_sleeps
+from tests.support.fake_lookout import FakeLookout
 from tests.support.stack import EmulatedStack, create_stack
 
 # Handlers build Powertools' Logger and Metrics when imported (at collection): configure them first.

@@ -19,7 +19,7 @@ event system, with the SDK's real retries; only a killed process is modelled by 
   breaks after a third of the object, the way urllib3 reports it (``ProtocolError``, ``ReadTimeoutError``) or by
   ending early; botocore's ``StreamingBody`` turns that into ``ResponseStreamingError``, ``ReadTimeoutError`` or
   ``IncompleteReadError`` as in production.
-- L4E throttling and 5xx: ``FakeLookout.fail_next`` (see tests/support/fake_lookout.py), retried by botocore as well.
+- L4E throttling and 5xx: ``FakeLookout.fail_next`` (see tests/support/botocore_fake.py), retried by botocore as well.
   botocore's retry quota (500 units a client, 14 spent per 5xx retry, 5 per throttling retry, given back on
   success) can end a warm client's retries early under a long outage: the tests allow for it where it bites.
 - A Lambda timing out (or running out of memory): the runtime kills the process, so none of our ``except`` or

@@ -1,20 +1,10 @@
 """An in-process Amazon Lookout for Equipment (boto3 ``lookoutequipment``) for tests and the local run.
 
-moto has no Lookout for Equipment backend. FakeLookout answers the service's HTTP requests from
-in-memory models and model versions. It registers first on botocore's ``before-send`` event of
-boto3's default session and answers with the JSON 1.0 wire format, so botocore still serialises
-every request, parses every response and error, and runs its own retry logic (standard mode) on
-throttling and 5xx errors.
+moto has no Lookout for Equipment backend. FakeLookout answers the service's requests from
+in-memory models and model versions; tests/support/botocore_fake.py holds every request and
+response to botocore's model of the service and lets botocore retry as it would against AWS.
 
-The point of it: every request is checked against the operation's input shape in botocore's
-service model, and every response (errors included) against its output shape: required members,
-types, enum values, lengths, ranges and patterns. A mismatch raises ContractViolation, an
-AssertionError naming the operation, the member path and the rule, so a wrong parameter in the
-code under test fails the test the way AWS would reject it. botocore's own client-side validation
-checks neither enums, nor maximums, nor patterns.
-
-Install it after ``mock_aws()`` has started (mock_aws replaces boto3's default session) and before
-the clients are created (a client copies the session's event handlers when it is created)::
+Install it after ``mock_aws()`` has started and before the clients are created::
 
     with mock_aws(), FakeLookout() as lookout, skip_retry_sleeps():
         lookout.add_model("pump", diagnostics_bucket="diagnostics", diagnostics_prefix="pump/")
@@ -30,34 +20,16 @@ ends (version 1 with its diagnostics object, or FAILED with a reason)::
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import json
-import re
-import threading
-import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
-from types import TracebackType
-from typing import Any, Literal, Self
-from unittest import mock
+from typing import Any, Literal
 
-import boto3
-import botocore.endpoint
-import botocore.session
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from botocore.model import ListShape, ServiceModel, Shape, StructureShape
+from tests.support.botocore_fake import FakeService, ServiceError, from_wire_time, present
 
 SERVICE = "lookoutequipment"
-# botocore names the event after the hyphenised serviceId ("LookoutEquipment").
-BEFORE_SEND_EVENT = "before-send.lookoutequipment"
-ERROR_NAMESPACE = "com.amazonaws.lookoutequipment"
 
 # The service model's enums, as types (a test checks them against botocore's model).
 ModelStatus = Literal["IN_PROGRESS", "SUCCESS", "FAILED", "IMPORT_IN_PROGRESS"]
@@ -72,15 +44,6 @@ AutoPromotionResult = Literal[
     "RETRAINING_CANCELLED",
 ]
 RetrainingSchedulerStatus = Literal["PENDING", "RUNNING", "STOPPING", "STOPPED"]
-ErrorCode = Literal[
-    "AccessDeniedException",
-    "ConflictException",
-    "InternalServerException",
-    "ResourceNotFoundException",
-    "ServiceQuotaExceededException",
-    "ThrottlingException",
-    "ValidationException",
-]
 
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
@@ -102,134 +65,6 @@ DEFAULT_TRAINING_METRICS: dict[str, Any] = {
 TrainingOutcome = Literal["SUCCESS", "FAILED"]
 
 
-@cache
-def service_model() -> ServiceModel:
-    """The lookoutequipment model of the installed botocore, the one the code under test uses."""
-    return botocore.session.get_session().get_service_model(SERVICE)
-
-
-# --------------------------------------------------------------------------------------------------
-# Validation against the service model
-# --------------------------------------------------------------------------------------------------
-
-
-class ContractViolation(AssertionError):
-    """A request or response that the Lookout for Equipment service model does not allow."""
-
-    def __init__(self, operation: str, what: str, problems: list[str]) -> None:
-        self.operation = operation
-        self.problems = problems
-        listing = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"{operation} {what} breaks the {SERVICE} service model:\n{listing}")
-
-
-def shape_problems(shape: Shape, value: Any) -> list[str]:
-    """Every way a wire-form value (timestamps as epoch seconds) breaks a shape, as 'path: rule'."""
-    problems: list[str] = []
-    _check(shape, value, "", problems)
-    return problems
-
-
-# JSON types of each shape type on the wire (JSON 1.0 protocol: timestamps are epoch seconds).
-_WIRE_TYPES: dict[str, tuple[type, ...]] = {
-    "structure": (dict,),
-    "list": (list,),
-    "string": (str,),
-    "boolean": (bool,),
-    "integer": (int,),
-    "long": (int,),
-    "float": (int, float),
-    "timestamp": (int, float),
-}
-
-# Smithy patterns are Java-style regular expressions, evaluated unanchored. These are the constructs
-# of the lookoutequipment model that Python's re lacks; a test checks that every pattern compiles.
-_JAVA_REGEX_TO_PYTHON = (
-    ("[\\P{M}\\p{M}]", "[\\s\\S]"),  # not-a-mark or a mark: any character
-    ("\\p{ASCII}", "[\\x00-\\x7F]"),
-)
-
-
-@cache
-def python_regex(pattern: str) -> re.Pattern[str]:
-    """A service-model pattern as a Python regex (use search: Smithy patterns are not anchored)."""
-    for java, python in _JAVA_REGEX_TO_PYTHON:
-        pattern = pattern.replace(java, python)
-    return re.compile(pattern)
-
-
-def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
-    where = path or "<body>"
-    if not _has_wire_type(shape, value):
-        problems.append(f"{where}: {_brief(value)} is not a {shape.type_name} ({shape.name})")
-        return
-    if isinstance(shape, StructureShape):
-        _check_structure(shape, value, path, problems)
-    elif isinstance(shape, ListShape):
-        for index, item in enumerate(value):
-            _check(shape.member, item, f"{path}[{index}]", problems)
-    if shape.type_name != "timestamp":
-        _check_bounds(shape, value, where, problems)
-    if isinstance(value, str):
-        _check_string(shape, value, where, problems)
-
-
-def _has_wire_type(shape: Shape, value: Any) -> bool:
-    wire_types = _WIRE_TYPES.get(shape.type_name)
-    if wire_types is None:
-        raise NotImplementedError(f"FakeLookout cannot validate {shape.type_name} shape {shape.name}")
-    # bool is an int in Python, not in JSON.
-    return isinstance(value, wire_types) and (bool in wire_types or not isinstance(value, bool))
-
-
-def _check_structure(shape: StructureShape, value: dict[str, Any], path: str, problems: list[str]) -> None:
-    prefix = f"{path}." if path else ""
-    for name in shape.required_members:
-        if name not in value:
-            problems.append(f"{prefix}{name}: required member of {shape.name} is missing")
-    for name, member_value in value.items():
-        member = shape.members.get(name)
-        if member is None:
-            problems.append(f"{prefix}{name}: not a member of {shape.name}")
-        else:
-            _check(member, member_value, f"{prefix}{name}", problems)
-
-
-def _check_bounds(shape: Shape, value: Any, where: str, problems: list[str]) -> None:
-    measured, what = (len(value), "length") if isinstance(value, str | list) else (value, "value")
-    minimum, maximum = shape.metadata.get("min"), shape.metadata.get("max")
-    if minimum is not None and measured < minimum:
-        problems.append(f"{where}: {what} {measured} is below the minimum {minimum} of {shape.name}")
-    if maximum is not None and measured > maximum:
-        problems.append(f"{where}: {what} {measured} is above the maximum {maximum} of {shape.name}")
-
-
-def _check_string(shape: Shape, value: str, where: str, problems: list[str]) -> None:
-    enum = shape.metadata.get("enum")
-    if enum and value not in enum:
-        problems.append(f"{where}: {value!r} is not one of {shape.name} {enum}")
-    pattern = shape.metadata.get("pattern")
-    if pattern and not python_regex(pattern).search(value):
-        problems.append(f"{where}: {_brief(value)} does not match the pattern {pattern!r} of {shape.name}")
-
-
-def _brief(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."
-
-
-def _json_default(value: Any) -> float:
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.timestamp()
-    raise TypeError(f"{_brief(value)} cannot go on the wire")
-
-
-def _present(members: Mapping[str, Any]) -> dict[str, Any]:
-    """The members that are set: AWS omits absent members rather than sending null."""
-    return {name: value for name, value in members.items() if value is not None}
-
-
 # --------------------------------------------------------------------------------------------------
 # State
 # --------------------------------------------------------------------------------------------------
@@ -244,8 +79,8 @@ class DiagnosticsOutput:
     kms_key_id: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        s3 = _present({"Bucket": self.bucket, "Prefix": self.prefix})
-        return _present({"S3OutputConfiguration": s3, "KmsKeyId": self.kms_key_id})
+        s3 = present({"Bucket": self.bucket, "Prefix": self.prefix})
+        return present({"S3OutputConfiguration": s3, "KmsKeyId": self.kms_key_id})
 
 
 @dataclass
@@ -326,22 +161,6 @@ class FakeModel:
         return max(retrainings, key=lambda v: v.version, default=None)
 
 
-@dataclass(frozen=True)
-class Call:
-    """One request the fake received, decoded (timestamps as epoch seconds, as on the wire)."""
-
-    operation: str
-    params: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class _Fault:
-    code: ErrorCode
-    message: str
-    status: int
-    after_applying: bool
-
-
 TrainingCallback = Callable[[FakeModel, FakeModelVersion | None], None]
 
 
@@ -367,32 +186,15 @@ class _Training:
     diagnostics_output: DiagnosticsOutput | None
 
 
-class _ServiceError(Exception):
-    """An error the service itself would answer with (not a contract violation)."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class _RawBody(io.BytesIO):
-    """The raw body botocore's AWSResponse reads with stream()."""
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.getvalue()
-
-
 # --------------------------------------------------------------------------------------------------
 # The fake service
 # --------------------------------------------------------------------------------------------------
 
 
-class FakeLookout:
+class FakeLookout(FakeService):
     """A stateful in-memory Lookout for Equipment answering boto3 clients through botocore's events."""
+
+    service = SERVICE
 
     def __init__(
         self,
@@ -402,31 +204,17 @@ class FakeLookout:
         default_page_size: int = DEFAULT_PAGE_SIZE,
         require_datasets: bool = False,
     ) -> None:
+        super().__init__(default_page_size=default_page_size)
         self.region = region
         self.account_id = account_id
-        # Page size when a List request has no MaxResults; lower it to force several pages.
-        self.default_page_size = default_page_size
-        # The most items a page holds whatever MaxResults asks (services may return fewer): set it to
-        # force several pages on a caller that asks for large pages.
-        self.page_limit: int | None = None
         # CreateModel on a dataset not added with add_dataset is ResourceNotFoundException when set;
         # otherwise any DatasetName is taken as existing.
         self.require_datasets = require_datasets
-        self.calls: list[Call] = []
-        self.violations: list[ContractViolation] = []
-        # Exceptions raised by on_complete callbacks (inside a request, where a caller may swallow them).
-        self.callback_errors: list[Exception] = []
         self._models: dict[str, FakeModel] = {}
         self._datasets: set[str] = set()
-        self._faults: dict[str, deque[_Fault]] = {}
         self._training_plans: dict[str | None, TrainingPlan] = {}
         self._trainings: dict[str, _Training] = {}
-        # Reentrant: an on_complete callback runs inside a request and may itself call the service.
-        self._lock = threading.RLock()
-        self._events: Any = None  # the emitter installed on, while installed
-        self._unique_id = f"fake-lookout-{id(self)}"
-        # The operations answered.
-        self._handlers: dict[str, Handler] = {
+        self.handlers = {
             "CreateModel": self._create_model,
             "DescribeModel": self._describe_model,
             "DescribeModelVersion": self._describe_model_version,
@@ -586,125 +374,6 @@ class FakeLookout:
         self._training_plans[model_name] = plan
         return plan
 
-    def fail_next(
-        self,
-        operation: str,
-        code: ErrorCode = "ThrottlingException",
-        message: str | None = None,
-        *,
-        times: int = 1,
-        status: int | None = None,
-        after_applying: bool = False,
-    ) -> None:
-        """Answer the next `times` calls of an operation with an error (HTTP 500 for InternalServerException,
-        else 400 unless `status` says otherwise). The error must be one the operation can return.
-
-        after_applying=True carries the request out first and loses the answer (a timeout or 5xx after
-        the service acted): what a retried CreateModel must survive thanks to its ClientToken.
-        """
-        if code not in _errors_of(operation):
-            raise ValueError(f"{operation} cannot return {code}; its errors are {_errors_of(operation)}")
-        fault = _Fault(
-            code=code,
-            message=message or f"{code} injected by FakeLookout",
-            status=status or (500 if code == "InternalServerException" else 400),
-            after_applying=after_applying,
-        )
-        self._faults.setdefault(operation, deque()).extend([fault] * times)
-
-    # ---- what happened ---------------------------------------------------------------------------
-
-    def calls_to(self, operation: str) -> list[Call]:
-        return [call for call in self.calls if call.operation == operation]
-
-    def pop_violations(self) -> list[ContractViolation]:
-        """The violations seen so far, forgotten: a test that provokes one on purpose pops it."""
-        popped, self.violations = self.violations, []
-        return popped
-
-    # ---- hooking into botocore -------------------------------------------------------------------
-
-    def install(self, session: boto3.session.Session | None = None) -> Self:
-        """Answer lookoutequipment requests of clients created from now on from `session`
-        (boto3's default session unless given)."""
-        if self._events is not None:
-            raise RuntimeError("FakeLookout is already installed")
-        events = (session or boto3._get_default_session()).events
-        # First, and more specific than moto's "before-send", so this answer is the one botocore takes.
-        events.register_first(BEFORE_SEND_EVENT, self._answer, unique_id=self._unique_id)
-        self._events = events
-        return self
-
-    def uninstall(self) -> None:
-        """Stop answering, also for clients created while installed."""
-        if self._events is not None:
-            self._events.unregister(BEFORE_SEND_EVENT, unique_id=self._unique_id)
-            self._events = None
-
-    def __enter__(self) -> Self:
-        return self.install()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.uninstall()
-        if exc_type is None and self.violations:
-            # Raised to the caller but swallowed on the way (e.g. by a broad except, or by a Step
-            # Functions execution): the test must still fail.
-            raise AssertionError(
-                "FakeLookout saw contract violations that were not popped:\n"
-                + "\n".join(str(violation) for violation in self.violations)
-            )
-        if exc_type is None and self.callback_errors:
-            raise AssertionError(
-                "a FakeLookout on_complete callback failed:\n"
-                + "\n".join(f"  - {error!r}" for error in self.callback_errors)
-            ) from self.callback_errors[0]
-
-    def _answer(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
-        if self._events is None:
-            return None  # a client created while installed, used after uninstall
-        target = request.headers["X-Amz-Target"]  # bytes once botocore has prepared the request
-        operation = (target.decode() if isinstance(target, bytes) else target).rpartition(".")[2]
-        params = json.loads(request.body or b"{}")
-        with self._lock:
-            self.calls.append(Call(operation, params))
-            try:
-                status, body = self._respond(operation, params)
-            except ContractViolation as violation:
-                self.violations.append(violation)
-                raise
-        content = json.dumps(body).encode()
-        headers = {
-            "Content-Type": "application/x-amz-json-1.0",
-            "Content-Length": str(len(content)),
-            "x-amzn-RequestId": str(uuid.uuid4()),
-        }
-        return AWSResponse(request.url, status, headers, _RawBody(content))
-
-    def _respond(self, operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        operation_model = service_model().operation_model(operation)
-        _enforce(operation, "request", operation_model.input_shape, params)
-        faults = self._faults.get(operation)
-        fault = faults.popleft() if faults else None
-        if fault is not None and not fault.after_applying:
-            return fault.status, _error_body(operation, fault.code, fault.message)
-        handler = self._handlers.get(operation)
-        if handler is None:
-            raise NotImplementedError(f"FakeLookout does not implement {operation}")
-        try:
-            output = handler(params)
-        except _ServiceError as error:
-            return 400, _error_body(operation, error.code, error.message)
-        wire = json.loads(json.dumps(output, default=_json_default))
-        _enforce(operation, "response", operation_model.output_shape, wire)
-        if fault is not None:
-            return fault.status, _error_body(operation, fault.code, fault.message)
-        return 200, wire
-
     # ---- operations ------------------------------------------------------------------------------
 
     def _list_models(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -715,15 +384,15 @@ class FakeLookout:
             and model.dataset_name.startswith(params.get("DatasetNameBeginsWith", ""))
             and params.get("Status", model.status) == model.status
         ]
-        page, token = self._page("ListModels", [self._model_summary(m) for m in models], params)
-        return _present({"ModelSummaries": page, "NextToken": token})
+        page, token = self.page("ListModels", [self._model_summary(m) for m in models], params)
+        return present({"ModelSummaries": page, "NextToken": token})
 
     def _list_model_versions(self, params: dict[str, Any]) -> dict[str, Any]:
         model = self._known_model(params["ModelName"])
         newest_first = sorted(model.versions.values(), key=lambda v: v.version, reverse=True)
         summaries = [_version_summary(v) for v in newest_first if _version_matches(v, params)]
-        page, token = self._page("ListModelVersions", summaries, params)
-        return _present({"ModelVersionSummaries": page, "NextToken": token})
+        page, token = self.page("ListModelVersions", summaries, params)
+        return present({"ModelVersionSummaries": page, "NextToken": token})
 
     def _create_model(self, params: dict[str, Any]) -> dict[str, Any]:
         name, token = params["ModelName"], params["ClientToken"]
@@ -733,22 +402,22 @@ class FakeLookout:
                 # The same request again (a retry): nothing new is created. Inferred: it answers
                 # with the model's current status.
                 return {"ModelArn": existing.arn, "Status": existing.status}
-            raise _ServiceError("ConflictException", f"Model {name} already exists")
+            raise ServiceError("ConflictException", f"Model {name} already exists")
         diagnostics = params.get("ModelDiagnosticsOutputConfiguration")
         if diagnostics is not None and "RoleArn" not in params:
-            raise _ServiceError("ValidationException", "RoleArn is required with ModelDiagnosticsOutputConfiguration")
+            raise ServiceError("ValidationException", "RoleArn is required with ModelDiagnosticsOutputConfiguration")
         for start, end in (
             ("TrainingDataStartTime", "TrainingDataEndTime"),
             ("EvaluationDataStartTime", "EvaluationDataEndTime"),
         ):
             if start in params and end in params and params[start] >= params[end]:
-                raise _ServiceError("ValidationException", f"{start} must be before {end}")
+                raise ServiceError("ValidationException", f"{start} must be before {end}")
         if self.require_datasets and params["DatasetName"] not in self._datasets:
-            raise _ServiceError("ResourceNotFoundException", f"Dataset {params['DatasetName']} does not exist")
+            raise ServiceError("ResourceNotFoundException", f"Dataset {params['DatasetName']} does not exist")
         if len(self._models) >= MODEL_QUOTA:
-            raise _ServiceError("ServiceQuotaExceededException", f"At most {MODEL_QUOTA} models per account")
+            raise ServiceError("ServiceQuotaExceededException", f"At most {MODEL_QUOTA} models per account")
         if sum(model.status == "IN_PROGRESS" for model in self._models.values()) >= CONCURRENT_TRAINING_QUOTA:
-            raise _ServiceError(
+            raise ServiceError(
                 "ServiceQuotaExceededException", f"At most {CONCURRENT_TRAINING_QUOTA} models can train at once"
             )
         s3_output = diagnostics["S3OutputConfiguration"] if diagnostics else {}
@@ -767,10 +436,10 @@ class FakeLookout:
         model.schema = params.get("DatasetSchema", {}).get("InlineDataSchema")
         model.labels_input_configuration = params.get("LabelsInputConfiguration")
         model.data_pre_processing_configuration = params.get("DataPreProcessingConfiguration")
-        model.training_data_start_time = _from_wire_time(params.get("TrainingDataStartTime"))
-        model.training_data_end_time = _from_wire_time(params.get("TrainingDataEndTime"))
-        model.evaluation_data_start_time = _from_wire_time(params.get("EvaluationDataStartTime"))
-        model.evaluation_data_end_time = _from_wire_time(params.get("EvaluationDataEndTime"))
+        model.training_data_start_time = from_wire_time(params.get("TrainingDataStartTime"))
+        model.training_data_end_time = from_wire_time(params.get("TrainingDataEndTime"))
+        model.evaluation_data_start_time = from_wire_time(params.get("EvaluationDataStartTime"))
+        model.evaluation_data_end_time = from_wire_time(params.get("EvaluationDataEndTime"))
         model.server_side_kms_key_arn = self._kms_key_arn(params.get("ServerSideKmsKeyId"))
         model.off_condition = params.get("OffCondition")
         model.training_execution_start_time = model.last_updated_time = now
@@ -787,7 +456,7 @@ class FakeLookout:
         # Inferred from the documentation ("You must also specify the RoleArn"): L4E needs a role to
         # write the diagnostics; one stored on the model by an earlier request is taken to do.
         if diagnostics is not None and role_arn is None:
-            raise _ServiceError("ValidationException", "RoleArn is required with ModelDiagnosticsOutputConfiguration")
+            raise ServiceError("ValidationException", "RoleArn is required with ModelDiagnosticsOutputConfiguration")
         if diagnostics is not None:
             s3_output = diagnostics["S3OutputConfiguration"]
             # A new object: versions hold the previous one (add_version copies the model's), unchanged.
@@ -804,7 +473,7 @@ class FakeLookout:
         model = self._known_model(params["ModelName"])
         self._advance_training(model)
         active, previous, retraining = model.active(), model.previous_active(), model.latest_retraining()
-        return _present(
+        return present(
             {
                 **self._model_summary(model),
                 **self._training_members(model),
@@ -826,11 +495,11 @@ class FakeLookout:
         model = self._known_model(params["ModelName"])
         version = model.versions.get(params["ModelVersion"])
         if version is None:
-            raise _ServiceError(
+            raise ServiceError(
                 "ResourceNotFoundException", f"Model {model.name} has no version {params['ModelVersion']}"
             )
         results = version.diagnostics_object
-        return _present(
+        return present(
             {
                 **self._training_members(model),
                 "ModelName": model.name,
@@ -924,12 +593,12 @@ class FakeLookout:
     def _known_model(self, name: str) -> FakeModel:
         model = self._models.get(name)
         if model is None:
-            raise _ServiceError("ResourceNotFoundException", f"Model {name} does not exist")
+            raise ServiceError("ResourceNotFoundException", f"Model {name} does not exist")
         return model
 
     def _model_summary(self, model: FakeModel) -> dict[str, Any]:
         active, retraining = model.active(), model.latest_retraining()
-        return _present(
+        return present(
             {
                 "ModelName": model.name,
                 "ModelArn": model.arn,
@@ -950,17 +619,9 @@ class FakeLookout:
             }
         )
 
-    def _page(
-        self, operation: str, items: list[dict[str, Any]], params: dict[str, Any]
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        start = _token_offset(operation, params.get("NextToken"))
-        size = params.get("MaxResults", self.default_page_size)
-        end = start + (min(size, self.page_limit) if self.page_limit else size)
-        return items[start:end], (_token(operation, end) if end < len(items) else None)
-
 
 def _version_summary(version: FakeModelVersion) -> dict[str, Any]:
-    return _present(
+    return present(
         {
             "ModelName": version.model_name,
             "ModelArn": version.model_arn,
@@ -984,76 +645,3 @@ def _version_matches(version: FakeModelVersion, params: dict[str, Any]) -> bool:
         and params.get("CreatedAtStartTime", created) <= created
         and params.get("CreatedAtEndTime", created) >= created
     )
-
-
-def _from_wire_time(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def _token(operation: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"operation": operation, "offset": offset}).encode()).decode()
-
-
-def _token_offset(operation: str, token: str | None) -> int:
-    if token is None:
-        return 0
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if decoded["operation"] == operation and isinstance(decoded["offset"], int):
-            return decoded["offset"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        pass
-    raise ContractViolation(
-        operation, "request", [f"NextToken: {_brief(token)} was not returned by an earlier {operation} response"]
-    )
-
-
-def _errors_of(operation: str) -> list[str]:
-    return [shape.name for shape in service_model().operation_model(operation).error_shapes]
-
-
-def _error_body(operation: str, code: ErrorCode, message: str) -> dict[str, Any]:
-    if code not in _errors_of(operation):
-        raise ContractViolation(operation, "error response", [f"{code} is not one of its errors"])
-    body = {"Message": message}
-    _enforce(operation, f"{code} response", service_model().shape_for(code), body)
-    return {"__type": f"{ERROR_NAMESPACE}#{code}", **body}
-
-
-def _enforce(operation: str, what: str, shape: Shape | None, wire: dict[str, Any]) -> None:
-    if shape is None:  # e.g. UpdateModel has no output members
-        problems = [f"{name}: {operation} has no {what} members" for name in wire]
-    else:
-        problems = shape_problems(shape, wire)
-    if problems:
-        raise ContractViolation(operation, what, problems)
-
-
-# --------------------------------------------------------------------------------------------------
-# Retries without waiting
-# --------------------------------------------------------------------------------------------------
-
-
-class _SleepRecorder:
-    """Stands in for the time module inside botocore.endpoint: records retry delays instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-
-@contextmanager
-def skip_retry_sleeps() -> Iterator[list[float]]:
-    """Let botocore retry without waiting (in every thread); yields the backoff delays it asked for.
-
-    botocore's endpoint sleeps between attempts with time.sleep; only that module's view of time
-    is replaced, so nothing else stops sleeping.
-    """
-    recorder = _SleepRecorder()
-    with mock.patch.object(botocore.endpoint, "time", recorder):
-        yield recorder.delays

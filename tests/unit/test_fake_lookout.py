@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from tests.support import fake_lookout
-from tests.support.fake_lookout import ContractViolation, FakeLookout, service_model
+from tests.support.botocore_fake import ContractViolation, python_regex, service_model
+from tests.support.fake_lookout import SERVICE, FakeLookout
 
 REGION = "eu-west-1"
 
@@ -285,17 +286,17 @@ def test_a_swallowed_violation_still_fails_when_the_fake_is_left(monkeypatch: py
 
 def test_every_pattern_of_the_service_model_compiles() -> None:
     # Given every pattern of the lookoutequipment model
-    model = service_model()
+    model = service_model(SERVICE)
     patterns = {p for p in (model.shape_for(name).metadata.get("pattern") for name in model.shape_names) if p}
 
     # When each is translated for Python
-    compiled = [fake_lookout.python_regex(pattern) for pattern in patterns]
+    compiled = [python_regex(pattern) for pattern in patterns]
 
     # Then all compile, and the translated ones behave as in Java
     assert len(compiled) == len(patterns)
-    assert fake_lookout.python_regex(model.shape_for("S3Key").metadata["pattern"]).search("a/b.json.gz")
-    assert not fake_lookout.python_regex(model.shape_for("S3Key").metadata["pattern"]).search("a/b/")
-    assert not fake_lookout.python_regex(model.shape_for("NextToken").metadata["pattern"]).fullmatch("é")
+    assert python_regex(model.shape_for("S3Key").metadata["pattern"]).search("a/b.json.gz")
+    assert not python_regex(model.shape_for("S3Key").metadata["pattern"]).search("a/b/")
+    assert not python_regex(model.shape_for("NextToken").metadata["pattern"]).fullmatch("é")
 
 
 @pytest.mark.parametrize(
@@ -313,14 +314,7 @@ def test_the_typed_enums_are_the_service_models(literal: Any, shape: str) -> Non
     # Given one of the fake's Literal types and the model's enum of the same name
     # When both are compared
     # Then they hold the same values
-    assert set(typing.get_args(literal)) == set(service_model().shape_for(shape).enum)
-
-
-def test_the_typed_error_codes_are_the_service_models() -> None:
-    # Given the fake's error codes and the model's error shapes
-    # When both are compared
-    # Then they hold the same names
-    assert set(typing.get_args(fake_lookout.ErrorCode)) == {shape.name for shape in service_model().error_shapes}
+    assert set(typing.get_args(literal)) == set(service_model(SERVICE).shape_for(shape).enum)
 
 
 # ---- installation ---------------------------------------------------------------------------------
@@ -615,7 +609,11 @@ def test_a_failing_on_complete_callback_fails_the_test() -> None:
 
     # When training completes under code that swallows every error
     # Then leaving the fake fails with the callback's error
-    with pytest.raises(AssertionError, match="on_complete callback failed"), mock_aws(), FakeLookout() as fake:
+    with (
+        pytest.raises(AssertionError, match="a callback of the fake lookoutequipment failed"),
+        mock_aws(),
+        FakeLookout() as fake,
+    ):
         fake.train_on_create(in_progress_polls=0, on_complete=broken)
         client = lookout_client(retries=0)
         client.create_model(**create_request(ModelDiagnosticsOutputConfiguration=None))
