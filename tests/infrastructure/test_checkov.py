@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.infrastructure.test_template import TEMPLATE_PATH, _load_template
+from tests.support.template import TEMPLATE, fresh_template
 
-ROOT = TEMPLATE_PATH.parent
+ROOT = TEMPLATE.parent
 MAKEFILE = ROOT / "Makefile"
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 # What `make validate` runs, and the environment that keeps checkov off the network: --skip-download
@@ -61,7 +61,7 @@ def _checkov() -> Path:
 def _without_skips(directory: Path) -> Path:
     """The template without any of its checkov skips, in CloudFormation's JSON form (the loader has already
     turned the short tags into their long form)."""
-    template = _load_template()
+    template = fresh_template()
     for resource in template["Resources"].values():
         resource.get("Metadata", {}).pop("checkov", None)
     path = directory / "template-without-skips.json"
@@ -76,7 +76,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
     Both scans run at once: checkov takes seconds to start.
     """
     checkov = _checkov()
-    paths = {"template": TEMPLATE_PATH, "without skips": _without_skips(tmp_path_factory.mktemp("checkov"))}
+    paths = {"template": TEMPLATE, "without skips": _without_skips(tmp_path_factory.mktemp("checkov"))}
     scans = {
         name: subprocess.Popen(
             [str(checkov), "-f", str(path), *OFFLINE_FLAGS, "--compact", "--output", "json"],
@@ -127,7 +127,7 @@ def test_validate_runs_checkov_offline_on_the_template() -> None:
 
 def test_every_skip_names_a_check_and_says_why() -> None:
     # Given every checkov skip declared in the template
-    skips = declared_skips(_load_template())
+    skips = declared_skips(fresh_template())
 
     # When their ids and reasons are read
     # Then each names a check, and gives a reason of a sentence at least, beside the resource it concerns
@@ -148,12 +148,12 @@ def test_checkov_finds_no_failed_check_and_uses_every_skip(reports: dict[str, di
     assert report["summary"]["failed"] == 0
     assert report["summary"]["passed"] > 0
     # ... and each declared skip silences a finding checkov made (none is stale), and nothing else is skipped
-    assert _findings(report, "skipped_checks") == set(declared_skips(_load_template()))
+    assert _findings(report, "skipped_checks") == set(declared_skips(fresh_template()))
 
 
 def test_checkov_fails_the_template_without_its_skips(reports: dict[str, dict[str, Any]]) -> None:
     # Given the template without any of its checkov skips
-    expected = set(declared_skips(_load_template()))
+    expected = set(declared_skips(fresh_template()))
 
     # When checkov scans it
     report = reports["without skips"]

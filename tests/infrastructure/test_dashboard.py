@@ -14,16 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.infrastructure.test_template import (
-    ALARMS,
-    FUNCTIONS,
-    QUEUES,
-    TEMPLATE_PATH,
-    _load_template,
-)
 from tests.support.iam_policies import ACCOUNT, REGION, Stack
+from tests.support.template import ALARMS, FUNCTIONS, QUEUES, TEMPLATE
 
-HANDLERS = TEMPLATE_PATH.parent / "src" / "handlers"
+HANDLERS = TEMPLATE.parent / "src" / "handlers"
 DASHBOARD = "OperationsDashboard"
 # What operations asked to see (issue "Nothing lost, nobody in"), by the code that emits it.
 BUSINESS_METRICS = {
@@ -44,11 +38,6 @@ BUSINESS_METRICS = {
     "PollErrors",
 }
 PSEUDO_PARAMETERS = {"AWS::Region", "AWS::StackName", "AWS::AccountId", "AWS::Partition", "AWS::URLSuffix"}
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    return _load_template()
 
 
 @pytest.fixture(scope="module")

@@ -16,47 +16,38 @@ from typing import Any
 import botocore.session
 import pytest
 
-from tests.infrastructure.test_template import (
+from tests.support.iam_policies import (
+    ACCOUNT,
     BOTH_ROLE_MODES,
     LOOKOUT_PRINCIPAL,
     LOOKOUT_ROLES,
     OTHER_ROLE,
     PASS_CONTEXTS,
-    STATUS_POLLER,
-    _alarm_watching,
-    _function_environment,
-    _function_timeout,
-    _grants_pass_role,
-    _load_template,
-    _lookout_arn,
-    _lookout_operations,
+    REGION,
+    Stack,
+    as_list,
+    function_allows,
+    grants_pass_role,
+    lookout_arn,
+    lookout_operations,
+    policy_documents,
 )
-from tests.support.iam_policies import ACCOUNT, REGION, Stack, as_list, function_allows, policy_documents
+from tests.support.template import STATUS_POLLER, alarm_watching, function_environment, function_timeout
 
 STATE_TABLE = f"arn:aws:test:{REGION}:{ACCOUNT}:ModelStateTable"  # the stand-in for !GetAtt ModelStateTable.Arn
 LEDGER = f"arn:aws:test:{REGION}:{ACCOUNT}:AlertLedgerTable"
 DEFAULT_BUS = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
-MODEL_ARN = _lookout_arn("model/pump-7/0f1e2d3c")
+MODEL_ARN = lookout_arn("model/pump-7/0f1e2d3c")
 MODEL_VERSION_ARN = f"{MODEL_ARN}/model-version/3"
-OTHER_TEAMS_MODEL = _lookout_arn("model/fan-2/9a8b7c6d")
+OTHER_TEAMS_MODEL = lookout_arn("model/fan-2/9a8b7c6d")
 MODELS_ELSEWHERE = (
-    _lookout_arn("model/pump-7/0f1e2d3c", account="210987654321"),
-    _lookout_arn("model/pump-7/0f1e2d3c", region="us-east-1"),
+    lookout_arn("model/pump-7/0f1e2d3c", account="210987654321"),
+    lookout_arn("model/pump-7/0f1e2d3c", region="us-east-1"),
 )
 READS = {"DescribeModel", "ListModelVersions", "DescribeModelVersion"}
 # ListModels supports no resource-level permission: granted on "*", it matches every ARN.
 LIST = {"ListModels"}
 BOTH_OPT_IN_VALUES = pytest.mark.parametrize("diagnostics_on_models", ["false", "true"])
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    return _load_template()
-
-
-@pytest.fixture(scope="module")
-def resources(template: dict[str, Any]) -> dict[str, Any]:
-    return template["Resources"]
 
 
 def _poller(resources: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +96,7 @@ def test_state_table_is_on_demand_encrypted_recoverable_and_keyed_by_model_arn(
     assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert properties["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
     # ... and it is the table the functions are told about
-    assert _function_environment(template, STATUS_POLLER)["STATE_TABLE_NAME"] == {"Ref": "ModelStateTable"}
+    assert function_environment(template, STATUS_POLLER)["STATE_TABLE_NAME"] == {"Ref": "ModelStateTable"}
 
 
 # -------------------------------------------------------------------------- schedule
@@ -172,9 +163,9 @@ def test_one_run_at_a_time_with_room_for_one_safety_net_summary(
     # claim it makes outlives it
     assert poller["ReservedConcurrentExecutions"] == 1
     assert poller["MemorySize"] == trigger["MemorySize"]
-    assert _function_timeout(template, STATUS_POLLER) == _function_timeout(template, "DiagnosticsFunction")
+    assert function_timeout(template, STATUS_POLLER) == function_timeout(template, "DiagnosticsFunction")
     claim_seconds = int(template["Globals"]["Function"]["Environment"]["Variables"]["CLAIM_SECONDS"])
-    assert _function_timeout(template, STATUS_POLLER) < claim_seconds
+    assert function_timeout(template, STATUS_POLLER) < claim_seconds
 
 
 def test_a_failed_run_is_not_retried_the_next_scheduled_run_is(
@@ -196,7 +187,7 @@ def test_a_failed_run_is_not_retried_the_next_scheduled_run_is(
 def _lookout_allowed_on(stack: Stack, resources: dict[str, Any], resource_arn: str) -> set[str]:
     return {
         op
-        for op in _lookout_operations()
+        for op in lookout_operations()
         if function_allows(stack, resources, STATUS_POLLER, f"lookoutequipment:{op}", resource_arn)
     }
 
@@ -215,8 +206,8 @@ def test_poller_calls_only_the_lookout_operations_it_needs_on_this_accounts_mode
     assert _lookout_allowed_on(stack, resources, MODEL_VERSION_ARN) == LIST | READS | updates
     for elsewhere in (
         *MODELS_ELSEWHERE,
-        _lookout_arn("dataset/pump-7-data/4b5a6978"),
-        _lookout_arn("inference-scheduler/pump-7/99"),
+        lookout_arn("dataset/pump-7-data/4b5a6978"),
+        lookout_arn("inference-scheduler/pump-7/99"),
     ):
         assert _lookout_allowed_on(stack, resources, elsewhere) == LIST, elsewhere
 
@@ -266,7 +257,7 @@ def test_poller_passes_only_the_lookout_role_only_to_lookout_and_only_when_opted
     # When it passes a role in UpdateModel's RoleArn
     # Then it may pass this deployment's Lookout role to Lookout for Equipment only when opted in
     assert may_pass(passable_role, {"iam:PassedToService": LOOKOUT_PRINCIPAL}) is opted_in
-    assert _grants_pass_role(policy_documents(stack, resources, STATUS_POLLER)) is opted_in
+    assert grants_pass_role(policy_documents(stack, resources, STATUS_POLLER)) is opted_in
     # ... and never to another service, nor any other role
     for context in PASS_CONTEXTS[1:]:
         assert not may_pass(passable_role, context), context
@@ -280,7 +271,7 @@ def test_poller_puts_events_only_on_this_accounts_default_bus(
 ) -> None:
     # Given the poller's permissions and the bus its code is told to put events on
     stack = Stack(template)
-    bus = _function_environment(template, STATUS_POLLER)["EVENT_BUS_NAME"]
+    bus = function_environment(template, STATUS_POLLER)["EVENT_BUS_NAME"]
 
     def may_put(bus_arn: str) -> bool:
         return function_allows(stack, resources, STATUS_POLLER, "events:PutEvents", bus_arn)
@@ -356,7 +347,7 @@ def _powertools_metric(template: dict[str, Any], resources: dict[str, Any], metr
     environment = template["Globals"]["Function"]["Environment"]["Variables"]
     # Powertools' EMF metrics carry one dimension, service = POWERTOOLS_SERVICE_NAME.
     service = ("service", environment["POWERTOOLS_SERVICE_NAME"])
-    alarm = _alarm_watching(resources, environment["POWERTOOLS_METRICS_NAMESPACE"], metric, service)
+    alarm = alarm_watching(resources, environment["POWERTOOLS_METRICS_NAMESPACE"], metric, service)
     assert alarm["Dimensions"] == [{"Name": service[0], "Value": service[1]}]
     assert metric in _metrics_the_poller_emits(), f"the handler emits no {metric}"
     return alarm
@@ -386,7 +377,7 @@ def _longest_gap_between_completed_runs(template: dict[str, Any], resources: dic
     """A run may wait to start (throttled behind the previous one) for its event's maximum age, then run until
     its timeout: the next completion comes at most that long after the interval."""
     waits = _poller(resources)["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
-    return interval + waits + _function_timeout(template, STATUS_POLLER)
+    return interval + waits + function_timeout(template, STATUS_POLLER)
 
 
 def test_a_poller_that_stops_completing_runs_alerts_operations(

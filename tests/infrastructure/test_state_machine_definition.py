@@ -15,16 +15,14 @@ import os
 import re
 import subprocess
 from collections.abc import Iterable
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import pytest
-from botocore.model import ServiceModel
 
 from lookout_diagnostics import errors
 from lookout_diagnostics.domain.training import describe_failure
+from tests.support.botocore_fake import service_model
 from tests.support.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,11 +87,6 @@ def states(definition: dict[str, Any]) -> dict[str, Any]:
 def state_machine() -> dict[str, Any]:
     properties: dict[str, Any] = load_template()["Resources"][STATE_MACHINE]["Properties"]
     return properties
-
-
-@cache
-def service_model(name: str) -> ServiceModel:
-    return botocore.session.get_session().get_service_model(name)
 
 
 def error_shape_names(service: str) -> set[str]:

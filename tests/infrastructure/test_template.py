@@ -15,51 +15,53 @@ grant logs and X-Ray only and are not modelled here.
 from __future__ import annotations
 
 import ast
-import copy
-import fnmatch
 import importlib.util
 import re
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import pytest
 
 from lookout_diagnostics.domain.summary import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
 from lookout_diagnostics.settings import Settings
 from tests.support.iam_policies import (
     ACCOUNT,
+    BOTH_ROLE_MODES,
     CREATED_BUCKET,
+    LOOKOUT_PRINCIPAL,
+    LOOKOUT_ROLES,
+    OTHER_ROLE,
+    PASS_CONTEXTS,
     REGION,
     Stack,
     allows,
     as_list,
     function_allows,
+    grants_pass_role,
     iam_statements,
     is_lambda_invoke_policy,
+    lookout_arn,
+    lookout_operations,
     policy_documents,
 )
-from tests.support.template import load_template
+from tests.support.template import (
+    ALARMS,
+    FUNCTIONS,
+    LOG_GROUPS,
+    QUEUES,
+    START_TRAINING,
+    STATUS_POLLER,
+    TEMPLATE,
+    WORKFLOW_FUNCTIONS,
+    alarm_watching,
+    function_environment,
+    function_timeout,
+    state_machine_properties,
+)
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 POWERTOOLS_AND_LOGGING = re.compile(r"^(POWERTOOLS_.*|LOG_LEVEL)$")
 
 
-# --------------------------------------------------------------------------- loading
-def _load_template() -> dict[str, Any]:
-    """The template with short tags in their long form (a copy: tests may not change the shared one)."""
-    return copy.deepcopy(load_template(TEMPLATE_PATH))
-
-
-# Read once at collection, so tests can be parametrised over the template's functions.
-FUNCTIONS = sorted(
-    name for name, r in _load_template()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
-)
-WORKFLOW_FUNCTIONS = {"StartTrainingFunction", "TrainingFinishedFunction", "TrainingFailedFunction"}
-# The one step that calls CreateModel, and so the only one that passes the Lookout role (besides the
-# status poller, and that only when the stack is told to configure diagnostics on models).
-START_TRAINING = "StartTrainingFunction"
-STATUS_POLLER = "StatusPollerFunction"
 # The functions that read diagnostics files and write summaries, with what else each may read.
 DIAGNOSTICS_PROCESSORS = {
     "DiagnosticsFunction": set(),
@@ -68,16 +70,6 @@ DIAGNOSTICS_PROCESSORS = {
     # The safety net summarises a success's file the S3 trigger did not alert.
     "StatusPollerFunction": set(),
 }
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    return _load_template()
-
-
-@pytest.fixture(scope="module")
-def resources(template: dict[str, Any]) -> dict[str, Any]:
-    return template["Resources"]
 
 
 BOTH_BUCKET_MODES = pytest.mark.parametrize(
@@ -287,7 +279,6 @@ def test_only_s3_log_delivery_for_the_diagnostics_bucket_writes_access_logs(temp
 
 
 # ------------------------------------------------------------------------ log groups
-LOG_GROUPS = sorted(name for name, r in _load_template()["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup")
 
 
 @pytest.mark.parametrize("log_group", LOG_GROUPS)
@@ -367,24 +358,10 @@ def test_the_stack_has_the_trigger_function_the_three_workflow_steps_and_the_pol
     assert set(FUNCTIONS) == WORKFLOW_FUNCTIONS | {"DiagnosticsFunction", STATUS_POLLER}
 
 
-def _function_environment(template: dict[str, Any], function: str) -> dict[str, Any]:
-    """What Lambda gives the deployed function: Globals merged with the function's own variables."""
-    from_globals = template["Globals"]["Function"].get("Environment", {}).get("Variables", {})
-    own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
-    return from_globals | own
-
-
-def _function_timeout(template: dict[str, Any], function: str) -> int:
-    # Lambda's default is 3 seconds when neither the function nor Globals sets one.
-    return int(
-        template["Resources"][function]["Properties"].get("Timeout", template["Globals"]["Function"].get("Timeout", 3))
-    )
-
-
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_function_environment_is_exactly_what_the_settings_read(template: dict[str, Any], function: str) -> None:
     # Given the variables the deployed function gets (Globals merged with its own)
-    environment = _function_environment(template, function)
+    environment = function_environment(template, function)
     configured = {name for name in environment if not POWERTOOLS_AND_LOGGING.match(name)}
 
     # When they are compared with the environment variables Settings reads (every function reads Settings)
@@ -412,7 +389,7 @@ def test_default_stack_configures_valid_settings_with_the_code_defaults(
 ) -> None:
     # Given a stack deployed with the thresholds left at their defaults
     stack = Stack(template, **parameters)
-    environment = {name: str(value) for name, value in stack.resolve(_function_environment(template, function)).items()}
+    environment = {name: str(value) for name, value in stack.resolve(function_environment(template, function)).items()}
 
     # When the function reads its settings from that environment
     settings = Settings.model_validate(environment)
@@ -429,11 +406,11 @@ def test_default_stack_configures_valid_settings_with_the_code_defaults(
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_alert_claim_outlives_the_invocation_that_made_it(template: dict[str, Any], function: str) -> None:
     # Given the function's timeout and the claim duration it is told to use
-    claim_seconds = int(_function_environment(template, function)["CLAIM_SECONDS"])
+    claim_seconds = int(function_environment(template, function)["CLAIM_SECONDS"])
 
     # When they are compared
     # Then a slow but live invocation never loses its claim to a retry
-    assert claim_seconds > _function_timeout(template, function)
+    assert claim_seconds > function_timeout(template, function)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -580,7 +557,7 @@ def test_every_parameter_is_shown_in_exactly_one_console_group(template: dict[st
 
 def test_template_has_no_literal_account_id() -> None:
     # Given the template's text
-    text = TEMPLATE_PATH.read_text()
+    text = TEMPLATE.read_text()
 
     # When we look for anything shaped like a 12-digit account id
     # Then there is none: ARNs are built with pseudo parameters
@@ -635,30 +612,11 @@ def test_only_the_rule_may_send_dead_letters_through_the_queue_policy(resources:
     }
 
 
-def _alarm_watching(
-    resources: dict[str, Any], namespace: str, metric: str, dimension: tuple[str, Any] | None = None
-) -> dict[str, Any]:
-    """The one alarm on `metric` (with `dimension` among its dimensions, if given)."""
-    (alarm,) = [
-        r["Properties"]
-        for r in resources.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
-        and r["Properties"]["Namespace"] == namespace
-        and r["Properties"]["MetricName"] == metric
-        and (dimension is None or {"Name": dimension[0], "Value": dimension[1]} in r["Properties"]["Dimensions"])
-    ]
-    return alarm
-
-
-QUEUES = sorted(name for name, r in _load_template()["Resources"].items() if r["Type"] == "AWS::SQS::Queue")
-ALARMS = sorted(name for name, r in _load_template()["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm")
-
-
 @pytest.mark.parametrize("queue", QUEUES)
 def test_a_message_in_any_queue_alerts_operations(resources: dict[str, Any], queue: str) -> None:
     # Given the alarm on the queue's visible messages (every queue of this stack holds failures)
     queue_name = ("QueueName", {"Fn::GetAtt": [queue, "QueueName"]})
-    alarm = _alarm_watching(resources, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue_name)
+    alarm = alarm_watching(resources, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue_name)
 
     # When one message is visible in the queue
     # Then the alarm goes off and notifies the operations topic
@@ -673,7 +631,7 @@ def test_a_message_in_any_queue_alerts_operations(resources: dict[str, Any], que
 def test_operations_are_warned_before_a_queue_deletes_a_message(resources: dict[str, Any], queue: str) -> None:
     # Given how long the queue keeps a message and the alarm on its oldest message's age
     retention = int(resources[queue]["Properties"]["MessageRetentionPeriod"])
-    alarm = _alarm_watching(
+    alarm = alarm_watching(
         resources, "AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName", {"Fn::GetAtt": [queue, "QueueName"]})
     )
 
@@ -687,7 +645,7 @@ def test_operations_are_warned_before_a_queue_deletes_a_message(resources: dict[
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_a_function_error_alerts_operations(resources: dict[str, Any], function: str) -> None:
     # Given the alarm on the function's errors (every function has one, the workflow's steps included)
-    alarm = _alarm_watching(resources, "AWS/Lambda", "Errors", ("FunctionName", {"Ref": function}))
+    alarm = alarm_watching(resources, "AWS/Lambda", "Errors", ("FunctionName", {"Ref": function}))
 
     # When one invocation fails
     # Then the alarm goes off in the next five minutes and notifies the operations topic
@@ -727,31 +685,13 @@ def test_alarms_can_publish_to_the_encrypted_operations_topic(resources: dict[st
 
 
 # ----------------------------------------------------------------- training workflow
-LOOKOUT_PRINCIPAL = "lookoutequipment.amazonaws.com"
-BOTH_ROLE_MODES = pytest.mark.parametrize(
-    ("parameters", "passable_role"),
-    [
-        ({}, f"arn:aws:test:{REGION}:{ACCOUNT}:LookoutRole"),  # the stand-in for !GetAtt LookoutRole.Arn
-        ({"LookoutRoleArn": f"arn:aws:iam::{ACCOUNT}:role/team-l4e"}, f"arn:aws:iam::{ACCOUNT}:role/team-l4e"),
-    ],
-    ids=["stack-created-role", "existing-role"],
-)
-
-
-def _state_machine(resources: dict[str, Any]) -> dict[str, Any]:
-    (state_machine,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Serverless::StateMachine"]
-    return state_machine
-
-
-def _lookout_arn(resource: str, *, account: str = ACCOUNT, region: str = REGION) -> str:
-    return f"arn:aws:lookoutequipment:{region}:{account}:{resource}"
 
 
 def test_state_machine_invokes_only_the_three_workflow_functions(
     template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
     # Given the state machine's policies
-    policies = as_list(_state_machine(resources)["Policies"])
+    policies = as_list(state_machine_properties(resources)["Policies"])
     documents = policy_documents(Stack(template), resources, "TrainingStateMachine")
 
     # When we list the functions SAM's LambdaInvokePolicy grants, and any other Lambda grant
@@ -775,20 +715,16 @@ def test_state_machine_invokes_only_the_three_workflow_functions(
     )
 
 
-def _lookout_operations() -> list[str]:
-    return botocore.session.get_session().get_service_model("lookoutequipment").operation_names
-
-
-MODEL_ARN = _lookout_arn("model/pump-7/0f1e2d3c")
-DATASET_ARN = _lookout_arn("dataset/pump-7-data/4b5a6978")
-LABEL_GROUP_ARN = _lookout_arn("label-group/pump-7-labels/12")
+MODEL_ARN = lookout_arn("model/pump-7/0f1e2d3c")
+DATASET_ARN = lookout_arn("dataset/pump-7-data/4b5a6978")
+LABEL_GROUP_ARN = lookout_arn("label-group/pump-7-labels/12")
 # Lookout for Equipment resources the workflow must not touch: other accounts, regions and types.
 LOOKOUT_ELSEWHERE = (
-    _lookout_arn("model/pump-7/0f1e2d3c", account="210987654321"),
-    _lookout_arn("model/pump-7/0f1e2d3c", region="us-east-1"),
-    _lookout_arn("dataset/pump-7-data/4b5a6978", account="210987654321"),
-    _lookout_arn("label-group/pump-7-labels/12", region="us-east-1"),
-    _lookout_arn("inference-scheduler/pump-7/99"),
+    lookout_arn("model/pump-7/0f1e2d3c", account="210987654321"),
+    lookout_arn("model/pump-7/0f1e2d3c", region="us-east-1"),
+    lookout_arn("dataset/pump-7-data/4b5a6978", account="210987654321"),
+    lookout_arn("label-group/pump-7-labels/12", region="us-east-1"),
+    lookout_arn("inference-scheduler/pump-7/99"),
 )
 
 
@@ -798,7 +734,7 @@ def test_state_machine_only_describes_this_accounts_models(template: dict[str, A
 
     # When we ask which operations it may call on a model, a dataset and a label group of this account and region
     def allowed_on(resource_arn: str) -> set[str]:
-        return {op for op in _lookout_operations() if allows(documents, f"lookoutequipment:{op}", resource_arn)}
+        return {op for op in lookout_operations() if allows(documents, f"lookoutequipment:{op}", resource_arn)}
 
     # Then exactly the two the polling needs, on models (and their versions) only: CreateModel is the
     # StartTraining function's, so the state machine may neither create nor tag anything
@@ -815,7 +751,7 @@ def test_state_machine_grants_nothing_beyond_the_workflow(resources: dict[str, A
     # Given the state machine's inline statements (the Lambda grants are checked above)
     actions = {
         action
-        for policy in as_list(_state_machine(resources)["Policies"])
+        for policy in as_list(state_machine_properties(resources)["Policies"])
         if isinstance(policy, dict) and "Statement" in policy
         for statement in policy["Statement"]
         for action in as_list(statement["Action"])
@@ -839,7 +775,7 @@ def test_start_step_calls_only_create_model_and_tag_resource_on_this_accounts_re
     def allowed_on(resource_arn: str) -> set[str]:
         return {
             op
-            for op in _lookout_operations()
+            for op in lookout_operations()
             if function_allows(stack, resources, START_TRAINING, f"lookoutequipment:{op}", resource_arn)
         }
 
@@ -888,17 +824,6 @@ def test_start_step_may_create_a_model_and_pass_the_lookout_role_and_nothing_els
         assert not may(action, MODEL_ARN), action
 
 
-OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/admin"
-# Both Lookout roles: in each role mode the other mode's role is just another role.
-LOOKOUT_ROLES = (f"arn:aws:test:{REGION}:{ACCOUNT}:LookoutRole", f"arn:aws:iam::{ACCOUNT}:role/team-l4e")
-PASS_CONTEXTS: tuple[dict[str, str] | None, ...] = (
-    {"iam:PassedToService": LOOKOUT_PRINCIPAL},
-    {"iam:PassedToService": "ec2.amazonaws.com"},
-    {"iam:PassedToService": "lambda.amazonaws.com"},
-    None,
-)
-
-
 @BOTH_ROLE_MODES
 def test_start_step_passes_only_the_lookout_role_and_only_to_lookout(
     template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, str], passable_role: str
@@ -917,19 +842,6 @@ def test_start_step_passes_only_the_lookout_role_and_only_to_lookout(
     for role in (OTHER_ROLE, *(r for r in LOOKOUT_ROLES if r != passable_role)):
         for context in PASS_CONTEXTS:
             assert not may_pass(role, context), (role, context)
-
-
-def _grants_pass_role(documents: list[dict[str, Any]]) -> bool:
-    """Whether any Allow statement names iam:PassRole, or a wildcard covering it, whatever its resource.
-
-    A statement without Action (a NotAction one) counts as "*".
-    """
-    return any(
-        statement["Effect"] == "Allow"
-        and any(fnmatch.fnmatchcase("iam:passrole", p.lower()) for p in as_list(statement.get("Action", "*")))
-        for document in documents
-        for statement in document["Statement"]
-    )
 
 
 _NEVER_PASSING = [*sorted(set(FUNCTIONS) - {START_TRAINING, STATUS_POLLER}), "TrainingStateMachine"]
@@ -959,7 +871,7 @@ def test_no_other_function_nor_the_state_machine_may_pass_a_role(
     for role in (passable_role, OTHER_ROLE):
         for context in PASS_CONTEXTS:
             assert not allows(documents, "iam:PassRole", role, context), (role, context)
-    assert not _grants_pass_role(documents)
+    assert not grants_pass_role(documents)
 
 
 def test_lookout_role_trusts_only_lookout_for_this_account(template: dict[str, Any], resources: dict[str, Any]) -> None:
@@ -983,7 +895,7 @@ def test_lookout_role_trusts_only_lookout_for_this_account(template: dict[str, A
 
 def test_a_failed_training_execution_alerts_operations(resources: dict[str, Any]) -> None:
     # Given the alarm on the state machine's failed executions
-    alarm = _alarm_watching(resources, "AWS/States", "ExecutionsFailed")
+    alarm = alarm_watching(resources, "AWS/States", "ExecutionsFailed")
 
     # When one execution fails (even one whose own alert could not be sent)
     # Then the alarm goes off and notifies the operations topic
@@ -995,7 +907,7 @@ def test_a_failed_training_execution_alerts_operations(resources: dict[str, Any]
 
 def test_state_machine_logs_every_execution_and_traces_it(template: dict[str, Any], resources: dict[str, Any]) -> None:
     # Given the state machine's logging and tracing settings
-    state_machine = _state_machine(resources)
+    state_machine = state_machine_properties(resources)
     logging = state_machine["Logging"]
 
     # When they are read

@@ -23,6 +23,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pytest
+
+from tests.support.botocore_fake import service_model
+
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "eu-west-1"
 STACK_NAME = "lookout-diagnostics"
@@ -231,3 +235,47 @@ def function_allows(
 ) -> bool:
     """Whether `function`'s policies, as deployed by `stack`, allow `action` on `resource_arn`."""
     return allows(policy_documents(stack, resources, function), action, resource_arn, context)
+
+
+# ---- the Lookout role, and to whom it may be passed -----------------------------------------------
+
+LOOKOUT_PRINCIPAL = "lookoutequipment.amazonaws.com"
+STACK_LOOKOUT_ROLE = f"arn:aws:test:{REGION}:{ACCOUNT}:LookoutRole"  # the stand-in for !GetAtt LookoutRole.Arn
+EXISTING_LOOKOUT_ROLE = f"arn:aws:iam::{ACCOUNT}:role/team-l4e"
+# Both Lookout roles: in each role mode the other mode's role is just another role.
+LOOKOUT_ROLES = (STACK_LOOKOUT_ROLE, EXISTING_LOOKOUT_ROLE)
+OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/admin"
+PASS_CONTEXTS: tuple[dict[str, str] | None, ...] = (
+    {"iam:PassedToService": LOOKOUT_PRINCIPAL},
+    {"iam:PassedToService": "ec2.amazonaws.com"},
+    {"iam:PassedToService": "lambda.amazonaws.com"},
+    None,
+)
+BOTH_ROLE_MODES = pytest.mark.parametrize(
+    ("parameters", "passable_role"),
+    [({}, STACK_LOOKOUT_ROLE), ({"LookoutRoleArn": EXISTING_LOOKOUT_ROLE}, EXISTING_LOOKOUT_ROLE)],
+    ids=["stack-created-role", "existing-role"],
+)
+
+
+def grants_pass_role(documents: list[dict[str, Any]]) -> bool:
+    """Whether any Allow statement names iam:PassRole, or a wildcard covering it, whatever its resource.
+
+    A statement without Action (a NotAction one) counts as "*".
+    """
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase("iam:passrole", p.lower()) for p in as_list(statement.get("Action", "*")))
+        for document in documents
+        for statement in document["Statement"]
+    )
+
+
+def lookout_arn(resource: str, *, account: str = ACCOUNT, region: str = REGION) -> str:
+    """The ARN of a Lookout for Equipment resource, e.g. lookout_arn("model/pump/0f1e")."""
+    return f"arn:aws:lookoutequipment:{region}:{account}:{resource}"
+
+
+def lookout_operations() -> list[str]:
+    """Every Lookout for Equipment operation botocore knows."""
+    return list(service_model("lookoutequipment").operation_names)

@@ -1,7 +1,8 @@
-"""Read template.yaml (CloudFormation short tags included) so emulations follow the real stack."""
+"""Read template.yaml (CloudFormation short tags included) so emulations and tests follow the real stack."""
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,3 +44,60 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
 def resource(logical_id: str) -> dict[str, Any]:
     resources: dict[str, Any] = load_template()["Resources"]
     return resources[logical_id]
+
+
+def fresh_template() -> dict[str, Any]:
+    """The template with short tags in their long form (a copy: a test may not change the shared one)."""
+    return copy.deepcopy(load_template())
+
+
+def logical_ids(resource_type: str) -> list[str]:
+    """The template's resources of one type, sorted."""
+    return sorted(name for name, r in load_template()["Resources"].items() if r["Type"] == resource_type)
+
+
+# Read at collection, so tests can be parametrised over them.
+FUNCTIONS = logical_ids("AWS::Serverless::Function")
+QUEUES = logical_ids("AWS::SQS::Queue")
+ALARMS = logical_ids("AWS::CloudWatch::Alarm")
+LOG_GROUPS = logical_ids("AWS::Logs::LogGroup")
+WORKFLOW_FUNCTIONS = {"StartTrainingFunction", "TrainingFinishedFunction", "TrainingFailedFunction"}
+# The one step that calls CreateModel, and so the only one that passes the Lookout role (besides the
+# status poller, and that only when the stack is told to configure diagnostics on models).
+START_TRAINING = "StartTrainingFunction"
+STATUS_POLLER = "StatusPollerFunction"
+
+
+def function_environment(template: dict[str, Any], function: str) -> dict[str, Any]:
+    """What Lambda gives the deployed function: Globals merged with the function's own variables."""
+    from_globals = template["Globals"]["Function"].get("Environment", {}).get("Variables", {})
+    own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
+    return dict(from_globals | own)
+
+
+def function_timeout(template: dict[str, Any], function: str) -> int:
+    """The function's timeout in seconds (Lambda's default is 3 when neither it nor Globals sets one)."""
+    return int(
+        template["Resources"][function]["Properties"].get("Timeout", template["Globals"]["Function"].get("Timeout", 3))
+    )
+
+
+def alarm_watching(
+    resources: dict[str, Any], namespace: str, metric: str, dimension: tuple[str, Any] | None = None
+) -> dict[str, Any]:
+    """The one alarm on `metric` (with `dimension` among its dimensions, if given)."""
+    (alarm,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and r["Properties"]["Namespace"] == namespace
+        and r["Properties"]["MetricName"] == metric
+        and (dimension is None or {"Name": dimension[0], "Value": dimension[1]} in r["Properties"]["Dimensions"])
+    ]
+    return dict(alarm)
+
+
+def state_machine_properties(resources: dict[str, Any]) -> dict[str, Any]:
+    """The properties of the template's one state machine."""
+    (state_machine,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Serverless::StateMachine"]
+    return dict(state_machine)
