@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 export AWS_DEFAULT_REGION ?= eu-west-1
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: demo test lint format types unit validate build clean
+.PHONY: demo test lint format types unit validate build clean template-snapshot
 
 $(VENV)/.installed: requirements-dev.txt src/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,8 @@ format: $(VENV)/.installed
 types: $(VENV)/.installed
 	$(VENV)/bin/mypy src local tests/support
 
-# The infrastructure tests run asl-validator and checkov too: install them so they never skip here.
-unit: $(VENV)/.installed node_modules/.installed $(CHECKOV)/.installed
+# The infrastructure tests run asl-validator, checkov and the SAM CLI too: install them so they never skip here.
+unit: $(VENV)/.installed $(TOOLS)/.installed node_modules/.installed $(CHECKOV)/.installed
 	$(VENV)/bin/pytest
 
 # Neither sam nor cfn-lint reads a DefinitionUri file: asl-validator checks the state machine's.
@@ -71,6 +71,11 @@ build: $(TOOLS)/.installed
 	PY313_BIN="$$(python3.13 -c 'import os, sys; print(os.path.dirname(os.path.realpath(sys.executable)))')" && \
 	  PATH="$$PY313_BIN:$$PATH" SAM_CLI_TELEMETRY=0 \
 	  $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build
+
+# After an intended change to what template.yaml deploys: record it, then review the difference
+# (git diff tests/infrastructure/template_snapshot.json). A test compares the record with the template.
+template-snapshot: $(VENV)/.installed
+	$(PY) -m tests.support.template_snapshot
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(CHECKOV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache

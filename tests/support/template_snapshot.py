@@ -1,0 +1,86 @@
+"""What template.yaml deploys, resolved for two deployments: a reviewable record of every resource.
+
+For each deployment (a set of parameters), every resource whose condition holds is listed with its
+type and its properties and attributes resolved as CloudFormation would (tests/support/iam_policies.py),
+with the Globals that SAM applies and the outputs. YAML anchors, aliases and merge keys are gone by
+then, so writing the template differently cannot change the record; changing what it deploys does.
+Checkov skip rationales are prose and may be reworded: only the skipped check ids are recorded.
+
+tests/infrastructure/template_snapshot.json holds the record; a test compares it with the template.
+After an intended change, regenerate it and review the difference::
+
+    make template-snapshot
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from tests.support.iam_policies import ACCOUNT, NO_VALUE, REGION, Stack
+from tests.support.template import ROOT, fresh_template
+
+SNAPSHOT = ROOT / "tests" / "infrastructure" / "template_snapshot.json"
+
+DEPLOYMENTS: dict[str, dict[str, str]] = {
+    "defaults": {},
+    "existing bucket and role, customer keys, labels, emails, diagnostics on models": {
+        "ExistingBucketName": "team-l4e-output",
+        "DiagnosticsKmsKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "LogsKmsKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/ffffffff-12ab-34cd-56ef-1234567890ab",
+        "LookoutRoleArn": f"arn:aws:iam::{ACCOUNT}:role/team-l4e",
+        "LabelsBucketName": "team-l4e-labels",
+        "AlertEmail": "reliability@example.com",
+        "OpsEmail": "operations@example.com",
+        "EnableDiagnosticsOnModels": "true",
+    },
+}
+
+
+def resolved_deployment(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The deployment's Globals, resources and outputs, resolved for `parameters`."""
+    stack = Stack(template, **parameters)
+
+    def kept(section: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: entry
+            for name, entry in section.items()
+            if "Condition" not in entry or stack.condition(entry["Condition"])
+        }
+
+    def resolved(entry: dict[str, Any]) -> dict[str, Any]:
+        found = {
+            key: value
+            for key, value in ((key, stack.resolve(value)) for key, value in entry.items())
+            if key not in ("Condition", "Metadata") and value is not NO_VALUE
+        }
+        skips = entry.get("Metadata", {}).get("checkov", {}).get("skip")
+        if skips:
+            found["CheckovSkips"] = sorted(skip["id"] for skip in skips)
+        return found
+
+    return {
+        "Globals": stack.resolve(template["Globals"]),
+        "Resources": {name: resolved(entry) for name, entry in kept(template["Resources"]).items()},
+        "Outputs": {name: resolved(entry) for name, entry in kept(template["Outputs"]).items()},
+    }
+
+
+def snapshot(template: dict[str, Any]) -> dict[str, Any]:
+    """Every deployment of DEPLOYMENTS, resolved."""
+    return {name: resolved_deployment(template, parameters) for name, parameters in DEPLOYMENTS.items()}
+
+
+def as_text(record: dict[str, Any]) -> str:
+    return json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    """Write the snapshot of the current template (`make template-snapshot`)."""
+    SNAPSHOT.write_text(as_text(snapshot(fresh_template())), encoding="utf-8")
+    print(f"wrote {SNAPSHOT.relative_to(ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
