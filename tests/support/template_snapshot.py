@@ -23,7 +23,7 @@ from tests.support.template import ROOT, fresh_template
 
 SNAPSHOT = ROOT / "tests" / "infrastructure" / "template_snapshot.json"
 
-DEPLOYMENTS: dict[str, dict[str, str]] = {
+DEPLOYMENTS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "existing bucket and role, customer keys, labels, emails, diagnostics on models": {
         "ExistingBucketName": "team-l4e-output",
@@ -38,7 +38,7 @@ DEPLOYMENTS: dict[str, dict[str, str]] = {
 }
 
 
-def resolved_deployment(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+def resolved_deployment(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
     """The deployment's Globals, resources and outputs, resolved for `parameters`."""
     stack = Stack(template, **parameters)
 
