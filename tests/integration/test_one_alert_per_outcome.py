@@ -27,7 +27,7 @@ from local.generator import GeneratorSpec, write_diagnostics_file
 from lookout_diagnostics.aws import ledger
 from lookout_diagnostics.domain.alert_keys import diagnostics_key
 from lookout_diagnostics.settings import get_settings
-from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
+from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion, listed_models
 from tests.support.iam import current_runtime
 from tests.support.samples import emitted_metrics, event
 from tests.support.stack import EmulatedStack, announcement
@@ -239,7 +239,7 @@ def test_diagnostics_to_another_bucket_are_refused_before_a_model_is_created(
     # Then it is refused with what to do, before any model exists: one alert, and nothing left to alert later
     assert (result.status, result.error) == ("FAILED", "InvalidInput")
     assert f"must be this stack's diagnostics bucket '{stack.bucket}'" in (result.cause or "")
-    assert lookout.calls_to("CreateModel") == []
+    assert listed_models() == {}
     [alert] = stack.received_alerts()
     assert alert.body["error"] == "InvalidInput"
 
@@ -540,7 +540,7 @@ def test_a_model_the_poller_does_not_watch_is_refused_by_the_workflow(
     # Then it is refused before any model exists, saying why
     assert (result.status, result.error) == ("FAILED", "InvalidInput")
     assert "must begin with 'line-'" in (result.cause or "")
-    assert lookout.calls_to("CreateModel") == []
+    assert listed_models() == {}
 
 
 def test_a_model_created_again_under_its_old_name_is_not_settled_by_the_old_models_file(

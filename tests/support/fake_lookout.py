@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import boto3
+
 from tests.support.botocore_fake import FakeService, ServiceError, from_wire_time, present
 
 SERVICE = "lookoutequipment"
@@ -645,3 +647,10 @@ def _version_matches(version: FakeModelVersion, params: dict[str, Any]) -> bool:
         and params.get("CreatedAtStartTime", created) <= created
         and params.get("CreatedAtEndTime", created) >= created
     )
+
+
+def listed_models() -> dict[str, str]:
+    """What a user listing the account's models sees: each model's name and status (one page is enough
+    for the tests' few models)."""
+    summaries = boto3.client("lookoutequipment").list_models()["ModelSummaries"]
+    return {summary["ModelName"]: summary["Status"] for summary in summaries}
