@@ -346,9 +346,9 @@ def test_kms_claim_in_the_template_is_true_for_models_the_workflow_trains(
     lookout.train_on_create(MODEL, in_progress_polls=0, on_complete=lambda m, v: put_diagnostics(v))
     # When the workflow trains a model
     train(machine)
-    # Then CreateModel told L4E to encrypt the diagnostics with that key
-    [create] = lookout.calls_to("CreateModel")
-    assert create.params["ModelDiagnosticsOutputConfiguration"]["KmsKeyId"] == key_arn
+    # Then the model L4E shows encrypts its diagnostics with that key
+    model = boto3.client("lookoutequipment").describe_model(ModelName=MODEL)
+    assert model["ModelDiagnosticsOutputConfiguration"]["KmsKeyId"] == key_arn
 
 
 # ------------------------------------------------------------------------ 10. a bucket not announcing

@@ -65,15 +65,17 @@ def test_success_after_several_polls_gives_the_console_a_full_answer_and_one_ale
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert states_entered(result).count("DescribeModel") == 4
     assert machine.waits == [INPUT["PollIntervalSeconds"]] * 4
-    # And CreateModel received the input, the stack's diagnostics configuration and the ClientToken
-    [create] = lookout.calls_to("CreateModel")
-    assert create.params["ClientToken"] == "train-1"
-    assert create.params["RoleArn"] == LOOKOUT_ROLE_ARN
-    assert create.params["ModelDiagnosticsOutputConfiguration"] == {
+    # And the model L4E shows was created from the input, with the stack's role and diagnostics configuration
+    model = boto3.client("lookoutequipment").describe_model(ModelName=MODEL)
+    assert model["RoleArn"] == LOOKOUT_ROLE_ARN
+    assert model["ModelDiagnosticsOutputConfiguration"] == {
         "S3OutputConfiguration": {"Bucket": stack.bucket, "Prefix": f"{MODEL}/"}
     }
-    assert create.params["LabelsInputConfiguration"] == INPUT["LabelsInputConfiguration"]
-    assert create.params["OffCondition"] == INPUT["OffCondition"]
+    assert model["LabelsInputConfiguration"] == INPUT["LabelsInputConfiguration"]
+    assert model["OffCondition"] == INPUT["OffCondition"]
+    # (under the execution's name as ClientToken, so a retried CreateModel creates nothing more)
+    [create] = lookout.calls_to("CreateModel")
+    assert create.params["ClientToken"] == "train-1"
     # And the output tells a person what they got, where the diagnostics are, and the headline
     output = result.output
     assert output is not None
