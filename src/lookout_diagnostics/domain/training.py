@@ -137,9 +137,9 @@ def plan_training(raw_input: Any, execution_name: str, settings: Settings) -> Tr
         if not settings.lookout_role_arn:
             raise InvalidTrainingInputError("RoleArn is required: the stack has no default Lookout for Equipment role")
         request["RoleArn"] = settings.lookout_role_arn
-    request["ModelDiagnosticsOutputConfiguration"] = _diagnostics_output(given, settings)
-    if request["ModelDiagnosticsOutputConfiguration"] is None:
-        del request["ModelDiagnosticsOutputConfiguration"]
+    output = _diagnostics_output(given, settings)
+    if output is not None:
+        request["ModelDiagnosticsOutputConfiguration"] = output
     return TrainingPlan(
         ModelName=given.ModelName,
         CreateModel=request,

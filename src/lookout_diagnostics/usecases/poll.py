@@ -248,8 +248,9 @@ class _Run:
         except AlertInProgressError:
             return False  # claimed between the look and the claim: its sender finishes it
         self.summaries_left -= 1
-        self._count(result.status if result.status != "IGNORED" else "DUPLICATE")
-        self.report.safety_net_alerts += result.status == "ALERTED"
+        summarised = result.status == "ALERTED"
+        self.report.alerts_sent += summarised
+        self.report.safety_net_alerts += summarised
         return True
 
     def _this_versions_file(self, pending: PendingSuccess) -> StoredObject | None:
