@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.template import TEMPLATE, fresh_template
+from tests.support.template import ROOT, TEMPLATE, fresh_template
+from tests.support.tools import CHECKOV, installed
 
-ROOT = TEMPLATE.parent
 MAKEFILE = ROOT / "Makefile"
-CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 # What `make validate` runs, and the environment that keeps checkov off the network: --skip-download
 # fetches no policies or guidelines, CKV_SKIP_PACKAGE_UPDATE_CHECK stops its newer-version look-up.
 OFFLINE_FLAGS = ["--framework", "cloudformation", "--skip-download"]
@@ -49,15 +48,6 @@ def _validate_recipe() -> list[str]:
     return [line.strip() for line in match[1].splitlines()]
 
 
-def _checkov() -> Path:
-    if not CHECKOV.exists():
-        reason = ".venv-checkov is absent: run `make validate` (make unit installs it too)"
-        if os.environ.get("CI"):
-            pytest.fail(f"checkov is not installed in CI: {reason}")
-        pytest.skip(reason)
-    return CHECKOV
-
-
 def _without_skips(directory: Path) -> Path:
     """The template without any of its checkov skips, in CloudFormation's JSON form (the loader has already
     turned the short tags into their long form)."""
@@ -75,7 +65,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
 
     Both scans run at once: checkov takes seconds to start.
     """
-    checkov = _checkov()
+    checkov = installed(CHECKOV)
     paths = {"template": TEMPLATE, "without skips": _without_skips(tmp_path_factory.mktemp("checkov"))}
     scans = {
         name: subprocess.Popen(

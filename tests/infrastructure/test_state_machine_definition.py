@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import re
 import subprocess
 from collections.abc import Iterable
@@ -23,11 +22,10 @@ import pytest
 from lookout_diagnostics import errors
 from lookout_diagnostics.domain.training import describe_failure
 from tests.support.botocore_fake import service_model
-from tests.support.template import load_template
+from tests.support.template import ROOT, load_template
+from tests.support.tools import ASL_VALIDATOR, installed
 
-ROOT = Path(__file__).resolve().parents[2]
 ASL_PATH = ROOT / "statemachine" / "train_model.asl.json"
-ASL_VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
 STATE_MACHINE = "TrainingStateMachine"
 REPORT_FAILURE = "ReportFailure"
 
@@ -150,18 +148,13 @@ def is_terminal(state: dict[str, Any]) -> bool:
 
 
 # ------------------------------------------------------------------ schema (asl-validator)
-def _asl_validator() -> Path:
-    if not ASL_VALIDATOR.exists():
-        reason = "node_modules is absent: run `npm ci` (make unit and make validate install it)"
-        if os.environ.get("CI"):
-            pytest.fail(f"asl-validator is not installed in CI: {reason}")
-        pytest.skip(reason)
-    return ASL_VALIDATOR
-
-
 def _validate(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(_asl_validator()), "--json-path", str(path)], capture_output=True, text=True, timeout=60, check=False
+        [str(installed(ASL_VALIDATOR)), "--json-path", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 from typing import Any
 
-import pytest
-
-from tests.support.template import ROOT, TEMPLATE, fresh_template
+from tests.support.template import TEMPLATE, fresh_template
 from tests.support.template_snapshot import SNAPSHOT, as_text, snapshot
-
-SAM_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
+from tests.support.tools import SAM_PYTHON, installed
 
 
 def test_the_template_deploys_what_the_snapshot_records() -> None:
@@ -48,11 +44,6 @@ def test_the_snapshot_sees_a_changed_permission_but_not_a_rewording(template: di
 
 def test_sam_deploys_the_template_with_its_aliases_expanded(template: dict[str, Any]) -> None:
     # Given the SAM CLI's own parser and writer (what `sam package` and `sam deploy` upload)
-    if not SAM_PYTHON.exists():
-        reason = ".venv-tools is absent: run `make validate` (make unit installs it too)"
-        if os.environ.get("CI"):
-            pytest.fail(f"the SAM CLI is not installed in CI: {reason}")
-        pytest.skip(reason)
     program = (
         "import json, sys\n"
         "from samcli.yamlhelper import yaml_dump, yaml_parse\n"
@@ -61,7 +52,9 @@ def test_sam_deploys_the_template_with_its_aliases_expanded(template: dict[str, 
     )
 
     # When it rewrites template.yaml
-    result = subprocess.run([SAM_PYTHON, "-c", program, TEMPLATE], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [installed(SAM_PYTHON), "-c", program, TEMPLATE], capture_output=True, text=True, check=True
+    )
     output = json.loads(result.stdout)
 
     # Then the text it uploads has no anchor, alias or merge key left, and says what this project's

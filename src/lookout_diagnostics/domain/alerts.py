@@ -101,25 +101,35 @@ def summary_alert(
         f"{summary.event_count} anomalous event{'s' if summary.event_count != 1 else ''}, "
         f"{summary.anomaly_rate:.1%} anomalous"
     )
-    alert = Alert(
-        event_type=EventType.DIAGNOSTICS_SUMMARY,
-        severity=summary.severity.value,
-        model_name=model_name,
-        subject=_subject(summary.severity.value, f"{who}: {outcome}"),
-        text=_with_note(summary_text(summary, identification, summary_object.uri if summary_object else None), note),
-        body={
-            "alert_version": 1,
-            "event_type": EventType.DIAGNOSTICS_SUMMARY.value,
-            "severity": summary.severity.value,
-            "model": identity.model_dump(mode="json") if identity else None,
-            "model_lookup": identification.note,
-            "diagnostics_object": diagnostics.uri,
-            "summary_object": summary_object.uri if summary_object else None,
-            "summary": _shortened_names(summary).model_dump(mode="json"),
-            "note": note,
-        },
+    alert = _alert(
+        EventType.DIAGNOSTICS_SUMMARY,
+        summary.severity.value,
+        model_name,
+        f"{who}: {outcome}",
+        _with_note(summary_text(summary, identification, summary_object.uri if summary_object else None), note),
+        model=identity.model_dump(mode="json") if identity else None,
+        model_lookup=identification.note,
+        diagnostics_object=diagnostics.uri,
+        summary_object=summary_object.uri if summary_object else None,
+        summary=_shortened_names(summary).model_dump(mode="json"),
+        note=note,
     )
     return _fit(alert, summary, identification, summary_object)
+
+
+def _alert(
+    event_type: EventType, severity: AlertSeverity, model_name: str, headline: str, text: str, /, **fields: Any
+) -> Alert:
+    """An alert whose subject is "[SEVERITY] headline" and whose JSON body opens with what every alert
+    carries (alert_version, event_type, severity), then `fields` in the order given."""
+    return Alert(
+        event_type=event_type,
+        severity=severity,
+        model_name=model_name,
+        subject=_subject(severity, headline),
+        text=text,
+        body={"alert_version": 1, "event_type": event_type.value, "severity": severity, **fields},
+    )
 
 
 def _with_note(text: str, note: str | None) -> str:
@@ -144,24 +154,18 @@ def unreadable_alert(
             "this alert is sent once per file and the file is not retried.",
         ]
     )
-    text = _with_note(text, note)
-    return Alert(
-        event_type=EventType.DIAGNOSTICS_UNREADABLE,
-        severity="ERROR",
-        model_name=identity.model_name if identity else NO_MODEL,
-        subject=_subject("ERROR", f"{_who(identity)}: diagnostics unreadable: {reason}"),
-        text=text,
-        body={
-            "alert_version": 1,
-            "event_type": EventType.DIAGNOSTICS_UNREADABLE.value,
-            "severity": "ERROR",
-            "model": identity.model_dump(mode="json") if identity else None,
-            "model_lookup": identification.note,
-            "diagnostics_object": diagnostics.uri,
-            "reason": reason,
-            "line": line,
-            "note": note,
-        },
+    return _alert(
+        EventType.DIAGNOSTICS_UNREADABLE,
+        "ERROR",
+        identity.model_name if identity else NO_MODEL,
+        f"{_who(identity)}: diagnostics unreadable: {reason}",
+        _with_note(text, note),
+        model=identity.model_dump(mode="json") if identity else None,
+        model_lookup=identification.note,
+        diagnostics_object=diagnostics.uri,
+        reason=reason,
+        line=line,
+        note=note,
     )
 
 
@@ -337,19 +341,14 @@ def outcome_alert(event: OutcomeEvent, diagnostics_note: str | None = None) -> A
         lines += ["", diagnostics_note]
     lines += ["", f"Model ARN: {event.model_arn}"]
     detail = f": {reason}" if reason and severity != "OK" else ""
-    return Alert(
-        event_type=event_type,
-        severity=severity,
-        model_name=event.model_name,
-        subject=_subject(severity, f"{who}: {said}{detail}"),
-        text="\n".join(lines),
-        body={
-            "alert_version": 1,
-            "event_type": event_type.value,
-            "severity": severity,
-            "outcome": event.model_dump(mode="json"),
-            "note": diagnostics_note,
-        },
+    return _alert(
+        event_type,
+        severity,
+        event.model_name,
+        f"{who}: {said}{detail}",
+        "\n".join(lines),
+        outcome=event.model_dump(mode="json"),
+        note=diagnostics_note,
     )
 
 
@@ -366,19 +365,14 @@ def diagnostics_not_configured_alert(model_name: str, model_arn: str) -> Alert:
             f"Model ARN: {model_arn}",
         ]
     )
-    return Alert(
-        event_type=EventType.DIAGNOSTICS_NOT_CONFIGURED,
-        severity="WARNING",
+    return _alert(
+        EventType.DIAGNOSTICS_NOT_CONFIGURED,
+        "WARNING",
+        model_name,
+        f"{model_name}: no diagnostics output configured",
+        text,
         model_name=model_name,
-        subject=_subject("WARNING", f"{model_name}: no diagnostics output configured"),
-        text=text,
-        body={
-            "alert_version": 1,
-            "event_type": EventType.DIAGNOSTICS_NOT_CONFIGURED.value,
-            "severity": "WARNING",
-            "model_name": model_name,
-            "model_arn": model_arn,
-        },
+        model_arn=model_arn,
     )
 
 
@@ -403,20 +397,15 @@ def workflow_failure_alert(
             f"Console:   https://{region}.console.aws.amazon.com/states/home?region={region}"
             f"#/v2/executions/details/{execution_arn}",
         ]
-    return Alert(
-        event_type=event_type,
-        severity="ERROR",
-        model_name=model_name or NO_MODEL,
-        subject=_subject("ERROR", f"{who}: {error}: {cause}"),
-        text="\n".join(lines),
-        body={
-            "alert_version": 1,
-            "event_type": event_type.value,
-            "severity": "ERROR",
-            "model_name": model_name,
-            "error": error,
-            "cause": cause,
-            "advice": advice,
-            "execution_arn": execution_arn,
-        },
+    return _alert(
+        event_type,
+        "ERROR",
+        model_name or NO_MODEL,
+        f"{who}: {error}: {cause}",
+        "\n".join(lines),
+        model_name=model_name,
+        error=error,
+        cause=cause,
+        advice=advice,
+        execution_arn=execution_arn,
     )
