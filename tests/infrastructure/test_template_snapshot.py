@@ -7,10 +7,11 @@ again with every alias expanded. The last test checks that with the SAM CLI's ow
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 from typing import Any
+
+import yaml  # type: ignore[import-untyped]
 
 from tests.support.template import TEMPLATE, fresh_template
 from tests.support.template_snapshot import SNAPSHOT, as_text, snapshot
@@ -29,16 +30,19 @@ def test_the_template_deploys_what_the_snapshot_records() -> None:
 
 
 def test_the_snapshot_sees_a_changed_permission_but_not_a_rewording(template: dict[str, Any]) -> None:
-    # Given the template, one copy granting one more action and one with a skip rationale reworded
-    widened, reworded = copy.deepcopy(template), copy.deepcopy(template)
+    # Given the template, one copy granting one more action, one with a resource under another condition,
+    # and one with a skip rationale reworded
+    widened, recondition, reworded = (json.loads(json.dumps(template)) for _ in range(3))
     statements = widened["Resources"]["StartTrainingFunction"]["Properties"]["Policies"][0]["Statement"]
     statements[0]["Action"].append("lookoutequipment:DeleteModel")
+    recondition["Resources"]["AlertEmailSubscription"]["Condition"] = "HasOpsEmail"
     for skip in reworded["Resources"]["DiagnosticsFunction"]["Metadata"]["checkov"]["skip"]:
         skip["comment"] = "Reworded."
 
-    # When each is resolved
-    # Then the wider grant shows, and the rewording does not
+    # When each is recorded
+    # Then the wider grant and the other condition show, and the rewording does not
     assert snapshot(widened) != snapshot(template)
+    assert snapshot(recondition) != snapshot(template)
     assert snapshot(reworded) == snapshot(template)
 
 
@@ -59,6 +63,21 @@ def test_sam_deploys_the_template_with_its_aliases_expanded(template: dict[str, 
 
     # Then the text it uploads has no anchor, alias or merge key left, and says what this project's
     # tests read from the template
-    assert "<<" not in output["written"]
-    assert not [line for line in output["written"].splitlines() if line.lstrip("- ").startswith(("&", "*"))]
+    assert _sharing(TEMPLATE.read_text(encoding="utf-8")) != ([], [], [])  # (the check sees them in the source)
+    assert _sharing(output["written"]) == ([], [], [])
     assert output["reread"]["Resources"] == template["Resources"]
+
+
+def _sharing(text: str) -> tuple[list[str], list[str], list[int]]:
+    """The anchors, the aliases and the lines of merge keys in a YAML text."""
+    events = list(yaml.parse(text))
+    anchors = [
+        event.anchor for event in events if getattr(event, "anchor", None) and not isinstance(event, yaml.AliasEvent)
+    ]
+    aliases = [event.anchor for event in events if isinstance(event, yaml.AliasEvent)]
+    merges = [
+        event.start_mark.line + 1
+        for event in events
+        if isinstance(event, yaml.ScalarEvent) and event.value == "<<" and event.implicit[0]
+    ]
+    return anchors, aliases, merges

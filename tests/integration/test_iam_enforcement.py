@@ -201,7 +201,8 @@ def test_the_state_machines_own_calls_are_checked_against_its_role(
     # Given a training workflow whose state machine may not describe models
     lambda_runtime.remove_permission("TrainingStateMachine", "lookoutequipment:DescribeModel")
     training_input = json.loads((ROOT / "events" / "training-input.json").read_text())
-    lookout.train_on_create(training_input["ModelName"], in_progress_polls=1)
+    # (with no poll planned IN_PROGRESS, the first DescribeModel to reach L4E would end the training)
+    lookout.train_on_create(training_input["ModelName"], in_progress_polls=0)
     with EmulatedStateMachine(runtime=lambda_runtime) as machine:
         create_training_workflow(machine)
         # When a training is started

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -47,8 +47,11 @@ def resource(logical_id: str) -> dict[str, Any]:
 
 
 def fresh_template() -> dict[str, Any]:
-    """The template with short tags in their long form (a copy: a test may not change the shared one)."""
-    return copy.deepcopy(load_template())
+    """The template with short tags in their long form (a copy: a test may not change the shared one).
+
+    Copied through JSON: YAML aliases load as one shared object, which a deep copy would keep shared."""
+    copied: dict[str, Any] = json.loads(json.dumps(load_template()))
+    return copied
 
 
 def logical_ids(resource_type: str) -> list[str]:

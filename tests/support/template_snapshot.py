@@ -1,10 +1,12 @@
-"""What template.yaml deploys, resolved for two deployments: a reviewable record of every resource.
+"""What template.yaml deploys: a reviewable record of every resource, as written and as resolved.
 
-For each deployment (a set of parameters), every resource whose condition holds is listed with its
-type and its properties and attributes resolved as CloudFormation would (tests/support/iam_policies.py),
-with the Globals that SAM applies and the outputs. YAML anchors, aliases and merge keys are gone by
-then, so writing the template differently cannot change the record; changing what it deploys does.
-Checkov skip rationales are prose and may be reworded: only the skipped check ids are recorded.
+The record holds the template itself as CloudFormation receives it from `sam deploy` (YAML anchors,
+aliases and merge keys expanded: every parameter, condition, resource, condition name, property,
+metadata entry and output), and, for two deployments (a set of parameters each), every resource whose
+condition holds with its properties resolved as CloudFormation would (tests/support/iam_policies.py),
+the Globals that SAM applies and the outputs: the policies as a reviewer reads them. Writing the template
+differently cannot change the record; changing what it deploys does. Checkov skip rationales are prose
+and may be reworded: only the skipped check ids are recorded.
 
 tests/infrastructure/template_snapshot.json holds the record; a test compares it with the template.
 After an intended change, regenerate it and review the difference::
@@ -67,9 +69,23 @@ def resolved_deployment(template: dict[str, Any], parameters: dict[str, Any]) ->
     }
 
 
+def as_written(template: dict[str, Any]) -> dict[str, Any]:
+    """The whole template, checkov skip rationales left out (their check ids kept)."""
+    written: dict[str, Any] = json.loads(json.dumps(template))
+    written.get("Metadata", {}).pop("AcceptedCheckovFindings", None)
+    for resource in written["Resources"].values():
+        skips = resource.get("Metadata", {}).get("checkov", {}).get("skip")
+        if skips:
+            resource["Metadata"]["checkov"]["skip"] = sorted(skip["id"] for skip in skips)
+    return written
+
+
 def snapshot(template: dict[str, Any]) -> dict[str, Any]:
-    """Every deployment of DEPLOYMENTS, resolved."""
-    return {name: resolved_deployment(template, parameters) for name, parameters in DEPLOYMENTS.items()}
+    """The template as written, and every deployment of DEPLOYMENTS resolved."""
+    return {
+        "template": as_written(template),
+        "deployments": {name: resolved_deployment(template, parameters) for name, parameters in DEPLOYMENTS.items()},
+    }
 
 
 def as_text(record: dict[str, Any]) -> str:

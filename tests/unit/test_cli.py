@@ -176,7 +176,8 @@ def test_a_run_points_every_uncovered_model_at_the_stacks_bucket(
     configurations = diagnostics_configurations()
     assert configurations["pump-7"] == stack_configuration(stack, "pump-7")
     assert configurations["pump-8"] == stack_configuration(stack, "pump-8")
-    assert boto3.client("lookoutequipment").describe_model(ModelName="pump-7")["RoleArn"] == LOOKOUT_ROLE_ARN
+    for name in ("pump-7", "pump-8"):
+        assert boto3.client("lookoutequipment").describe_model(ModelName=name)["RoleArn"] == LOOKOUT_ROLE_ARN
     # and the covered model keeps its own configuration
     assert configurations["fan-1"] == {"S3OutputConfiguration": {"Bucket": "team-bucket", "Prefix": "fans/"}}
     assert f"set pump-7 diagnostics to s3://{stack.bucket}/pump-7/ (role {LOOKOUT_ROLE_ARN})" in capsys.readouterr().out
@@ -326,12 +327,13 @@ def test_without_a_usable_bucket_and_role_it_is_one_line_and_exit_code_2(
     # When the command runs
     code = main(["enable-diagnostics", *arguments])
 
-    # Then it says what to give, on one line
+    # Then it says what to give, on one line, and the model is left as it was
     captured = capsys.readouterr()
     assert code == 2
     assert captured.out == ""
     assert captured.err.count("\n") == 1
     assert message in captured.err
+    assert diagnostics_configurations() == {"pump-7": None}
 
 
 def test_an_unlistable_account_is_one_line_and_exit_code_2(
