@@ -98,6 +98,9 @@ class GeneratorSpec(BaseModel):
     machine_off_points: Range = (60, 480)
     seed: int = 0
     non_ascii: bool = False
+    # The sensors' names, one per sensor, instead of generated `component_<hex>\<sensor>` names: e.g.
+    # AWS IoT SiteWise's `<asset id>\<property id>`.
+    sensor_names: tuple[str, ...] | None = None
 
     @field_validator("start")
     @classmethod
@@ -115,6 +118,8 @@ class GeneratorSpec(BaseModel):
                 raise ValueError(f"{name}: {low} > {high}")
         if self.components > self.sensors:
             raise ValueError(f"{self.components} components need at least as many sensors")
+        if self.sensor_names is not None and len(set(self.sensor_names)) != self.sensors:
+            raise ValueError(f"sensor_names must be {self.sensors} distinct names")
         stretches = self.episodes + self.machine_off_stretches
         # Every planted stretch is surrounded by at least one normal row.
         needed = self.episodes * self.episode_points[1] + self.machine_off_stretches * self.machine_off_points[1]
@@ -170,12 +175,15 @@ class GroundTruth(BaseModel):
     uncompressed_bytes: int
 
 
-def write_diagnostics_file(target: str | os.PathLike[str] | BinaryIO, spec: GeneratorSpec) -> GroundTruth:
-    """Write a diagnostics file to a path or to a binary stream (left open) and return its ground truth."""
+def write_diagnostics_file(
+    target: str | os.PathLike[str] | BinaryIO, spec: GeneratorSpec, *, compressed: bool = True
+) -> GroundTruth:
+    """Write a diagnostics file to a path or to a binary stream (left open) and return its ground truth:
+    gzip (L4E's form), or plain JSON Lines with `compressed=False` (AWS IoT SiteWise's documented form)."""
     with ExitStack() as stack:
         raw = stack.enter_context(open(target, "wb")) if isinstance(target, str | os.PathLike) else target
         # GzipFile buffers its input itself (since Python 3.12): rows are compressed in blocks.
-        return _Simulation(spec).write(stack.enter_context(_gzip_writer(raw)))
+        return _Simulation(spec).write(stack.enter_context(_gzip_writer(raw)) if compressed else raw)
 
 
 def _gzip_writer(raw: BinaryIO) -> gzip.GzipFile:
@@ -230,7 +238,7 @@ class _Simulation:
         self._score = _NORMAL_SCORE_MEAN
         self._encode = _line_encoder()
 
-    def write(self, out: gzip.GzipFile) -> GroundTruth:
+    def write(self, out: BinaryIO | gzip.GzipFile) -> GroundTruth:
         counts = {"normal": 0, "anomalous": 0, "machine_off": 0}
         episodes: list[PlantedEpisode] = []
         clock = _Clock(self._spec.start, self._spec.interval_seconds)
@@ -390,8 +398,11 @@ def _format_timestamp(moment: datetime) -> str:
 
 
 def _sensor_names(spec: GeneratorSpec, rng: random.Random) -> list[str]:
-    """`component_<8 hex>\\<sensor>`: sensors in contiguous groups per component, all names distinct."""
+    """`component_<8 hex>\\<sensor>`: sensors in contiguous groups per component, all names distinct
+    (or the spec's own names)."""
     components = [f"component_{value:08x}" for value in rng.sample(range(2**32), spec.components)]
+    if spec.sensor_names is not None:
+        return list(spec.sensor_names)
     vocabularies = (_ASCII_SENSORS, _NON_ASCII_SENSORS) if spec.non_ascii else (_ASCII_SENSORS,)
     names = []
     for index in range(spec.sensors):

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from lookout_diagnostics.domain.summary import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
+from lookout_diagnostics.domain.services import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
 from lookout_diagnostics.settings import Settings
 from tests.support.iam_policies import (
     ACCOUNT,

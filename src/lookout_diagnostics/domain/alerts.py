@@ -16,6 +16,7 @@ from lookout_diagnostics.domain.alert_keys import Outcome
 from lookout_diagnostics.domain.identity import Identification, ModelIdentity
 from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
+from lookout_diagnostics.domain.services import Service, service_of
 from lookout_diagnostics.domain.summary import AnomalousEvent, DiagnosticsSummary, SensorContribution
 from lookout_diagnostics.domain.training import Failure
 
@@ -143,7 +144,7 @@ def unreadable_alert(
     where = f" (line {line})" if line is not None else ""
     text = "\n".join(
         [
-            "Lookout for Equipment diagnostics: the file could not be summarised",
+            f"{_service_name(diagnostics.uri)} diagnostics: the file could not be summarised",
             "",
             f"Model:   {_who(identity)}",
             f"File:    {diagnostics.uri}",
@@ -172,8 +173,17 @@ def unreadable_alert(
 def _who(identity: ModelIdentity | None) -> str:
     if identity is None:
         return "Unknown model"
+    if identity.service is Service.IOT_SITEWISE:
+        asset = identity.asset_name or identity.asset_id
+        return f"{identity.model_name} on {asset}" if asset else identity.model_name
     version = f" v{identity.model_version}" if identity.model_version is not None else " (version unconfirmed)"
     return f"{identity.model_name}{version}"
+
+
+def _service_name(source: str) -> str:
+    """Whose diagnostics a file holds, from its name ("Lookout for Equipment", "AWS IoT SiteWise")."""
+    service = service_of(source)
+    return service.display_name if service else "Anomaly detection"
 
 
 def _subject(severity: str, text: str) -> str:
@@ -190,11 +200,15 @@ def summary_text(
 ) -> str:
     """The summary as a person reads it (the alert's email body, and the command line's output)."""
     identity = identification.identity if identification else None
-    lines = [f"Lookout for Equipment diagnostics: {summary.severity.value}", ""]
+    lines = [f"{_service_name(summary.source)} diagnostics: {summary.severity.value}", ""]
     if identification is not None and identity is None:
         lines.append(f"Model:    none identified ({identification.note})")
     elif identification is not None and identity is not None:
-        lines.append(f"Model:    {_who(identity)}, quality {identity.model_quality or 'unknown'}")
+        if identity.service is Service.IOT_SITEWISE:
+            execution = f", execution {identity.execution_id}" if identity.execution_id else ""
+            lines.append(f"Model:    {_who(identity)}{execution}")
+        else:
+            lines.append(f"Model:    {_who(identity)}, quality {identity.model_quality or 'unknown'}")
         if not identity.confirmed:
             lines.append(f"          ({identification.note})")
     lines += [
@@ -221,7 +235,7 @@ def summary_text(
     if metrics is not None:
         lines += [
             "",
-            "Model metrics (from L4E's evaluation):",
+            f"Model metrics (from {identity.service.display_name if identity else 'the'}'s evaluation):",
             f"  labelled events {_figure(metrics.labeled_events)}, identified "
             f"{_figure(metrics.labeled_events_identified)}; predicted ranges {_figure(metrics.predicted_ranges)}",
         ]

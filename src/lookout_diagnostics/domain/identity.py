@@ -14,6 +14,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.services import Service
 
 # Bounds on the work one identification may do (each is a DescribeModelVersion call).
 MAX_CANDIDATE_MODELS = 5
@@ -136,14 +137,22 @@ class MetricsFigures(BaseModel):
 
 
 class ModelIdentity(BaseModel):
-    model_name: str
+    """The model (and version) that wrote a diagnostics file: an L4E model version, or a SiteWise
+    computation model's training execution on one asset."""
+
+    service: Service = Service.LOOKOUT_FOR_EQUIPMENT
+    model_name: str = Field(description="L4E's model name, or SiteWise's computation model name")
     model_arn: str
     model_version: int | None = Field(description="None when the version could not be confirmed")
     model_quality: str | None = None
     version_status: str | None = None
     source_type: str | None = None
     metrics: MetricsFigures | None = None
-    confirmed: bool = Field(description="True when DescribeModelVersion names this very object")
+    confirmed: bool = Field(description="True when the service names this very object (or, in SiteWise, its execution)")
+    # SiteWise only (absent from the JSON of an L4E identity): the asset trained on, and the execution.
+    asset_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    asset_name: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    execution_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Identification(BaseModel):

@@ -8,7 +8,7 @@ from urllib.parse import unquote_plus
 from pydantic import BaseModel, ConfigDict
 
 from lookout_diagnostics.domain.alert_keys import diagnostics_key
-from lookout_diagnostics.domain.summary import DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME
+from lookout_diagnostics.domain.services import Service, service_of, summary_key
 from lookout_diagnostics.errors import InvalidLocationError
 
 
@@ -23,12 +23,17 @@ class S3Location(BaseModel):
         return f"s3://{self.bucket}/{self.key}"
 
     @property
+    def service(self) -> Service | None:
+        """The service whose diagnostics file this is, by its name; None for any other object."""
+        return service_of(self.key)
+
+    @property
     def is_diagnostics_file(self) -> bool:
-        return self.key.endswith(DIAGNOSTICS_FILE_NAME)
+        return self.service is not None
 
     def summary_location(self) -> S3Location:
         """Where the summary JSON goes: beside the file, under a name no trigger matches."""
-        return S3Location(bucket=self.bucket, key=self.key[: -len(DIAGNOSTICS_FILE_NAME)] + SUMMARY_FILE_NAME)
+        return S3Location(bucket=self.bucket, key=summary_key(self.key))
 
     @classmethod
     def from_event(cls, bucket: str, encoded_key: str) -> S3Location:

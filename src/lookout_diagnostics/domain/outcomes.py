@@ -21,7 +21,7 @@ from lookout_diagnostics.domain.identity import (
     parse_model_metrics,
 )
 from lookout_diagnostics.domain.locations import S3Location, StoredObject
-from lookout_diagnostics.domain.summary import DIAGNOSTICS_FILE_NAME
+from lookout_diagnostics.domain.services import DIAGNOSTICS_FILE_NAME, Service
 
 TERMINAL_VERSION_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCELED"})
 # The newest versions remembered per model; older ones are terminal and never change again.
@@ -270,7 +270,7 @@ def success_report(version: ModelVersion, watched_bucket: str | None) -> Success
             note=f"Diagnostics: {location.uri} is outside the bucket this stack watches; summarise it with "
             f"`lookout-diagnostics summarise {location.uri}`."
         )
-    if not location.is_diagnostics_file:
+    if location.service is not Service.LOOKOUT_FOR_EQUIPMENT:
         return SuccessReport(
             note=f"Diagnostics: {location.uri} is not named {DIAGNOSTICS_FILE_NAME}, the only name this stack "
             f"may read; summarise it with `lookout-diagnostics summarise {location.uri}`."

@@ -14,7 +14,7 @@ import io
 import json
 import math
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
@@ -66,8 +66,6 @@ def _codecs() -> _Codecs:
     return _Codecs(gzip_file, errors, loads, lazy_parser)
 
 
-DIAGNOSTICS_FILE_NAME = "model_diagnostics_results.json.gz"
-SUMMARY_FILE_NAME = "model_diagnostics_results.summary.json"
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 1 << 18  # fits in L2 cache with its lines: 256 KiB beat 1 and 4 MiB by 6-10%
 # A record of L4E's with 100 sensors is about 6 KB; a line of this size is not a record
@@ -94,6 +92,10 @@ class Severity(StrEnum):
 class SensorContribution(BaseModel):
     name: str
     mean_contribution: float = Field(description="Mean diagnostics value over the anomalous records")
+    # Only where `name` was made readable (SiteWise ids): absent from the JSON otherwise.
+    raw_name: str | None = Field(
+        default=None, description="The name as the file writes it", exclude_if=lambda value: value is None
+    )
 
 
 class AnomalousEvent(BaseModel):
@@ -160,6 +162,33 @@ def summarise_stream(
     if aggregate.rows == 0:
         raise DiagnosticsFileError("the file holds no records (only blank lines or nothing)")
     return aggregate.summary(source)
+
+
+def with_readable_names(summary: DiagnosticsSummary, names: Mapping[str, str]) -> DiagnosticsSummary:
+    """The summary with each sensor named by `names` (raw name -> readable name), the raw name kept."""
+    if not names:
+        return summary
+
+    def renamed(sensors: list[SensorContribution]) -> list[SensorContribution]:
+        return [
+            sensor.model_copy(update={"name": names[sensor.name], "raw_name": sensor.name})
+            if sensor.name in names
+            else sensor
+            for sensor in sensors
+        ]
+
+    return summary.model_copy(
+        update={
+            "top_sensors": renamed(summary.top_sensors),
+            "events": [e.model_copy(update={"top_sensors": renamed(e.top_sensors)}) for e in summary.events],
+        }
+    )
+
+
+def sensor_names(summary: DiagnosticsSummary) -> list[str]:
+    """Every sensor name the summary holds, once each, in order of first mention."""
+    sensors = [*summary.top_sensors, *(sensor for event in summary.events for sensor in event.top_sensors)]
+    return list(dict.fromkeys(sensor.name for sensor in sensors))
 
 
 def _decompression_reason(error: BaseException) -> str:

@@ -15,15 +15,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from lookout_diagnostics.aws import ledger, s3
-from lookout_diagnostics.aws.lookout import LookoutClient
 from lookout_diagnostics.domain.alert_keys import diagnostics_location_key, stable_id
 from lookout_diagnostics.domain.alerts import summary_alert, unreadable_alert
-from lookout_diagnostics.domain.identity import Identification, LookoutReader, identify
+from lookout_diagnostics.domain.identity import Identification
 from lookout_diagnostics.domain.locations import S3Location, StoredObject
-from lookout_diagnostics.domain.summary import DiagnosticsSummary, summarise_stream
-from lookout_diagnostics.errors import DiagnosticsFileError, DiagnosticsObjectMissingError
+from lookout_diagnostics.domain.summary import DiagnosticsSummary, sensor_names, summarise_stream, with_readable_names
+from lookout_diagnostics.errors import DiagnosticsFileError, DiagnosticsObjectMissingError, InvalidLocationError
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.once import claimed, send
+from lookout_diagnostics.usecases.services import DetectionService, detection_service
 
 logger = Logger(child=True)
 
@@ -83,21 +83,25 @@ def alert_diagnostics(
     """Summarise one stored diagnostics file and alert it once, whichever path asks.
 
     `identification`: the model version, when the caller already knows it (the poller's safety net);
-    otherwise L4E is asked whose file it is.
+    otherwise the service that wrote it (known from its name) is asked whose file it is.
     """
     location = stored.location
+    if location.service is None:
+        raise InvalidLocationError(f"{location.uri} is not named as a diagnostics file of a service this stack serves")
+    service = detection_service(location.service)
     with claimed(settings, stored.alert_key) as claim:
         if claim.already_done:
             logger.info("Alert already sent for this object", extra={"alert_key": claim.key})
             return ObjectResult(
                 diagnostics_object=location.uri, status="DUPLICATE", detail="alert already sent", alert_key=claim.key
             )
-        identification = identification or _identify(location, LookoutClient())
+        identification = identification or _identify(location, service)
         summary: DiagnosticsSummary | None = None
         summary_object: S3Location | None = None
         try:
             with s3.open_stream(stored) as stream:
                 summary = summarise_stream(stream, source=location.uri, thresholds=settings)
+            summary = with_readable_names(summary, _readable_names(summary, service))
         except DiagnosticsFileError as error:
             logger.warning("Diagnostics file unreadable", extra={"reason": error.reason, "line": error.line})
             alert = unreadable_alert(error.reason, error.line, identification, location, note)
@@ -154,10 +158,19 @@ def _ignored(location: S3Location, detail: str) -> ObjectResult:
     return ObjectResult(diagnostics_object=location.uri, status="IGNORED", detail=detail)
 
 
-def _identify(location: S3Location, lookout: LookoutReader) -> Identification:
-    """Ask L4E whose file this is; if L4E cannot answer, still alert, and say why."""
+def _identify(location: S3Location, service: DetectionService) -> Identification:
+    """Ask the service whose file this is; if it cannot answer, still alert, and say why."""
     try:
-        return identify(location, lookout)
+        return service.identify(location)
     except (ClientError, BotoCoreError) as error:
         logger.warning("Model lookup failed", extra={"error": str(error)})
-        return Identification(identity=None, note=f"Lookout for Equipment could not be asked: {error}")
+        return Identification(identity=None, note=f"{service.service.display_name} could not be asked: {error}")
+
+
+def _readable_names(summary: DiagnosticsSummary, service: DetectionService) -> dict[str, str]:
+    """Readable sensor names where the service has them; the names as written if it cannot answer."""
+    try:
+        return service.readable_names(sensor_names(summary))
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("Sensor names could not be resolved", extra={"error": str(error)})
+        return {}

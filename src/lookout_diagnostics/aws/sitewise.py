@@ -1,0 +1,125 @@
+"""AWS IoT SiteWise adapter: the reads identification, naming and polling need, with bounded paging.
+
+ListComputationModels, ListActions and ListExecutions have boto3 paginators; they are followed here for
+at most MAX_PAGES pages. Assets are described once per SiteWiseClient (one invocation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lookout_diagnostics.aws.clients import client
+from lookout_diagnostics.domain.sitewise import (
+    INFERENCE_ACTION,
+    TRAINING_ACTION,
+    Action,
+    Asset,
+    ComputationModel,
+    Execution,
+    training_payload,
+)
+
+MAX_PAGES = 20
+PAGE_SIZE = 250  # the service's maximum for these lists
+
+
+class SiteWiseClient:
+    """Implements lookout_diagnostics.domain.sitewise.SiteWiseReader against the real service."""
+
+    def __init__(self) -> None:
+        self._assets: dict[str, Asset] = {}
+        self._models: dict[str, ComputationModel] = {}
+
+    def computation_models(self) -> list[ComputationModel]:
+        """Every anomaly-detection computation model, with its action definitions."""
+        summaries = _pages(
+            "list_computation_models", "computationModelSummaries", {"computationModelType": "ANOMALY_DETECTION"}
+        )
+        return [self.computation_model(str(summary["id"])) for summary in summaries]
+
+    def computation_model(self, model_id: str) -> ComputationModel:
+        if model_id not in self._models:
+            described = client("iotsitewise").describe_computation_model(computationModelId=model_id)
+            definitions = {d["actionType"]: d["actionDefinitionId"] for d in described.get("actionDefinitions", [])}
+            self._models[model_id] = ComputationModel(
+                id=described["computationModelId"],
+                arn=described["computationModelArn"],
+                name=described["computationModelName"],
+                state=described["computationModelStatus"]["state"],
+                training_definition_id=definitions.get(TRAINING_ACTION),
+                inference_definition_id=definitions.get(INFERENCE_ACTION),
+            )
+        return self._models[model_id]
+
+    def training_actions(self, model: ComputationModel, asset_id: str | None) -> list[Action]:
+        """The model's training actions (on one asset, if given), newest first, as DescribeAction reports them."""
+        request: dict[str, Any] = {"targetResourceType": "COMPUTATION_MODEL", "targetResourceId": model.id}
+        if asset_id is not None:
+            request |= {"resolveToResourceType": "ASSET", "resolveToResourceId": asset_id}
+        summaries = _pages("list_actions", "actionSummaries", request)
+        actions = [
+            self._action(str(summary["actionId"]))
+            for summary in summaries
+            if summary.get("actionDefinitionId") == model.training_definition_id
+        ]
+        return sorted(actions, key=lambda action: action.executed_at, reverse=True)
+
+    def executions(self, model_id: str, asset_id: str | None, action_type: str) -> list[Execution]:
+        """A model's executions of one action type (on one asset, if given), as ListExecutions reports them."""
+        request: dict[str, Any] = {
+            "targetResourceType": "COMPUTATION_MODEL",
+            "targetResourceId": model_id,
+            "actionType": action_type,
+        }
+        if asset_id is not None:
+            request |= {"resolveToResourceType": "ASSET", "resolveToResourceId": asset_id}
+        return [execution(item) for item in _pages("list_executions", "executionSummaries", request)]
+
+    def describe_execution(self, execution_id: str) -> Execution:
+        return execution(client("iotsitewise").describe_execution(executionId=execution_id))
+
+    def asset(self, asset_id: str) -> Asset:
+        if asset_id not in self._assets:
+            described = client("iotsitewise").describe_asset(assetId=asset_id, excludeProperties=False)
+            properties = {p["id"]: p["name"] for p in described.get("assetProperties", [])}
+            for composite in described.get("assetCompositeModels", []):
+                properties |= {p["id"]: p["name"] for p in composite.get("properties", [])}
+            self._assets[asset_id] = Asset(id=asset_id, name=described["assetName"], properties=properties)
+        return self._assets[asset_id]
+
+    def _action(self, action_id: str) -> Action:
+        described = client("iotsitewise").describe_action(actionId=action_id)
+        return Action(
+            id=described["actionId"],
+            definition_id=described["actionDefinitionId"],
+            computation_model_id=described["targetResource"].get("computationModelId", ""),
+            asset_id=(described.get("resolveTo") or {}).get("assetId"),
+            executed_at=described["executionTime"],
+            payload=training_payload(described["actionPayload"]["stringValue"]),
+        )
+
+
+def execution(item: dict[str, Any]) -> Execution:
+    """An execution from a ListExecutions summary or a DescribeExecution answer."""
+    return Execution(
+        id=item["executionId"],
+        action_type=item.get("actionType"),
+        computation_model_id=item["targetResource"].get("computationModelId"),
+        asset_id=(item.get("resolveTo") or {}).get("assetId"),
+        model_version=item["targetResourceVersion"],
+        state=item["executionStatus"]["state"],
+        started_at=item["executionStartTime"],
+        ended_at=item.get("executionEndTime"),
+        details=item.get("executionDetails") or {},
+        result=item.get("executionResult") or {},
+    )
+
+
+def _pages(operation: str, items_key: str, request: dict[str, Any]) -> list[dict[str, Any]]:
+    paginator = client("iotsitewise").get_paginator(operation)
+    items: list[dict[str, Any]] = []
+    for number, page in enumerate(paginator.paginate(**request, PaginationConfig={"PageSize": PAGE_SIZE})):
+        items.extend(page.get(items_key, []))
+        if number + 1 >= MAX_PAGES:
+            break
+    return items

@@ -1,0 +1,222 @@
+"""AWS IoT SiteWise native anomaly detection, as this stack reads it: pure rules, no I/O.
+
+A computation model of type ANOMALY_DETECTION is trained by an ExecuteAction call with its
+``AWS/ANOMALY_DETECTION_TRAINING`` action definition, run per asset (``resolveTo``). The call returns an
+action id; the work itself is an execution (RUNNING, then COMPLETED or FAILED) that SiteWise announces to
+nobody. A training whose payload has ``modelEvaluationConfiguration.resultDestination`` writes its
+evaluation results under that bucket and prefix.
+
+What is documented and what is inferred (docs/service-facts.md):
+- documented: the operations, the payload keys, the execution states, and an example key
+  ``Evaluation/asset[<asset id>]/<epoch seconds>-evaluation_results.jsonl``;
+- inferred: whether that example's ``Evaluation/`` is the user's prefix (the asset segment is read
+  wherever it stands, and not required), that the action id and the execution id differ (an action is
+  linked to its execution by model, asset, action type and time), and that a diagnostic's name is
+  ``<asset id>\\<property id>``, as in the inference results.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from lookout_diagnostics.domain.identity import Identification, ModelIdentity
+from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.services import Service
+
+TRAINING_ACTION = "AWS/ANOMALY_DETECTION_TRAINING"
+INFERENCE_ACTION = "AWS/ANOMALY_DETECTION_INFERENCE"
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED"})
+
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_ASSET_IN_KEY = re.compile(rf"asset\[({_UUID})\]")
+_SENSOR_ID = re.compile(rf"^({_UUID})\\({_UUID})$")
+
+# Bounds on the calls one identification or one naming may make.
+MAX_MODELS_SEARCHED = 20
+MAX_ACTIONS_DESCRIBED = 20
+MAX_ASSETS_DESCRIBED = 10
+# How much earlier than its execution's start SiteWise may record an action's time (clock skew; inferred).
+ACTION_TO_EXECUTION_SKEW = timedelta(minutes=5)
+
+
+class ComputationModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    arn: str
+    name: str
+    state: str
+    training_definition_id: str | None = None
+    inference_definition_id: str | None = None
+
+
+class Asset(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    properties: dict[str, str]  # property id -> property name
+
+
+class Action(BaseModel):
+    """One ExecuteAction call, as DescribeAction reports it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    definition_id: str
+    computation_model_id: str
+    asset_id: str | None
+    executed_at: datetime
+    payload: dict[str, Any]
+
+    @property
+    def evaluation_destination(self) -> S3Location | None:
+        """Where the training writes its evaluation results (the key is the prefix), if it does."""
+        evaluation = self.payload.get("modelEvaluationConfiguration")
+        destination = evaluation.get("resultDestination") if isinstance(evaluation, dict) else None
+        if not isinstance(destination, dict) or not isinstance(destination.get("bucketName"), str):
+            return None
+        prefix = destination.get("prefix")
+        return S3Location(bucket=destination["bucketName"], key=prefix if isinstance(prefix, str) else "")
+
+
+class Execution(BaseModel):
+    """One execution, as ListExecutions and DescribeExecution report it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    action_type: str | None
+    computation_model_id: str | None
+    asset_id: str | None
+    model_version: str
+    state: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    details: dict[str, str] = {}
+    result: dict[str, str] = {}
+
+
+class SiteWiseReader(Protocol):
+    """What identification and naming need from SiteWise (implemented by lookout_diagnostics.aws.sitewise)."""
+
+    def computation_models(self) -> list[ComputationModel]: ...
+
+    def training_actions(self, model: ComputationModel, asset_id: str | None) -> list[Action]: ...
+
+    def executions(self, model_id: str, asset_id: str | None, action_type: str) -> list[Execution]: ...
+
+    def asset(self, asset_id: str) -> Asset: ...
+
+
+def asset_in_key(key: str) -> str | None:
+    """The asset id an evaluation key names in an ``asset[<id>]`` segment, if it has one."""
+    match = _ASSET_IN_KEY.search(key)
+    return match[1] if match else None
+
+
+def training_payload(payload_text: str) -> dict[str, Any]:
+    """An action's payload as a dict; {} if it is not a JSON object (it is never trusted to be one)."""
+    try:
+        payload = json.loads(payload_text)
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def identify_evaluation(location: S3Location, reader: SiteWiseReader) -> Identification:
+    """Find the training action whose evaluation destination holds this file, and its execution.
+
+    The deepest destination prefix wins; among its actions, the latest. Bounded: at most
+    MAX_MODELS_SEARCHED models and MAX_ACTIONS_DESCRIBED actions are read.
+    """
+    asset_id = asset_in_key(location.key)
+    best: tuple[int, datetime, ComputationModel, Action] | None = None
+    described = 0
+    for model in reader.computation_models()[:MAX_MODELS_SEARCHED]:
+        if model.training_definition_id is None or described >= MAX_ACTIONS_DESCRIBED:
+            continue
+        actions = reader.training_actions(model, asset_id)[: MAX_ACTIONS_DESCRIBED - described]
+        described += len(actions)
+        for action in actions:
+            destination = action.evaluation_destination
+            if (
+                destination is None
+                or destination.bucket != location.bucket
+                or not location.key.startswith(destination.key)
+                or (asset_id is not None and action.asset_id not in (None, asset_id))
+            ):
+                continue
+            rank = (len(destination.key), action.executed_at, model, action)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+    if best is None:
+        return Identification(
+            identity=None, note="no AWS IoT SiteWise training writes its evaluation results to this location"
+        )
+    _, _, model, action = best
+    resolved_asset = action.asset_id or asset_id
+    execution = execution_for(action, reader.executions(model.id, resolved_asset, TRAINING_ACTION))
+    asset = reader.asset(resolved_asset) if resolved_asset else None
+    identity = ModelIdentity(
+        service=Service.IOT_SITEWISE,
+        model_name=model.name,
+        model_arn=model.arn,
+        model_version=int(execution.model_version) if execution and execution.model_version.isdigit() else None,
+        version_status=execution.state if execution else None,
+        source_type="TRAINING",
+        asset_id=resolved_asset,
+        asset_name=asset.name if asset else None,
+        execution_id=execution.id if execution else None,
+        confirmed=execution is not None,
+    )
+    where = f" on asset {asset.name}" if asset else ""
+    note = f"the training action {action.id} of {model.name}{where} writes its evaluation results here" + (
+        f"; execution {execution.id} is {execution.state}" if execution else "; its execution was not found"
+    )
+    return Identification(identity=identity, note=note)
+
+
+def execution_for(action: Action, executions: Iterable[Execution]) -> Execution | None:
+    """The execution an action started: the earliest of its model, asset and type to start after it."""
+    after = [
+        execution
+        for execution in executions
+        if execution.started_at >= action.executed_at - ACTION_TO_EXECUTION_SKEW
+        and execution.computation_model_id in (None, action.computation_model_id)
+        and (action.asset_id is None or execution.asset_id in (None, action.asset_id))
+    ]
+    return min(after, key=lambda execution: execution.started_at, default=None)
+
+
+def sensor_ids(raw_name: str) -> tuple[str, str] | None:
+    """(asset id, property id) of a diagnostic named ``<asset id>\\<property id>``; None for another name."""
+    match = _SENSOR_ID.match(raw_name)
+    return (match[1], match[2]) if match else None
+
+
+def readable_names(raw_names: Iterable[str], reader: SiteWiseReader) -> dict[str, str]:
+    """``<asset name> / <property name>`` for each name made of SiteWise ids; others are left out.
+
+    At most MAX_ASSETS_DESCRIBED assets are described; a name whose asset or property is not found stays
+    as it is.
+    """
+    wanted: dict[str, list[tuple[str, str]]] = {}
+    for raw in raw_names:
+        ids = sensor_ids(raw)
+        if ids is not None:
+            wanted.setdefault(ids[0], []).append((raw, ids[1]))
+    names: dict[str, str] = {}
+    for asset_id in list(wanted)[:MAX_ASSETS_DESCRIBED]:
+        asset = reader.asset(asset_id)
+        for raw, property_id in wanted[asset_id]:
+            if property_id in asset.properties:
+                names[raw] = f"{asset.name} / {asset.properties[property_id]}"
+    return names
