@@ -12,6 +12,7 @@ from lookout_diagnostics import settings
 from lookout_diagnostics.aws import clients
 from tests.support.botocore_fake import skip_retry_sleeps
 from tests.support.fake_lookout import FakeLookout
+from tests.support.fake_sitewise import FakeSiteWise
 from tests.support.stack import EmulatedStack, create_stack
 
 # Handlers build Powertools' Logger and Metrics when imported (at collection): configure them first.
@@ -61,6 +62,13 @@ def aws() -> Iterator[None]:
 def lookout(aws: None, retry_sleeps: list[float]) -> Iterator[FakeLookout]:
     """A fake L4E answering every lookoutequipment call, checked against botocore's service model."""
     with FakeLookout(region=REGION) as fake:
+        yield fake
+
+
+@pytest.fixture
+def sitewise(aws: None, retry_sleeps: list[float]) -> Iterator[FakeSiteWise]:
+    """A fake AWS IoT SiteWise answering every iotsitewise call, checked against botocore's service model."""
+    with FakeSiteWise(region=REGION) as fake:
         yield fake
 
 

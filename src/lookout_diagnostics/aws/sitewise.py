@@ -1,7 +1,9 @@
 """AWS IoT SiteWise adapter: the reads identification, naming and polling need, with bounded paging.
 
-ListComputationModels, ListActions and ListExecutions have boto3 paginators; they are followed here for
-at most MAX_PAGES pages. Assets are described once per SiteWiseClient (one invocation).
+Lists are followed for at most MAX_PAGES pages. boto3's paginators are not used: botocore's model makes
+ListActions' nextToken required (its documentation says it is null after the last page), and a
+paginator handed the same token twice raises; paging here stops at an empty page or a repeated token.
+Assets and computation models are described once per SiteWiseClient (one invocation).
 """
 
 from __future__ import annotations
@@ -116,10 +118,15 @@ def execution(item: dict[str, Any]) -> Execution:
 
 
 def _pages(operation: str, items_key: str, request: dict[str, Any]) -> list[dict[str, Any]]:
-    paginator = client("iotsitewise").get_paginator(operation)
+    call = getattr(client("iotsitewise"), operation)
     items: list[dict[str, Any]] = []
-    for number, page in enumerate(paginator.paginate(**request, PaginationConfig={"PageSize": PAGE_SIZE})):
-        items.extend(page.get(items_key, []))
-        if number + 1 >= MAX_PAGES:
+    token: str | None = None
+    for _ in range(MAX_PAGES):
+        page = call(**request, maxResults=PAGE_SIZE, **({"nextToken": token} if token else {}))
+        found = page.get(items_key, [])
+        items.extend(found)
+        next_token = page.get("nextToken")
+        if not found or not next_token or next_token == token:
             break
+        token = next_token
     return items
