@@ -7,6 +7,8 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lookout_diagnostics.domain.services import Service
+
 
 class SummaryThresholds(BaseModel):
     """How a summary is judged. Shared by the Lambda functions and the command line."""
@@ -63,6 +65,12 @@ class Settings(SummaryThresholds, StackDefaults):
     # The poller's safety net: how long after a success its diagnostics alert may take before the poller
     # sends it itself (default three 5-minute polls).
     safety_net_grace_minutes: int = Field(default=15, ge=0, validation_alias="SAFETY_NET_GRACE_MINUTES")
+    # AWS IoT SiteWise's evaluation results are summarised too (the stack's EnableIoTSiteWise).
+    enable_iot_sitewise: bool = Field(default=True, validation_alias="ENABLE_IOT_SITEWISE")
+
+    def serves(self, service: Service) -> bool:
+        """Whether this stack summarises and alerts the files of `service`."""
+        return service is not Service.IOT_SITEWISE or self.enable_iot_sitewise
 
     @field_validator("state_table_name", "model_name_prefix", mode="before")
     @classmethod

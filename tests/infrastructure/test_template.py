@@ -506,7 +506,13 @@ _LIST_MODELS = (
     "the Service Authorization Reference lists no resource type for ListModels "
     "(ListModelVersions and DescribeModelVersion have one and are scoped to this account's models)"
 )
+_SITEWISE_UNSCOPED = (
+    "the Service Authorization Reference lists no resource type for ListComputationModels and DescribeExecution "
+    "(the other SiteWise reads are scoped to this account's computation models and assets)"
+)
 UNSCOPABLE_GRANTS: dict[tuple[str, str], str] = {
+    ("DiagnosticsProcessingPolicy", "iotsitewise:ListComputationModels"): _SITEWISE_UNSCOPED,
+    ("DiagnosticsProcessingPolicy", "iotsitewise:DescribeExecution"): _SITEWISE_UNSCOPED,
     ("DiagnosticsProcessingPolicy", "lookoutequipment:ListModels"): _LIST_MODELS,
     (STATUS_POLLER, "lookoutequipment:ListModels"): _LIST_MODELS,
     ("TrainingStateMachine", "logs:CreateLogDelivery"): _LOG_DELIVERY,

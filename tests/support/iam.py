@@ -46,7 +46,8 @@ Functions                                               is DENIED (stricter than
 Lambda                ``lambda:Invoke`` (the operation, no (``*``), as above (2)              no (1)
                       not lambda:InvokeFunction) (3)
 IAM, STS              yes                               yes                                 (1), (4)
-lookoutequipment      never reaches moto: tests/support/fake_lookout.py answers in ``before-send``
+lookoutequipment,     never reach moto: tests/support/fake_lookout.py and fake_sitewise.py answer in
+iotsitewise           ``before-send``
 ===================== ================================= =================================== ==========
 
 (1) moto evaluates a Condition only with the values it collects from a request, which are none but
@@ -81,6 +82,9 @@ What this module models, where moto is kinder or silent
   policies that end a model ARN with a wildcard, as this template's do. Tags on CreateModel need
   lookoutequipment:TagResource; a RoleArn (CreateModel, UpdateModel) needs iam:PassRole on that role
   with ``iam:PassedToService = lookoutequipment.amazonaws.com``.
+- AWS IoT SiteWise: the action on the computation model or asset a request names, and the asset it
+  resolves to (ListComputationModels and DescribeExecution are unscoped; DescribeAction names only an
+  action, so a stand-in computation model ARN is checked).
 - S3's 403 for a missing key when the caller lacks s3:ListBucket (HeadObject and GetObject).
 - An operation this module does not know how AWS authorises fails the test (``UnmodelledRequest``)
   rather than passing unchecked.
@@ -386,6 +390,45 @@ def _lookoutequipment(operation: str, params: Mapping[str, Any], region: str, ac
     raise UnmodelledRequest("lookoutequipment", operation)
 
 
+def _iotsitewise(operation: str, params: Mapping[str, Any], region: str, account: str) -> list[Requirement]:
+    """AWS IoT SiteWise, per the Service Authorization Reference: the computation model or asset a request
+    names (and the asset it resolves to). DescribeAction names only an action: its target stands in."""
+
+    def arn(kind: str, resource_id: str) -> str:
+        return f"arn:aws:iotsitewise:{region}:{account}:{kind}/{resource_id}"
+
+    def target(kind: str, resource_id: str) -> str:
+        return arn("computation-model" if kind == "COMPUTATION_MODEL" else "asset", resource_id)
+
+    action = f"iotsitewise:{operation}"
+    if operation in {"ListComputationModels", "DescribeExecution"}:
+        return [Requirement(action, "*")]
+    if operation == "DescribeComputationModel":
+        return [Requirement(action, arn("computation-model", str(params["computationModelId"])))]
+    if operation in {"DescribeAsset", "DescribeAssetModel"}:
+        kind, key = ("asset", "assetId") if operation == "DescribeAsset" else ("asset-model", "assetModelId")
+        return [Requirement(action, arn(kind, str(params[key])))]
+    if operation == "DescribeAction":
+        return [Requirement(action, arn("computation-model", STAND_IN_RESOURCE_ID))]
+    if operation in {"ListActions", "ListExecutions"}:
+        needed = [Requirement(action, target(str(params["targetResourceType"]), str(params["targetResourceId"])))]
+        if params.get("resolveToResourceId"):
+            needed.append(Requirement(action, arn("asset", str(params["resolveToResourceId"]))))
+        return needed
+    if operation == "ExecuteAction":
+        resource = params["targetResource"]
+        needed = [
+            Requirement(action, arn("computation-model", str(resource["computationModelId"])))
+            if "computationModelId" in resource
+            else Requirement(action, arn("asset", str(resource["assetId"])))
+        ]
+        resolve_to = (params.get("resolveTo") or {}).get("assetId")
+        if resolve_to:
+            needed.append(Requirement(action, arn("asset", str(resolve_to))))
+        return needed
+    raise UnmodelledRequest("iotsitewise", operation)
+
+
 def _sts(operation: str, params: Mapping[str, Any], region: str, account: str) -> list[Requirement]:
     if operation == "GetCallerIdentity":  # allowed to everyone, even under an explicit Deny
         return []
@@ -407,6 +450,7 @@ _RULES: Final[dict[str, Callable[[str, Mapping[str, Any], str, str], list[Requir
     "lambda": _lambda,
     "states": _states,
     "lookoutequipment": _lookoutequipment,
+    "iotsitewise": _iotsitewise,
     "sts": _sts,
     "monitoring": _cloudwatch,
 }
@@ -421,6 +465,7 @@ _REFUSALS: Final[dict[str, tuple[int, str]]] = {
     "lambda": (403, "AccessDeniedException"),
     "states": (400, "AccessDeniedException"),
     "lookoutequipment": (400, "AccessDeniedException"),
+    "iotsitewise": (403, "AccessDeniedException"),
     "monitoring": (403, "AccessDenied"),
 }
 

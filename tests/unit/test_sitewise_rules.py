@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lookout_diagnostics.domain.alerts import summary_alert
 from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.services import Service, service_of, summary_key
 from lookout_diagnostics.domain.sitewise import (
@@ -96,9 +97,9 @@ class InMemorySiteWise:
     def executions(self, model_id: str, asset_id: str | None, action_type: str) -> list[Execution]:
         return [e for e in self.executions_held if asset_id in (None, e.asset_id)]
 
-    def asset(self, asset_id: str) -> Asset:
+    def asset(self, asset_id: str) -> Asset | None:
         self.assets_described.append(asset_id)
-        return self.assets[asset_id]
+        return self.assets.get(asset_id)
 
 
 def evaluation_file(prefix: str, asset: Asset = PUMP) -> S3Location:
@@ -324,3 +325,41 @@ def test_each_inferred_variant_of_the_evaluation_file_is_summarised(
     assert (top.name, top.raw_name) == ("Pump 7 / Bearing temperature", BEARING)
     assert named.events[0].top_sensors[0].name == "Pump 7 / Bearing temperature"
     assert "raw_name" not in summary.model_dump(mode="json")["top_sensors"][0]
+
+
+def test_an_asset_that_cannot_be_described_leaves_its_id_and_the_rest_named() -> None:
+    # Given a training on an asset SiteWise will not describe (gone, or the role may not)
+    started = execution(T0 + timedelta(seconds=30))
+    reader = InMemorySiteWise([action("pump-7/run-1/")], [started], assets=[])
+
+    # When its file is identified and its sensors named
+    found = identify_evaluation(evaluation_file("pump-7/run-1/"), reader)
+    names = readable_names([f"{PUMP.id}\\{uid('property/bearing')}"], reader)
+
+    # Then the model and execution are named, the asset by its id only, and the sensors keep their ids
+    assert found.identity is not None
+    assert (found.identity.asset_id, found.identity.asset_name, found.identity.execution_id) == (
+        PUMP.id,
+        None,
+        started.id,
+    )
+    assert names == {}
+
+
+def test_the_alert_text_names_the_service_the_model_on_its_asset_and_readable_sensors() -> None:
+    # Given a summary of an evaluation file, named and identified through SiteWise
+    reader = InMemorySiteWise([action("p/")], [execution(T0 + timedelta(seconds=30))])
+    location = evaluation_file("p/")
+    data = as_bytes(RECORDS, compressed=False)
+    summary = summarise_stream(io.BytesIO(data), source=location.uri, thresholds=SummaryThresholds())
+    summary = with_readable_names(summary, readable_names([BEARING, FLOW], reader))
+    identification = identify_evaluation(location, reader)
+
+    # When the alert a person reads is composed
+    alert = summary_alert(summary, identification, location, location.summary_location())
+
+    # Then it speaks of SiteWise, the model on its asset with the execution, and sensors by name
+    assert alert.subject.startswith("[CRITICAL] pump-anomalies on Pump 7: ")
+    assert alert.text.startswith("AWS IoT SiteWise diagnostics: CRITICAL")
+    assert f"Model:    pump-anomalies on Pump 7, execution {uid('execution/e')}" in alert.text
+    assert "Pump 7 / Bearing temperature" in alert.text and BEARING not in alert.text

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
 from lookout_diagnostics.aws.clients import client
 from lookout_diagnostics.domain.sitewise import (
     INFERENCE_ACTION,
@@ -21,6 +24,8 @@ from lookout_diagnostics.domain.sitewise import (
     training_payload,
 )
 
+logger = Logger(child=True)
+
 MAX_PAGES = 20
 PAGE_SIZE = 250  # the service's maximum for these lists
 
@@ -29,7 +34,7 @@ class SiteWiseClient:
     """Implements lookout_diagnostics.domain.sitewise.SiteWiseReader against the real service."""
 
     def __init__(self) -> None:
-        self._assets: dict[str, Asset] = {}
+        self._assets: dict[str, Asset | None] = {}
         self._models: dict[str, ComputationModel] = {}
 
     def computation_models(self) -> list[ComputationModel]:
@@ -80,9 +85,16 @@ class SiteWiseClient:
     def describe_execution(self, execution_id: str) -> Execution:
         return execution(client("iotsitewise").describe_execution(executionId=execution_id))
 
-    def asset(self, asset_id: str) -> Asset:
+    def asset(self, asset_id: str) -> Asset | None:
+        """The asset's name and properties; None (logged) if it cannot be described: names are a courtesy,
+        the alert goes without them."""
         if asset_id not in self._assets:
-            described = client("iotsitewise").describe_asset(assetId=asset_id, excludeProperties=False)
+            try:
+                described = client("iotsitewise").describe_asset(assetId=asset_id, excludeProperties=False)
+            except (ClientError, BotoCoreError) as error:
+                logger.warning("Asset not described", extra={"asset_id": asset_id, "error": str(error)})
+                self._assets[asset_id] = None
+                return None
             properties = {p["id"]: p["name"] for p in described.get("assetProperties", [])}
             for composite in described.get("assetCompositeModels", []):
                 properties |= {p["id"]: p["name"] for p in composite.get("properties", [])}

@@ -113,7 +113,7 @@ class SiteWiseReader(Protocol):
 
     def executions(self, model_id: str, asset_id: str | None, action_type: str) -> list[Execution]: ...
 
-    def asset(self, asset_id: str) -> Asset: ...
+    def asset(self, asset_id: str) -> Asset | None: ...
 
 
 def asset_in_key(key: str) -> str | None:
@@ -205,8 +205,8 @@ def sensor_ids(raw_name: str) -> tuple[str, str] | None:
 def readable_names(raw_names: Iterable[str], reader: SiteWiseReader) -> dict[str, str]:
     """``<asset name> / <property name>`` for each name made of SiteWise ids; others are left out.
 
-    At most MAX_ASSETS_DESCRIBED assets are described; a name whose asset or property is not found stays
-    as it is.
+    At most MAX_ASSETS_DESCRIBED assets are described; a name whose asset (or property) is not found, or
+    cannot be described, stays as it is.
     """
     wanted: dict[str, list[tuple[str, str]]] = {}
     for raw in raw_names:
@@ -216,6 +216,8 @@ def readable_names(raw_names: Iterable[str], reader: SiteWiseReader) -> dict[str
     names: dict[str, str] = {}
     for asset_id in list(wanted)[:MAX_ASSETS_DESCRIBED]:
         asset = reader.asset(asset_id)
+        if asset is None:
+            continue
         for raw, property_id in wanted[asset_id]:
             if property_id in asset.properties:
                 names[raw] = f"{asset.name} / {asset.properties[property_id]}"

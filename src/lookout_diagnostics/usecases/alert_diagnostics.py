@@ -69,8 +69,10 @@ def process_announced_object(announcement: Announcement, settings: Settings) -> 
         return _ignored(location, f"not an object creation ({announcement.event_name})")
     if settings.diagnostics_bucket is not None and location.bucket != settings.diagnostics_bucket:
         return _ignored(location, "not the watched bucket")
-    if not location.is_diagnostics_file:
+    if location.service is None:
         return _ignored(location, "not a diagnostics file (name does not match)")
+    if not settings.serves(location.service):
+        return _ignored(location, f"{location.service.display_name} is not enabled in this stack")
     stored = _announced_version(announcement)
     if stored is None:
         return _ignored(location, "overwritten since it was announced: the new object's own event alerts it")
