@@ -20,6 +20,7 @@ import boto3
 
 from local.generator import PRESETS, write_diagnostics_file
 from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
+from tests.support.fake_sitewise import FakeSiteWise
 from tests.support.lambda_context import LocalContext
 from tests.support.stack import EmulatedStack, announcement, create_stack
 from tests.support.state_machine import EmulatedStateMachine, states_entered
@@ -48,7 +49,8 @@ def main() -> int:
     print("Lookout for Equipment has no moto emulation: a fake answers its calls, and every request")
     print("and response is checked against botocore's lookoutequipment service model.\n")
 
-    with EmulatedStateMachine() as machine, FakeLookout() as lookout:
+    # The account has AWS IoT SiteWise too (empty here): the stack serves it by default, and its poller asks.
+    with EmulatedStateMachine() as machine, FakeLookout() as lookout, FakeSiteWise():
         stack = create_stack()
         os.environ.update(stack.environment())
         create_training_workflow(machine)

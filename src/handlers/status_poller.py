@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lookout_diagnostics.lambda_events import EventBridgeEvent, parse
 from lookout_diagnostics.settings import get_settings
 from lookout_diagnostics.usecases.poll import PollReport, poll
+from lookout_diagnostics.usecases.poll_sitewise import SiteWiseReport
 
 logger = Logger()
 # botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.
@@ -32,14 +33,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def _count(report: PollReport) -> None:
+    sitewise = report.sitewise or SiteWiseReport()
     for name, value in (
         ("ModelsSeen", report.models_seen),
-        ("Transitions", report.outcomes),
-        ("AlertsSent", report.alerts_sent),
-        ("EventsPut", report.events_put),
+        ("ComputationModelsSeen", sitewise.computation_models_seen),
+        ("Transitions", report.outcomes + sitewise.outcomes),
+        ("AlertsSent", report.alerts_sent + sitewise.alerts_sent),
+        ("EventsPut", report.events_put + sitewise.events_put),
         ("UncoveredModels", len(report.uncovered_models)),
         ("SafetyNetAlerts", report.safety_net_alerts),
-        ("PollErrors", len(report.errors)),
+        ("PollErrors", len(report.errors) + len(sitewise.errors)),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if report.bucket_announcing is False:

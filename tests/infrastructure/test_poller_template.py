@@ -303,23 +303,38 @@ def test_poller_grants_nothing_beyond_polling_and_announcing(
         return function_allows(stack, resources, STATUS_POLLER, action, resource_arn)
 
     # When they are compared with what a run does
-    # Then they are its inline statements only: list and read models, remember them, claim alerts,
-    # alert, announce, check and read the watched bucket as the safety net; and configure diagnostics
-    # when opted in
+    # Then they are its inline statements only: list and read models (L4E's, and SiteWise's computation
+    # models, executions, actions and assets), remember them, claim alerts, alert, announce, check and read
+    # the watched bucket as the safety net; and configure diagnostics when opted in
     assert all(isinstance(p, dict) and "Statement" in p for p in as_list(_poller(resources)["Policies"]))
-    expected = {f"lookoutequipment:{op.lower()}" for op in LIST | READS} | {
-        "dynamodb:getitem",
-        "dynamodb:putitem",
-        "dynamodb:updateitem",
-        "dynamodb:deleteitem",
-        "sns:publish",
-        "events:putevents",
-        "s3:getobject",
-        "s3:getobjectversion",
-        "s3:putobject",
-        "s3:listbucket",
-        "s3:getbucketnotification",
-    }
+    expected = (
+        {f"lookoutequipment:{op.lower()}" for op in LIST | READS}
+        | {
+            "dynamodb:getitem",
+            "dynamodb:putitem",
+            "dynamodb:updateitem",
+            "dynamodb:deleteitem",
+            "sns:publish",
+            "events:putevents",
+            "s3:getobject",
+            "s3:getobjectversion",
+            "s3:putobject",
+            "s3:listbucket",
+            "s3:getbucketnotification",
+        }
+        | {
+            f"iotsitewise:{op}"
+            for op in (
+                "listcomputationmodels",
+                "describecomputationmodel",
+                "listexecutions",
+                "describeexecution",
+                "listactions",
+                "describeaction",
+                "describeasset",
+            )
+        }
+    )
     if diagnostics_on_models == "true":
         expected |= {"lookoutequipment:updatemodel", "iam:passrole"}
     assert actions == expected

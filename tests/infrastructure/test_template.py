@@ -513,6 +513,8 @@ _SITEWISE_UNSCOPED = (
 UNSCOPABLE_GRANTS: dict[tuple[str, str], str] = {
     ("DiagnosticsProcessingPolicy", "iotsitewise:ListComputationModels"): _SITEWISE_UNSCOPED,
     ("DiagnosticsProcessingPolicy", "iotsitewise:DescribeExecution"): _SITEWISE_UNSCOPED,
+    (STATUS_POLLER, "iotsitewise:ListComputationModels"): _SITEWISE_UNSCOPED,
+    (STATUS_POLLER, "iotsitewise:DescribeExecution"): _SITEWISE_UNSCOPED,
     ("DiagnosticsProcessingPolicy", "lookoutequipment:ListModels"): _LIST_MODELS,
     (STATUS_POLLER, "lookoutequipment:ListModels"): _LIST_MODELS,
     ("TrainingStateMachine", "logs:CreateLogDelivery"): _LOG_DELIVERY,

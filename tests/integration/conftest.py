@@ -45,8 +45,12 @@ def lambda_runtime(aws: IamEnforcement, stack: EmulatedStack) -> Iterator[Lambda
 @pytest.fixture(autouse=True)
 def _handlers_under_their_roles(request: pytest.FixtureRequest) -> None:
     """A test with the emulated stack has the runtime running: helpers (``current_runtime().invoke``) and the
-    state machine harness find it, and unexpected refusals fail the test."""
+    state machine harness find it, and unexpected refusals fail the test. Its account has Lookout for Equipment
+    and AWS IoT SiteWise, as an account does: each empty unless the test fills its fake (``lookout``,
+    ``sitewise``), since the stack serves both."""
     if "stack" in request.fixturenames:
+        request.getfixturevalue("lookout")
+        request.getfixturevalue("sitewise")
         request.getfixturevalue("lambda_runtime")
 
 

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from lookout_diagnostics.aws.eventbridge import DETAIL_TYPES, SOURCE
 from lookout_diagnostics.domain.alerts import summary_alert
 from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.domain.services import Service, service_of, summary_key
 from lookout_diagnostics.domain.sitewise import (
     MAX_ASSETS_DESCRIBED,
@@ -29,6 +31,7 @@ from lookout_diagnostics.domain.sitewise import (
 from lookout_diagnostics.domain.summary import summarise_stream, with_readable_names
 from lookout_diagnostics.errors import InvalidLocationError
 from lookout_diagnostics.settings import SummaryThresholds
+from tests.support.template import ROOT
 
 BUCKET = "stack-diagnostics"
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -91,8 +94,8 @@ class InMemorySiteWise:
     def computation_models(self) -> list[ComputationModel]:
         return [MODEL]
 
-    def training_actions(self, model: ComputationModel, asset_id: str | None) -> list[Action]:
-        return [a for a in self.actions if asset_id in (None, a.asset_id)]
+    def training_actions(self, model: ComputationModel, asset_id: str | None, limit: int) -> list[Action]:
+        return [a for a in self.actions if asset_id in (None, a.asset_id)][:limit]
 
     def executions(self, model_id: str, asset_id: str | None, action_type: str) -> list[Execution]:
         return [e for e in self.executions_held if asset_id in (None, e.asset_id)]
@@ -363,3 +366,14 @@ def test_the_alert_text_names_the_service_the_model_on_its_asset_and_readable_se
     assert alert.text.startswith("AWS IoT SiteWise diagnostics: CRITICAL")
     assert f"Model:    pump-anomalies on Pump 7, execution {uid('execution/e')}" in alert.text
     assert "Pump 7 / Bearing temperature" in alert.text and BEARING not in alert.text
+
+
+def test_the_sample_sitewise_outcome_event_matches_the_schema_the_poller_puts() -> None:
+    # Given the sample event in events/, When it is read as the poller's event detail
+    sample = json.loads((ROOT / "events" / "sitewise-training-outcome.json").read_text())
+    detail = OutcomeEvent.model_validate(sample["detail"])
+
+    # Then it is exactly what the poller puts: same fields, same values, same source and detail type
+    assert detail.model_dump(mode="json") == sample["detail"]
+    assert (sample["source"], sample["detail-type"]) == (SOURCE, DETAIL_TYPES[Service.IOT_SITEWISE])
+    assert (detail.service, detail.outcome, detail.asset_name) == (Service.IOT_SITEWISE, "FAILED", "Pump 7")

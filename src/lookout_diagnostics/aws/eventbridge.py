@@ -1,19 +1,29 @@
-"""EventBridge adapter: announce a model version's outcome, the event L4E itself never sends."""
+"""EventBridge adapter: announce a training outcome, the event neither L4E nor SiteWise sends."""
 
 from __future__ import annotations
 
 from lookout_diagnostics.aws.clients import client
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
+from lookout_diagnostics.domain.services import Service
 from lookout_diagnostics.errors import EventNotPublishedError
 
 SOURCE = "lookout-diagnostics"
 DETAIL_TYPE = "Lookout for Equipment Model Version Outcome"
+# One family: the same source and detail schema; the detail type says the service (and `service` in the detail).
+DETAIL_TYPES = {
+    Service.LOOKOUT_FOR_EQUIPMENT: DETAIL_TYPE,
+    Service.IOT_SITEWISE: "AWS IoT SiteWise Training Outcome",
+}
 
 
 def put_outcome(event: OutcomeEvent, bus: str) -> str:
-    response = client("events").put_events(
-        Entries=[{"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": event.model_dump_json(), "EventBusName": bus}]
-    )
+    request = {
+        "Source": SOURCE,
+        "DetailType": DETAIL_TYPES[event.service],
+        "Detail": event.model_dump_json(),
+        "EventBusName": bus,
+    }
+    response = client("events").put_events(Entries=[request])
     entry = response["Entries"][0]
     if response.get("FailedEntryCount") or "EventId" not in entry:
         raise EventNotPublishedError(f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}")

@@ -1,7 +1,9 @@
-"""The poller's memory: the last state seen of each model, one DynamoDB item per model.
+"""The poller's memory: one DynamoDB item per model (pk = its ARN), and the stack's first poll.
 
-Writes are conditional on the revision that was read, so two overlapping polls cannot both
-advance a model: the second finds the revision moved and leaves it to the first.
+An L4E model's item holds the last state seen; writes are conditional on the revision that was read, so
+two overlapping polls cannot both advance a model: the second finds the revision moved and leaves it to
+the first. A SiteWise computation model's item holds up to when its ended executions were announced
+(overlapping polls are harmless there: the ledger announces each execution once).
 """
 
 from __future__ import annotations
@@ -70,3 +72,18 @@ def first_poll(table: str, now: float) -> tuple[datetime, bool]:
         item = error.response["Item"]
         return datetime.fromtimestamp(float(item["first_poll_at"]["N"]), UTC), False
     return datetime.fromtimestamp(now, UTC), True
+
+
+def executions_announced_through(table: str, model_arn: str) -> datetime | None:
+    """Up to when a SiteWise computation model's ended executions were announced; None for a model not seen."""
+    item = client("dynamodb").get_item(TableName=table, Key={"pk": {"S": model_arn}}, ConsistentRead=True).get("Item")
+    if not item or "announced_through" not in item:
+        return None
+    return datetime.fromtimestamp(float(item["announced_through"]["N"]), UTC)
+
+
+def save_executions_announced_through(table: str, model_arn: str, moment: datetime) -> None:
+    client("dynamodb").put_item(
+        TableName=table,
+        Item={"pk": {"S": model_arn}, "announced_through": {"N": str(moment.timestamp())}},
+    )

@@ -58,17 +58,21 @@ class SiteWiseClient:
             )
         return self._models[model_id]
 
-    def training_actions(self, model: ComputationModel, asset_id: str | None) -> list[Action]:
-        """The model's training actions (on one asset, if given), newest first, as DescribeAction reports them."""
+    def training_actions(self, model: ComputationModel, asset_id: str | None, limit: int) -> list[Action]:
+        """The model's training actions (on one asset, if given), newest first, as DescribeAction reports them.
+
+        At most `limit` are described (one DescribeAction each): the first listed. ListActions gives no
+        time and its order is not documented; if it is not newest first, an old training's file may go
+        unclaimed when a model has more training actions than the bound (the alert still goes, saying so)."""
         request: dict[str, Any] = {"targetResourceType": "COMPUTATION_MODEL", "targetResourceId": model.id}
         if asset_id is not None:
             request |= {"resolveToResourceType": "ASSET", "resolveToResourceId": asset_id}
-        summaries = _pages("list_actions", "actionSummaries", request)
-        actions = [
-            self._action(str(summary["actionId"]))
-            for summary in summaries
+        summaries = [
+            summary
+            for summary in _pages("list_actions", "actionSummaries", request)
             if summary.get("actionDefinitionId") == model.training_definition_id
         ]
+        actions = [self._action(str(summary["actionId"])) for summary in summaries[:limit]]
         return sorted(actions, key=lambda action: action.executed_at, reverse=True)
 
     def executions(self, model_id: str, asset_id: str | None, action_type: str) -> list[Execution]:

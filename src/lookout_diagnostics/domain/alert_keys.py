@@ -10,6 +10,10 @@ once. Pure: the keys are built from what AWS reports, never from which path is a
   Claimed by the workflow and the poller.
 - `outcome#<model ARN>#-#TRAINING_FAILED`: a model's first training failed, whether L4E reports it on the
   model or as version 1. Claimed by the workflow and the poller.
+- `outcome#<computation model ARN>#execution/<execution id>#<outcome>`: an AWS IoT SiteWise training
+  execution's outcome (a computation model trains many times, on many assets). The poller.
+- `outcome#<computation model ARN>#-#COMPUTATION_MODEL_FAILED`: a SiteWise computation model in state
+  FAILED. The poller.
 - `diagnostics-at#<bucket>#<key>`: recorded beside the first when a file's alert is sent, so that a file
   deleted or moved afterwards is not taken for one that never came. Read by the poller's safety net.
 - `coverage#<model ARN>`: a model writes no diagnostics. The poller.
@@ -34,6 +38,7 @@ class Outcome(StrEnum):
     CANCELED = "CANCELED"
     NOT_PROMOTED = "NOT_PROMOTED"  # a scheduled retraining succeeded but did not replace the active version
     TRAINING_FAILED = "TRAINING_FAILED"  # the model's first training failed
+    COMPUTATION_MODEL_FAILED = "COMPUTATION_MODEL_FAILED"  # a SiteWise computation model is in state FAILED
 
 
 def diagnostics_key(bucket: str, key: str, etag: str, version_id: str | None) -> str:
@@ -47,9 +52,12 @@ def diagnostics_location_key(bucket: str, key: str) -> str:
     return f"diagnostics-at#{bucket}#{key}"
 
 
-def outcome_key(model_arn: str, version: int | None, outcome: Outcome) -> str:
-    """A model version's outcome. A first training's failure is one outcome, with or without a version."""
-    if outcome is Outcome.TRAINING_FAILED:
+def outcome_key(model_arn: str, version: int | None, outcome: Outcome, execution_id: str | None = None) -> str:
+    """A model version's outcome, or a SiteWise execution's. A first training's failure is one outcome, with
+    or without a version; so is a computation model's failure."""
+    if execution_id is not None:
+        return f"outcome#{model_arn}#execution/{execution_id}#{outcome.value}"
+    if outcome in (Outcome.TRAINING_FAILED, Outcome.COMPUTATION_MODEL_FAILED):
         version = None
     return f"outcome#{model_arn}#{version if version is not None else '-'}#{outcome.value}"
 

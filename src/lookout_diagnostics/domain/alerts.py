@@ -37,6 +37,7 @@ class EventType(StrEnum):
     TRAINING_FAILED = "TRAINING_FAILED"
     WORKFLOW_FAILED = "WORKFLOW_FAILED"
     DIAGNOSTICS_NOT_CONFIGURED = "DIAGNOSTICS_NOT_CONFIGURED"
+    COMPUTATION_MODEL_FAILED = "COMPUTATION_MODEL_FAILED"  # AWS IoT SiteWise
 
 
 AlertSeverity = Literal["OK", "WARNING", "CRITICAL", "ERROR"]
@@ -324,11 +325,16 @@ _OUTCOMES: dict[Outcome, tuple[EventType, AlertSeverity, str]] = {
     Outcome.CANCELED: (EventType.MODEL_VERSION_CANCELED, "WARNING", "canceled"),
     Outcome.NOT_PROMOTED: (EventType.RETRAINING_NOT_PROMOTED, "WARNING", "retraining not promoted"),
     Outcome.TRAINING_FAILED: (EventType.TRAINING_FAILED, "ERROR", "training failed"),
+    Outcome.COMPUTATION_MODEL_FAILED: (EventType.COMPUTATION_MODEL_FAILED, "ERROR", "computation model failed"),
 }
+# How a SiteWise training execution's outcome is said (the event types are L4E's: a training's outcome).
+_SITEWISE_SAID = {Outcome.SUCCEEDED: "training completed", Outcome.FAILED: "training failed"}
 
 
 def outcome_alert(event: OutcomeEvent, diagnostics_note: str | None = None) -> Alert:
     """A model version reached a terminal outcome (seen by the poller or the training workflow)."""
+    if event.service is Service.IOT_SITEWISE:
+        return _sitewise_outcome_alert(event, diagnostics_note)
     event_type, severity, said = _OUTCOMES[event.outcome]
     who = event.model_name + (f" v{event.model_version}" if event.model_version is not None else "")
     reason = event.failed_reason or event.auto_promotion_result_reason
@@ -363,6 +369,38 @@ def outcome_alert(event: OutcomeEvent, diagnostics_note: str | None = None) -> A
         "\n".join(lines),
         outcome=event.model_dump(mode="json"),
         note=diagnostics_note,
+    )
+
+
+def _sitewise_outcome_alert(event: OutcomeEvent, note: str | None) -> Alert:
+    """A SiteWise training execution ended, or a computation model failed."""
+    event_type, severity, said = _OUTCOMES[event.outcome]
+    said = _SITEWISE_SAID.get(event.outcome, said)
+    asset = event.asset_name or event.asset_id
+    who = f"{event.model_name} on {asset}" if asset else event.model_name
+    lines = [f"AWS IoT SiteWise: {who} {said}", "", f"Computation model: {event.model_name}"]
+    if asset:
+        lines.append(f"Asset:     {asset}" + (f" ({event.asset_id})" if event.asset_name else ""))
+    if event.execution_id:
+        lines.append(f"Execution: {event.execution_id} ({(event.source_type or 'TRAINING').lower()}), {event.status}")
+    else:
+        lines.append(f"State:     {event.status}")
+    if event.failed_reason:
+        lines.append(f"Reason:    {event.failed_reason}")
+    if event.diagnostics_object:
+        lines.append(f"Evaluation results: {event.diagnostics_object}")
+    if note:
+        lines += ["", note]
+    lines += ["", f"Computation model ARN: {event.model_arn}"]
+    detail = f": {event.failed_reason}" if event.failed_reason else ""
+    return _alert(
+        event_type,
+        severity,
+        event.model_name,
+        f"{who}: {said}{detail}",
+        "\n".join(lines),
+        outcome=event.model_dump(mode="json"),
+        note=note,
     )
 
 

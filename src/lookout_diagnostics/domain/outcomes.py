@@ -49,10 +49,15 @@ class OutcomeEvent(BaseModel):
     failed_reason: str | None = None
     metrics: MetricsFigures | None = None
     diagnostics_object: str | None = None
+    service: Service = Service.LOOKOUT_FOR_EQUIPMENT
+    # AWS IoT SiteWise only (absent from an L4E event): the asset trained on and the training's execution.
+    asset_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    asset_name: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    execution_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def alert_key(self) -> str:
-        return outcome_key(self.model_arn, self.model_version, self.outcome)
+        return outcome_key(self.model_arn, self.model_version, self.outcome, self.execution_id)
 
 
 class PendingSuccess(BaseModel):

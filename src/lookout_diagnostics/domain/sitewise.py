@@ -25,8 +25,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from lookout_diagnostics.domain.alert_keys import Outcome, outcome_key, stable_id
 from lookout_diagnostics.domain.identity import Identification, ModelIdentity
 from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.domain.services import Service
 
 TRAINING_ACTION = "AWS/ANOMALY_DETECTION_TRAINING"
@@ -109,7 +111,7 @@ class SiteWiseReader(Protocol):
 
     def computation_models(self) -> list[ComputationModel]: ...
 
-    def training_actions(self, model: ComputationModel, asset_id: str | None) -> list[Action]: ...
+    def training_actions(self, model: ComputationModel, asset_id: str | None, limit: int) -> list[Action]: ...
 
     def executions(self, model_id: str, asset_id: str | None, action_type: str) -> list[Execution]: ...
 
@@ -143,7 +145,7 @@ def identify_evaluation(location: S3Location, reader: SiteWiseReader) -> Identif
     for model in reader.computation_models()[:MAX_MODELS_SEARCHED]:
         if model.training_definition_id is None or described >= MAX_ACTIONS_DESCRIBED:
             continue
-        actions = reader.training_actions(model, asset_id)[: MAX_ACTIONS_DESCRIBED - described]
+        actions = reader.training_actions(model, asset_id, MAX_ACTIONS_DESCRIBED - described)
         described += len(actions)
         for action in actions:
             destination = action.evaluation_destination
@@ -222,3 +224,85 @@ def readable_names(raw_names: Iterable[str], reader: SiteWiseReader) -> dict[str
             if property_id in asset.properties:
                 names[raw] = f"{asset.name} / {asset.properties[property_id]}"
     return names
+
+
+# ---- training outcomes, as the status poller announces them ------------------------------------------
+
+
+def action_of(execution: Execution, actions: Iterable[Action]) -> Action | None:
+    """The ExecuteAction an execution ran: the latest of its asset taken no later than the skew after its start."""
+    before = [
+        action
+        for action in actions
+        if action.executed_at <= execution.started_at + ACTION_TO_EXECUTION_SKEW
+        and (execution.asset_id is None or action.asset_id in (None, execution.asset_id))
+    ]
+    return max(before, key=lambda action: action.executed_at, default=None)
+
+
+def evaluation_destination_in(action: Action | None, watched_bucket: str | None) -> S3Location | None:
+    """Where the training writes its evaluation results, if that is in the watched bucket."""
+    destination = action.evaluation_destination if action else None
+    return destination if destination is not None and destination.bucket == watched_bucket else None
+
+
+def failure_reason(execution: Execution) -> str | None:
+    """Why an execution failed, from its details or result (the keys are not documented: any value will do)."""
+    for values in (execution.details, execution.result):
+        for key in ("errorMessage", "failureReason", "reason", "error", "message"):
+            if values.get(key):
+                return values[key]
+    return None
+
+
+def execution_outcome(
+    model: ComputationModel, execution: Execution, asset: Asset | None, action: Action | None
+) -> OutcomeEvent:
+    """A terminal training execution as alerts and EventBridge events describe it.
+
+    An execution no ExecuteAction of a TRAIN_MODEL payload started is taken for one the retraining
+    scheduler started (inferred: the scheduler's executions have no action of their own).
+    """
+    succeeded = execution.state == "COMPLETED"
+    outcome = Outcome.SUCCEEDED if succeeded else Outcome.FAILED
+    training = action is not None and action.payload.get("trainingMode") == "TRAIN_MODEL"
+    destination = action.evaluation_destination if action else None
+    return OutcomeEvent(
+        event_id=stable_id(outcome_key(model.arn, None, outcome, execution.id)),
+        outcome=outcome,
+        model_name=model.name,
+        model_arn=model.arn,
+        model_version=int(execution.model_version) if execution.model_version.isdigit() else None,
+        status=execution.state,
+        source_type="TRAINING" if training else "RETRAINING",
+        failed_reason=None if succeeded else failure_reason(execution),
+        diagnostics_object=destination.uri if destination and succeeded else None,
+        service=Service.IOT_SITEWISE,
+        asset_id=execution.asset_id,
+        asset_name=asset.name if asset else None,
+        execution_id=execution.id,
+    )
+
+
+def computation_model_failed(model: ComputationModel) -> OutcomeEvent:
+    """A computation model in state FAILED: it trains nothing until it is fixed."""
+    return OutcomeEvent(
+        event_id=stable_id(outcome_key(model.arn, None, Outcome.COMPUTATION_MODEL_FAILED)),
+        outcome=Outcome.COMPUTATION_MODEL_FAILED,
+        model_name=model.name,
+        model_arn=model.arn,
+        model_version=None,
+        status=model.state,
+        service=Service.IOT_SITEWISE,
+    )
+
+
+def newly_ended(executions: Iterable[Execution], ended_after: datetime) -> list[Execution]:
+    """The executions that ended after `ended_after`, oldest end first: what a poll announces.
+
+    A poll announces what ended since the previous one (less ACTION_TO_EXECUTION_SKEW, so that an end
+    SiteWise records late is not passed over; the ledger drops what is listed twice). A terminal execution
+    without an end time is taken to have ended when it started.
+    """
+    ended = [e for e in executions if e.state in TERMINAL_STATES and (e.ended_at or e.started_at) > ended_after]
+    return sorted(ended, key=lambda e: e.ended_at or e.started_at)

@@ -57,6 +57,7 @@ from lookout_diagnostics.errors import (
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
 from lookout_diagnostics.usecases.once import Sent, claimed, send_once
+from lookout_diagnostics.usecases.poll_sitewise import SiteWiseReport, poll_sitewise
 
 logger = Logger(child=True)
 
@@ -86,6 +87,8 @@ class PollReport(BaseModel):
     safety_net_alerts: int = 0
     lost_races: int = 0
     errors: list[str] = Field(default_factory=list)
+    # AWS IoT SiteWise's computation models, when the stack serves SiteWise.
+    sitewise: SiteWiseReport | None = None
 
 
 def poll(settings: Settings) -> PollReport:
@@ -109,6 +112,14 @@ def poll(settings: Settings) -> PollReport:
         except Exception as error:  # one model's failure must not stop the others: counted and reported
             logger.exception("Model poll failed", extra={"model_name": model.name})
             run.report.errors.append(f"{model.name}: {type(error).__name__}: {error}")
+    if settings.enable_iot_sitewise:
+        try:
+            run.report.sitewise = poll_sitewise(
+                settings, settings.state_table_name, datetime.fromtimestamp(now, UTC), announce_after
+            )
+        except (ClientError, BotoCoreError) as error:  # SiteWise unreachable: L4E's work stands, the run reports it
+            logger.exception("SiteWise poll failed")
+            run.report.errors.append(f"AWS IoT SiteWise: {type(error).__name__}: {error}")
     return run.report
 
 
