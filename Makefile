@@ -33,8 +33,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
+# SERVICE=lookout-for-equipment shows Lookout for Equipment instead of AWS IoT SiteWise.
 demo: $(VENV)/.installed
-	$(PY) -m local.run
+	$(PY) -m local.run $(if $(SERVICE),--service $(SERVICE))
 
 test: lint types unit validate build
 

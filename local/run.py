@@ -1,5 +1,9 @@
 """The local run (`make demo`): the main jobs end to end, with AWS emulated in-process.
 
+`python -m local.run` (what `make demo` runs) shows AWS IoT SiteWise, the service a new user can still sign
+up for (local/run_sitewise.py); `python -m local.run --service lookout-for-equipment` shows Amazon Lookout
+for Equipment, below.
+
 The training workflow (statemachine/) is started with the console input from events/; a simulated
 Lookout for Equipment trains for a few polls and writes a realistic diagnostics file; S3 announces
 the file to the diagnostics handler as EventBridge would; the workflow finishes. One alert comes out,
@@ -9,16 +13,21 @@ announces, and the status poller notices it. No AWS account, no network, no Dock
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from local import run_sitewise
+from local.console import heading, indent, step
 from local.generator import PRESETS, write_diagnostics_file
+from lookout_diagnostics.domain.services import Service
 from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
 from tests.support.fake_sitewise import FakeSiteWise
 from tests.support.lambda_context import LocalContext
@@ -33,7 +42,15 @@ SCHEDULED_POLL = ROOT / "events" / "scheduled-poll.json"
 POLLS = 3
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--service",
+        choices=[service.value for service in Service],
+        default=Service.IOT_SITEWISE.value,
+        help="the anomaly-detection service to show (default: AWS IoT SiteWise)",
+    )
+    service = Service(parser.parse_args(argv).service)
     os.environ.update(
         AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
         AWS_ACCESS_KEY_ID="emulated",
@@ -43,6 +60,8 @@ def main() -> int:
         POWERTOOLS_LOG_LEVEL="WARNING",
     )
     os.environ.pop("AWS_PROFILE", None)
+    if service is Service.IOT_SITEWISE:
+        return 0 if run_sitewise.run() else 1
     training_input = json.loads(TRAINING_INPUT.read_text())
     heading("Lookout for Equipment automation: local run")
     print("AWS is EMULATED in this process (moto): no AWS account, no network, nothing deployed.")
@@ -188,21 +207,6 @@ def abridged(envelope: dict[str, Any]) -> dict[str, Any]:
         summary["events"] = [events[0], f"... {len(events) - 1} more events"]
     shown["Message"] = message
     return shown
-
-
-def indent(text: str) -> str:
-    return "\n".join(f"   {line}" for line in text.splitlines())
-
-
-def heading(text: str) -> None:
-    print(f"\n=== {text} ===\n")
-
-
-_steps = iter(range(1, 100))
-
-
-def step(text: str) -> None:
-    print(f"{next(_steps)}. {text}")
 
 
 if __name__ == "__main__":
