@@ -61,7 +61,8 @@ unit: $(VENV)/.installed $(TOOLS)/.installed node_modules/.installed $(CHECKOV)/
 validate: $(TOOLS)/.installed $(CHECKOV)/.installed node_modules/.installed
 	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(TOOLS)/bin/cfn-lint template.yaml
-	node_modules/.bin/asl-validator --json-path statemachine/train_model.asl.json
+	node_modules/.bin/asl-validator --json-path statemachine/train_model.asl.json \
+	  --json-path statemachine/train_sitewise_model.asl.json
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV)/bin/checkov -f template.yaml --framework cloudformation \
 	  --skip-download --compact --quiet
 

@@ -82,3 +82,23 @@ class PollerNotConfiguredError(LookoutAutomationError):
 
 class EventNotPublishedError(LookoutAutomationError):
     """EventBridge refused an event (it reports failures per entry, not as an exception)."""
+
+
+class SiteWiseRequestError(LookoutAutomationError):
+    """AWS IoT SiteWise refused a request; the subclass says why, the message is SiteWise's."""
+
+
+class SiteWiseRejectedRequestError(SiteWiseRequestError):
+    """SiteWise found the request invalid (InvalidRequestException, ConflictingOperationException)."""
+
+
+class ComputationModelNotFoundError(SiteWiseRequestError):
+    """The computation model or asset does not exist, or is not an anomaly-detection model ready to train."""
+
+
+class SiteWiseAccessDeniedError(SiteWiseRequestError):
+    """The workflow's role may not do what the request asks."""
+
+
+class SiteWiseUnavailableError(SiteWiseRequestError):
+    """SiteWise kept throttling or failing after the SDK's retries (the workflow retries, bounded)."""

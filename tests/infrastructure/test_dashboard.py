@@ -40,21 +40,43 @@ BUSINESS_METRICS = {
 PSEUDO_PARAMETERS = {"AWS::Region", "AWS::StackName", "AWS::AccountId", "AWS::Partition", "AWS::URLSuffix"}
 
 
+def _body(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The dashboard body's text and its !Sub variables (the rows shown only when a condition holds)."""
+    body = template["Resources"][DASHBOARD]["Properties"]["DashboardBody"]
+    assert set(body) == {"Fn::Sub"}, "DashboardBody is not a !Sub"
+    text, variables = body["Fn::Sub"] if isinstance(body["Fn::Sub"], list) else (body["Fn::Sub"], {})
+    assert isinstance(text, str)
+    return text, variables
+
+
 @pytest.fixture(scope="module")
 def body_text(template: dict[str, Any]) -> str:
-    """The dashboard body as written in the template, placeholders and all."""
-    body = template["Resources"][DASHBOARD]["Properties"]["DashboardBody"]
-    assert set(body) == {"Fn::Sub"} and isinstance(body["Fn::Sub"], str), "DashboardBody is not a !Sub of a string"
-    text: str = body["Fn::Sub"]
+    """The dashboard body as written in the template, placeholders and all, each variable's fragment
+    written in (as deployed with its condition true)."""
+    text, variables = _body(template)
+    for name, value in variables.items():
+        fragment = value["Fn::If"][1]["Fn::Sub"] if "Fn::If" in value else value
+        text = text.replace(f"${{{name}}}", fragment)
     return text
 
 
 @pytest.fixture(scope="module")
-def widgets(template: dict[str, Any], body_text: str) -> list[dict[str, Any]]:
+def widgets(template: dict[str, Any]) -> list[dict[str, Any]]:
     """The dashboard's widgets as CloudWatch receives them (stand-ins for the substituted values)."""
-    resolved = Stack(template).resolve({"Fn::Sub": body_text})
+    resolved = Stack(template).resolve(template["Resources"][DASHBOARD]["Properties"]["DashboardBody"])
     found: list[dict[str, Any]] = json.loads(resolved)["widgets"]
     return found
+
+
+def test_without_sitewise_the_dashboard_is_still_valid_json_without_its_rows(template: dict[str, Any]) -> None:
+    # Given a stack deployed with EnableIoTSiteWise=false
+    stack = Stack(template, EnableIoTSiteWise="false")
+
+    # When its dashboard body is resolved
+    body = json.loads(stack.resolve(template["Resources"][DASHBOARD]["Properties"]["DashboardBody"]))
+
+    # Then it parses, and names nothing of SiteWise's workflow
+    assert "SiteWise" not in json.dumps(body).replace("AWS IoT SiteWise)", "")
 
 
 def _metric_rows(widgets: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, str], dict[str, Any]]]:

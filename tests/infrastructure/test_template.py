@@ -49,7 +49,9 @@ from tests.support.template import (
     FUNCTIONS,
     LOG_GROUPS,
     QUEUES,
+    SITEWISE_TRAINING,
     START_TRAINING,
+    STATE_MACHINES,
     STATUS_POLLER,
     TEMPLATE,
     WORKFLOW_FUNCTIONS,
@@ -69,6 +71,8 @@ DIAGNOSTICS_PROCESSORS = {
     "TrainingFinishedFunction": {SUMMARY_FILE_NAME},
     # The safety net summarises a success's file the S3 trigger did not alert.
     "StatusPollerFunction": set(),
+    # SiteWise's workflow summarises its evaluation results (and reuses the trigger's summary of them).
+    "SiteWiseTrainingFunction": set(),
 }
 
 
@@ -355,7 +359,7 @@ def test_the_stack_has_the_trigger_function_the_three_workflow_steps_and_the_pol
     # Given the functions the template defines
     # When the training workflow's steps are looked up among them
     # Then each is there (the tests below are parametrised over this list)
-    assert set(FUNCTIONS) == WORKFLOW_FUNCTIONS | {"DiagnosticsFunction", STATUS_POLLER}
+    assert set(FUNCTIONS) == WORKFLOW_FUNCTIONS | {"DiagnosticsFunction", STATUS_POLLER, SITEWISE_TRAINING}
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -510,6 +514,19 @@ _SITEWISE_UNSCOPED = (
     "the Service Authorization Reference lists no resource type for ListComputationModels and DescribeExecution "
     "(the other SiteWise reads are scoped to this account's computation models and assets)"
 )
+_LOG_GRANTS = [
+    ("TrainingStateMachine", f"logs:{action}")
+    for action in (
+        "CreateLogDelivery",
+        "GetLogDelivery",
+        "UpdateLogDelivery",
+        "DeleteLogDelivery",
+        "ListLogDeliveries",
+        "PutResourcePolicy",
+        "DescribeResourcePolicies",
+        "DescribeLogGroups",
+    )
+]
 UNSCOPABLE_GRANTS: dict[tuple[str, str], str] = {
     ("DiagnosticsProcessingPolicy", "iotsitewise:ListComputationModels"): _SITEWISE_UNSCOPED,
     ("DiagnosticsProcessingPolicy", "iotsitewise:DescribeExecution"): _SITEWISE_UNSCOPED,
@@ -525,6 +542,8 @@ UNSCOPABLE_GRANTS: dict[tuple[str, str], str] = {
     ("TrainingStateMachine", "logs:PutResourcePolicy"): _LOG_DELIVERY,
     ("TrainingStateMachine", "logs:DescribeResourcePolicies"): _LOG_DELIVERY,
     ("TrainingStateMachine", "logs:DescribeLogGroups"): _LOG_DELIVERY,
+    ("SiteWiseTrainingFunction", "iotsitewise:DescribeExecution"): _SITEWISE_UNSCOPED,
+    **{("SiteWiseTrainingStateMachine", action): _LOG_DELIVERY for _, action in _LOG_GRANTS},
 }
 
 
@@ -901,21 +920,25 @@ def test_lookout_role_trusts_only_lookout_for_this_account(template: dict[str, A
     )
 
 
-def test_a_failed_training_execution_alerts_operations(resources: dict[str, Any]) -> None:
+@pytest.mark.parametrize("state_machine", STATE_MACHINES)
+def test_a_failed_training_execution_alerts_operations(resources: dict[str, Any], state_machine: str) -> None:
     # Given the alarm on the state machine's failed executions
-    alarm = alarm_watching(resources, "AWS/States", "ExecutionsFailed")
+    alarm = alarm_watching(resources, "AWS/States", "ExecutionsFailed", ("StateMachineArn", {"Ref": state_machine}))
 
     # When one execution fails (even one whose own alert could not be sent)
     # Then the alarm goes off and notifies the operations topic
-    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "TrainingStateMachine"}}]
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": state_machine}}]
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["Threshold"] == 0
     assert {"Ref": "OpsTopic"} in alarm["AlarmActions"]
 
 
-def test_state_machine_logs_every_execution_and_traces_it(template: dict[str, Any], resources: dict[str, Any]) -> None:
+@pytest.mark.parametrize("name", STATE_MACHINES)
+def test_state_machine_logs_every_execution_and_traces_it(
+    template: dict[str, Any], resources: dict[str, Any], name: str
+) -> None:
     # Given the state machine's logging and tracing settings
-    state_machine = state_machine_properties(resources)
+    state_machine = state_machine_properties(resources, name)
     logging = state_machine["Logging"]
 
     # When they are read
@@ -923,10 +946,64 @@ def test_state_machine_logs_every_execution_and_traces_it(template: dict[str, An
     assert state_machine["Tracing"] == {"Enabled": True}
     assert logging["Level"] == "ALL"
     (destination,) = logging["Destinations"]
-    assert destination["CloudWatchLogsLogGroup"]["LogGroupArn"] == {
-        "Fn::GetAtt": ["TrainingStateMachineLogGroup", "Arn"]
-    }
-    group = resources["TrainingStateMachineLogGroup"]["Properties"]
+    assert destination["CloudWatchLogsLogGroup"]["LogGroupArn"] == {"Fn::GetAtt": [f"{name}LogGroup", "Arn"]}
+    group = resources[f"{name}LogGroup"]["Properties"]
     assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     # Under /aws/vendedlogs/ CloudWatch Logs needs no resource policy per group (its size is capped).
     assert Stack(template).resolve(group["LogGroupName"]).startswith("/aws/vendedlogs/states/")
+
+
+# ---------------------------------------------------------- AWS IoT SiteWise training workflow
+SITEWISE = f"arn:aws:iotsitewise:{REGION}:{ACCOUNT}"
+
+
+def test_sitewise_state_machine_invokes_its_one_function_and_delivers_its_logs_only(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given the SiteWise state machine's policies
+    policies = as_list(state_machine_properties(resources, "SiteWiseTrainingStateMachine")["Policies"])
+    documents = policy_documents(Stack(template), resources, "SiteWiseTrainingStateMachine")
+
+    # When its grants are listed
+    invoked = [p["LambdaInvokePolicy"]["FunctionName"] for p in policies if is_lambda_invoke_policy(p)]
+    actions = {
+        action
+        for policy in policies
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+        for action in as_list(statement["Action"])
+    }
+
+    # Then it invokes its step function and no other, and otherwise only delivers its logs
+    assert invoked == [{"Ref": SITEWISE_TRAINING}]
+    assert allows(
+        documents, "lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:<{SITEWISE_TRAINING}>"
+    )
+    assert not allows(
+        documents, "lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:<{START_TRAINING}>"
+    )
+    assert actions == {action for (name, action) in UNSCOPABLE_GRANTS if name == "SiteWiseTrainingStateMachine"}
+
+
+def test_sitewise_steps_train_only_this_accounts_computation_models_and_assets(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given the SiteWise workflow function's permissions
+    stack = Stack(template)
+
+    def may(action: str, resource: str) -> bool:
+        return function_allows(stack, resources, SITEWISE_TRAINING, action, resource)
+
+    # When it starts and follows a training
+    # Then it may train and read this account's computation models and assets, and nothing elsewhere
+    for resource in (f"{SITEWISE}:computation-model/1b4d2c0e", f"{SITEWISE}:asset/2c5e3d1f"):
+        for action in ("ExecuteAction", "DescribeAction", "ListExecutions"):
+            assert may(f"iotsitewise:{action}", resource), (action, resource)
+    assert may("iotsitewise:DescribeComputationModel", f"{SITEWISE}:computation-model/1b4d2c0e")
+    assert not may("iotsitewise:ExecuteAction", "arn:aws:iotsitewise:us-east-1:123456789012:computation-model/x")
+    assert not may("iotsitewise:ExecuteAction", "arn:aws:iotsitewise:eu-west-1:210987654321:asset/x")
+    assert not may("iotsitewise:DeleteComputationModel", f"{SITEWISE}:computation-model/1b4d2c0e")
+    # ... and with SiteWise turned off, the function and its state machine are not deployed at all
+    off = Stack(template, EnableIoTSiteWise="false")
+    for name in (SITEWISE_TRAINING, "SiteWiseTrainingStateMachine", "SiteWiseTrainingStateMachineLogGroup"):
+        assert not off.condition(resources[name]["Condition"]), name

@@ -100,7 +100,10 @@ def alarm_watching(
     return dict(alarm)
 
 
-def state_machine_properties(resources: dict[str, Any]) -> dict[str, Any]:
-    """The properties of the template's one state machine."""
-    (state_machine,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Serverless::StateMachine"]
-    return dict(state_machine)
+STATE_MACHINES = logical_ids("AWS::Serverless::StateMachine")
+SITEWISE_TRAINING = "SiteWiseTrainingFunction"
+
+
+def state_machine_properties(resources: dict[str, Any], name: str = "TrainingStateMachine") -> dict[str, Any]:
+    """The properties of one of the template's state machines (L4E's training workflow unless named)."""
+    return dict(resources[name]["Properties"])

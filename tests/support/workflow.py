@@ -21,3 +21,19 @@ def create_training_workflow(machine: EmulatedStateMachine) -> str:
     return machine.create(
         TRAINING_DEFINITION, arns, name="lookout-diagnostics-training", identity="TrainingStateMachine"
     )
+
+
+SITEWISE_TRAINING_DEFINITION = ROOT / "statemachine" / "train_sitewise_model.asl.json"
+
+
+def create_sitewise_training_workflow(machine: EmulatedStateMachine) -> str:
+    """The AWS IoT SiteWise training state machine, its one function under its role when IAM is enforced."""
+    from handlers import sitewise_training
+
+    arn = machine.register_function("SiteWiseTrainingFunction", sitewise_training.lambda_handler)
+    return machine.create(
+        SITEWISE_TRAINING_DEFINITION,
+        {"SiteWiseTrainingFunctionArn": arn},
+        name="lookout-diagnostics-sitewise-training",
+        identity="SiteWiseTrainingStateMachine",
+    )

@@ -40,6 +40,21 @@ def head(location: S3Location, version_id: str | None = None) -> StoredObject:
     )
 
 
+def newest_diagnostics_file(bucket: str, prefix: str, *, max_pages: int = 10) -> S3Location | None:
+    """The most recently written diagnostics file under a prefix (any service's name), if there is one."""
+    newest: tuple[Any, str] | None = None
+    paginator = client("s3").get_paginator("list_objects_v2")
+    for number, page in enumerate(paginator.paginate(Bucket=bucket, Prefix=prefix)):
+        for item in page.get("Contents", []):
+            if S3Location(bucket=bucket, key=item["Key"]).is_diagnostics_file and (
+                newest is None or item["LastModified"] > newest[0]
+            ):
+                newest = (item["LastModified"], item["Key"])
+        if number + 1 >= max_pages:
+            break
+    return S3Location(bucket=bucket, key=newest[1]) if newest else None
+
+
 @contextmanager
 def open_stream(stored: StoredObject) -> Iterator[IO[bytes]]:
     """The stored version's bytes as a stream: its version id if it has one, else pinned to its ETag."""

@@ -23,8 +23,26 @@ from lookout_diagnostics.domain.sitewise import (
     Execution,
     training_payload,
 )
+from lookout_diagnostics.errors import (
+    ComputationModelNotFoundError,
+    SiteWiseAccessDeniedError,
+    SiteWiseRejectedRequestError,
+    SiteWiseRequestError,
+    SiteWiseUnavailableError,
+)
 
 logger = Logger(child=True)
+
+# SiteWise's error codes, to the exceptions the training workflow names its failures by.
+_REQUEST_ERRORS: dict[str, type[SiteWiseRequestError]] = {
+    "InvalidRequestException": SiteWiseRejectedRequestError,
+    "ConflictingOperationException": SiteWiseRejectedRequestError,
+    "LimitExceededException": SiteWiseUnavailableError,
+    "ResourceNotFoundException": ComputationModelNotFoundError,
+    "AccessDeniedException": SiteWiseAccessDeniedError,
+    "ThrottlingException": SiteWiseUnavailableError,
+    "InternalFailureException": SiteWiseUnavailableError,
+}
 
 MAX_PAGES = 20
 PAGE_SIZE = 250  # the service's maximum for these lists
@@ -85,6 +103,34 @@ class SiteWiseClient:
         if asset_id is not None:
             request |= {"resolveToResourceType": "ASSET", "resolveToResourceId": asset_id}
         return [execution(item) for item in _pages("list_executions", "executionSummaries", request)]
+
+    def start_training(
+        self, model_id: str, asset_id: str, payload: str, client_token: str
+    ) -> tuple[ComputationModel, str]:
+        """ExecuteAction with the model's training action definition; (the model, the action id). SiteWise's
+        refusals become typed exceptions; a model that cannot train is ComputationModelNotFoundError."""
+        try:
+            model = self.computation_model(model_id)
+            if model.state != "ACTIVE" or model.training_definition_id is None:
+                raise ComputationModelNotFoundError(
+                    f"computation model {model.name} is {model.state}"
+                    + ("" if model.training_definition_id else " and has no anomaly-detection training action")
+                )
+            response = client("iotsitewise").execute_action(
+                targetResource={"computationModelId": model_id},
+                resolveTo={"assetId": asset_id},
+                actionDefinitionId=model.training_definition_id,
+                actionPayload={"stringValue": payload},
+                clientToken=client_token,
+            )
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            message = error.response["Error"].get("Message", code)
+            raise _REQUEST_ERRORS.get(code, SiteWiseRequestError)(f"{code}: {message}") from error
+        return model, str(response["actionId"])
+
+    def action(self, action_id: str) -> Action:
+        return self._action(action_id)
 
     def describe_execution(self, execution_id: str) -> Execution:
         return execution(client("iotsitewise").describe_execution(executionId=execution_id))

@@ -203,6 +203,11 @@ class Failure(StrEnum):
     TRAINING_FAILED = "TrainingFailed"
     TRAINING_TIMED_OUT = "TrainingTimedOut"
     WORKFLOW_ERROR = "WorkflowError"
+    # AWS IoT SiteWise's training workflow
+    SITEWISE_REJECTED_REQUEST = "SiteWiseRejectedRequest"
+    COMPUTATION_MODEL_NOT_FOUND = "ComputationModelNotFound"
+    SITEWISE_UNAVAILABLE = "SiteWiseUnavailable"
+    EVALUATION_RESULTS_MISSING = "EvaluationResultsMissing"
 
 
 # The error names Step Functions reports (our exception classes from the Lambda steps, L4E's
@@ -258,6 +263,41 @@ _FAILURES: dict[str, tuple[Failure, str]] = {
         "The model was still training when the workflow stopped waiting. Training goes on: see the model in "
         "the console, or start with a larger MaxWaitSeconds next time.",
     ),
+    # AWS IoT SiteWise's training workflow (statemachine/train_sitewise_model.asl.json)
+    "SiteWiseRejectedRequestError": (
+        Failure.SITEWISE_REJECTED_REQUEST,
+        "AWS IoT SiteWise rejected the training: check the time windows (the evaluation window must overlap "
+        "or touch the training window), the sampling rate and the labels.",
+    ),
+    "ComputationModelNotFoundError": (
+        Failure.COMPUTATION_MODEL_NOT_FOUND,
+        "Check ComputationModelId and AssetId: the computation model must be an ACTIVE anomaly-detection model "
+        "bound to the asset's model, in this account and region.",
+    ),
+    "SiteWiseAccessDeniedError": (
+        Failure.ACCESS_DENIED,
+        "A permission is missing: the workflow may train only this account's computation models and assets; "
+        "AWS IoT SiteWise must be allowed to write the evaluation results to the stack's bucket.",
+    ),
+    "SiteWiseUnavailableError": (
+        Failure.SITEWISE_UNAVAILABLE,
+        "AWS IoT SiteWise kept throttling or failing after every retry: start the execution again later.",
+    ),
+    "SiteWiseTrainingFailed": (
+        Failure.TRAINING_FAILED,
+        "AWS IoT SiteWise could not train the model; its reason is above (see the execution in the console).",
+    ),
+    "DiagnosticsNotReadyError": (
+        Failure.EVALUATION_RESULTS_MISSING,
+        "The training completed but wrote no evaluation results under its prefix while the workflow waited: "
+        "check that AWS IoT SiteWise may write to the stack's bucket. If they land later, the S3 trigger "
+        "alerts them.",
+    ),
+    "SiteWiseTrainingTimedOut": (
+        Failure.TRAINING_TIMED_OUT,
+        "The training was still running when the workflow stopped waiting. Training goes on: the status poller "
+        "announces its end; start with a larger MaxWaitSeconds next time.",
+    ),
 }
 
 
@@ -269,7 +309,7 @@ class WorkflowFailure(BaseModel):
     Advice: str
 
 
-class _Lenient(BaseModel):
+class Lenient(BaseModel):
     """Read what is usable of a state that may hold anything (a failed input included): the rest is absent."""
 
     model_config = ConfigDict(extra="ignore")
@@ -288,15 +328,15 @@ class _Lenient(BaseModel):
         return usable
 
 
-class _Created(_Lenient):
+class _Created(Lenient):
     ModelArn: str | None = None
 
 
-class _Described(_Lenient):
+class _Described(Lenient):
     FailedReason: str | None = None
 
 
-class ExecutionState(_Lenient):
+class ExecutionState(Lenient):
     """What the failure step reads of the execution's state: the model, if one was created, and why it failed."""
 
     ModelName: str | None = None

@@ -115,7 +115,7 @@ def finish_training(described: DescribedModelVersion, settings: Settings) -> Tra
         result = alert_diagnostics(stored, settings)
         diagnostics_uri = stored.location.uri
         summary_location = stored.location.summary_location()
-        summary = result.summary or _stored_summary(summary_location)
+        summary = result.summary or stored_summary(summary_location)
         summary_uri = summary_location.uri if summary is not None else None
         status = "DUPLICATE" if result.status == "DUPLICATE" else "ALERTED"
     return TrainingResult(
@@ -127,7 +127,7 @@ def finish_training(described: DescribedModelVersion, settings: Settings) -> Tra
         Metrics=parse_model_metrics(version.model_metrics),
         DiagnosticsObject=diagnostics_uri,
         SummaryObject=summary_uri,
-        Summary=_headline(summary) if summary else None,
+        Summary=headline(summary) if summary else None,
         Alert=status,
     )
 
@@ -154,13 +154,13 @@ def report_failure(
     return failure
 
 
-def _stored_summary(location: S3Location) -> DiagnosticsSummary | None:
+def stored_summary(location: S3Location) -> DiagnosticsSummary | None:
     """When another path alerted first, its summary lies beside the file."""
     text = s3.read_json(location)
     return DiagnosticsSummary.model_validate_json(text) if text else None
 
 
-def _headline(summary: DiagnosticsSummary) -> Headline:
+def headline(summary: DiagnosticsSummary) -> Headline:
     return Headline(
         severity=summary.severity.value,
         rows=summary.rows,

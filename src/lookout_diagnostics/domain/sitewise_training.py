@@ -1,0 +1,125 @@
+"""The AWS IoT SiteWise training workflow's input and the ExecuteAction it makes of it: pure.
+
+The input names a computation model (ANOMALY_DETECTION) and the asset to train it on, the training window,
+an optional evaluation window (default: the training window's last EVALUATION_DAYS days, or all of it if it
+is shorter) and sampling rate, labels, and how long to wait. The training writes its evaluation results
+under the stack's bucket, at a prefix of its own (`sitewise/<computation model id>/<execution name>/`), so
+the S3 trigger summarises them and knows the training that wrote them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lookout_diagnostics.errors import InvalidTrainingInputError
+from lookout_diagnostics.settings import StackDefaults
+
+UUID_PATTERN = r"^(?!00000000-0000-0000-0000-000000000000)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+EVALUATION_DAYS = 30
+# SiteWise's documented sampling rates (targetSamplingRate).
+SamplingRate = Literal["PT1S", "PT5S", "PT10S", "PT15S", "PT30S", "PT1M", "PT5M", "PT10M", "PT15M", "PT30M", "PT1H"]
+Id = Annotated[str, Field(pattern=UUID_PATTERN)]
+
+
+class SiteWiseTrainingInput(BaseModel):
+    """The console input of the SiteWise training workflow (events/sitewise-training-input.json)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")  # the pattern looks ahead
+
+    ComputationModelId: Id
+    AssetId: Id
+    TrainingStartTime: datetime
+    TrainingEndTime: datetime
+    EvaluationStartTime: datetime | None = None
+    EvaluationEndTime: datetime | None = None
+    TargetSamplingRate: SamplingRate | None = None
+    LabelInputConfiguration: dict[str, Any] | None = None
+    PollIntervalSeconds: int = Field(default=300, ge=60, le=3600)
+    MaxWaitSeconds: int = Field(default=86_400, ge=300, le=7 * 86_400)
+
+    @model_validator(mode="after")
+    def _windows(self) -> SiteWiseTrainingInput:
+        start, end = _utc(self.TrainingStartTime), _utc(self.TrainingEndTime)
+        if start >= end:
+            raise ValueError("TrainingStartTime must be before TrainingEndTime")
+        if (self.EvaluationStartTime is None) != (self.EvaluationEndTime is None):
+            raise ValueError("give both EvaluationStartTime and EvaluationEndTime, or neither")
+        if self.EvaluationStartTime is not None and self.EvaluationEndTime is not None:
+            evaluation_start, evaluation_end = _utc(self.EvaluationStartTime), _utc(self.EvaluationEndTime)
+            if evaluation_start >= evaluation_end:
+                raise ValueError("EvaluationStartTime must be before EvaluationEndTime")
+            if evaluation_start > end or evaluation_end < start:
+                raise ValueError("the evaluation window must overlap or touch the training window")
+        return self
+
+    def evaluation_window(self) -> tuple[datetime, datetime]:
+        if self.EvaluationStartTime is not None and self.EvaluationEndTime is not None:
+            return _utc(self.EvaluationStartTime), _utc(self.EvaluationEndTime)
+        start, end = _utc(self.TrainingStartTime), _utc(self.TrainingEndTime)
+        return max(start, end - timedelta(days=EVALUATION_DAYS)), end
+
+
+class SiteWiseTrainingPlan(BaseModel):
+    """What the start step sends to ExecuteAction, and what the workflow then waits with."""
+
+    ComputationModelId: str
+    AssetId: str
+    ActionPayload: dict[str, Any]
+    ClientToken: str
+    EvaluationBucket: str
+    EvaluationPrefix: str
+    PollIntervalSeconds: int
+    MaxPolls: int
+
+    @property
+    def payload_text(self) -> str:
+        return json.dumps(self.ActionPayload, separators=(",", ":"))
+
+
+def plan_sitewise_training(raw: object, execution_arn: str, defaults: StackDefaults) -> SiteWiseTrainingPlan:
+    """Validate the console input and build the training's ExecuteAction; InvalidTrainingInputError names
+    every problem. The client token is derived from the execution: a retried start trains once."""
+    try:
+        given = SiteWiseTrainingInput.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in error.errors())
+        raise InvalidTrainingInputError(problems) from error
+    if not defaults.diagnostics_bucket:
+        raise InvalidTrainingInputError("the stack has no diagnostics bucket (DIAGNOSTICS_BUCKET) to write to")
+    execution_name = execution_arn.rsplit(":", 1)[-1]
+    prefix = f"sitewise/{given.ComputationModelId}/{execution_name}/"
+    evaluation_start, evaluation_end = given.evaluation_window()
+    payload: dict[str, Any] = {
+        "trainingMode": "TRAIN_MODEL",
+        "exportDataStartTime": int(_utc(given.TrainingStartTime).timestamp()),
+        "exportDataEndTime": int(_utc(given.TrainingEndTime).timestamp()),
+        "modelEvaluationConfiguration": {
+            "dataStartTime": int(evaluation_start.timestamp()),
+            "dataEndTime": int(evaluation_end.timestamp()),
+            "resultDestination": {"bucketName": defaults.diagnostics_bucket, "prefix": prefix},
+        },
+    }
+    if given.TargetSamplingRate:
+        payload["targetSamplingRate"] = given.TargetSamplingRate
+    if given.LabelInputConfiguration:
+        payload["labelInputConfiguration"] = given.LabelInputConfiguration
+    return SiteWiseTrainingPlan(
+        ComputationModelId=given.ComputationModelId,
+        AssetId=given.AssetId,
+        ActionPayload=payload,
+        ClientToken=str(uuid.uuid5(uuid.NAMESPACE_URL, execution_arn)),
+        EvaluationBucket=defaults.diagnostics_bucket,
+        EvaluationPrefix=prefix,
+        PollIntervalSeconds=given.PollIntervalSeconds,
+        MaxPolls=max(1, given.MaxWaitSeconds // given.PollIntervalSeconds),
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time without a zone is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,143 @@
+"""The AWS IoT SiteWise training workflow's steps: start a training, follow its execution, end in one alert.
+
+- start: validate the input, ExecuteAction with the training action definition and a client token derived
+  from the execution (a retried start trains once), evaluation results to the stack's bucket;
+- check: find the execution the action started (SiteWise answers ExecuteAction with an action id only) and
+  its state;
+- finish: the evaluation file under the training's prefix, summarised and alerted through the same
+  once-only gate as the S3 trigger (whichever comes first sends the one alert);
+- fail: one alert saying what went wrong and what to do. A failed training is the execution's outcome,
+  which the status poller sees too: it has the outcome's key, so the two send one alert.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from lookout_diagnostics.aws import s3
+from lookout_diagnostics.aws.sitewise import SiteWiseClient
+from lookout_diagnostics.domain.alert_keys import Outcome, outcome_key, workflow_key
+from lookout_diagnostics.domain.alerts import workflow_failure_alert
+from lookout_diagnostics.domain.sitewise import TRAINING_ACTION, execution_for, failure_reason
+from lookout_diagnostics.domain.sitewise_training import plan_sitewise_training
+from lookout_diagnostics.domain.summary import DiagnosticsSummary
+from lookout_diagnostics.domain.training import Failure, Lenient, WorkflowFailure, describe_failure
+from lookout_diagnostics.errors import DiagnosticsNotReadyError
+from lookout_diagnostics.settings import Settings
+from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
+from lookout_diagnostics.usecases.once import send_once
+from lookout_diagnostics.usecases.train import Headline, headline, stored_summary
+
+
+class StartedSiteWiseTraining(BaseModel):
+    """The start step's result, which the state machine's polling loop carries."""
+
+    ComputationModelId: str
+    ComputationModelName: str
+    ComputationModelArn: str
+    AssetId: str
+    ActionId: str
+    EvaluationBucket: str
+    EvaluationPrefix: str
+    PollIntervalSeconds: int
+    MaxPolls: int
+
+
+class SiteWiseTrainingStatus(BaseModel):
+    """The check step's result: STARTING until SiteWise lists the action's execution."""
+
+    State: Literal["STARTING", "RUNNING", "COMPLETED", "FAILED"]
+    ExecutionId: str | None = None
+    FailureReason: str | None = None
+
+
+class SiteWiseTrainingResult(BaseModel):
+    """The workflow's output, as the console shows it."""
+
+    ComputationModelName: str
+    AssetId: str
+    ExecutionId: str
+    Status: str
+    EvaluationObject: str
+    SummaryObject: str | None
+    Summary: Headline | None
+    Alert: Literal["ALERTED", "DUPLICATE"]
+
+
+def start_sitewise_training(raw_input: object, execution_arn: str, settings: Settings) -> StartedSiteWiseTraining:
+    plan = plan_sitewise_training(raw_input, execution_arn, settings)
+    model, action_id = SiteWiseClient().start_training(
+        plan.ComputationModelId, plan.AssetId, plan.payload_text, plan.ClientToken
+    )
+    return StartedSiteWiseTraining(
+        ComputationModelId=model.id,
+        ComputationModelName=model.name,
+        ComputationModelArn=model.arn,
+        AssetId=plan.AssetId,
+        ActionId=action_id,
+        EvaluationBucket=plan.EvaluationBucket,
+        EvaluationPrefix=plan.EvaluationPrefix,
+        PollIntervalSeconds=plan.PollIntervalSeconds,
+        MaxPolls=plan.MaxPolls,
+    )
+
+
+def check_sitewise_training(started: StartedSiteWiseTraining) -> SiteWiseTrainingStatus:
+    reader = SiteWiseClient()
+    action = reader.action(started.ActionId)
+    listed = execution_for(action, reader.executions(started.ComputationModelId, started.AssetId, TRAINING_ACTION))
+    if listed is None:
+        return SiteWiseTrainingStatus(State="STARTING")
+    execution = reader.describe_execution(listed.id)
+    state: Literal["RUNNING", "COMPLETED", "FAILED"] = (
+        "COMPLETED" if execution.state == "COMPLETED" else "FAILED" if execution.state == "FAILED" else "RUNNING"
+    )
+    return SiteWiseTrainingStatus(State=state, ExecutionId=execution.id, FailureReason=failure_reason(execution))
+
+
+def finish_sitewise_training(
+    started: StartedSiteWiseTraining, status: SiteWiseTrainingStatus, settings: Settings
+) -> SiteWiseTrainingResult:
+    """The completed training's evaluation results, summarised and alerted once; DiagnosticsNotReadyError
+    while SiteWise has not written them (the state machine retries, bounded)."""
+    location = s3.newest_diagnostics_file(started.EvaluationBucket, started.EvaluationPrefix)
+    if location is None:
+        raise DiagnosticsNotReadyError(
+            f"no evaluation results under s3://{started.EvaluationBucket}/{started.EvaluationPrefix} yet"
+        )
+    result = alert_diagnostics(s3.head(location), settings)
+    summary_location = location.summary_location()
+    summary: DiagnosticsSummary | None = result.summary or stored_summary(summary_location)
+    return SiteWiseTrainingResult(
+        ComputationModelName=started.ComputationModelName,
+        AssetId=started.AssetId,
+        ExecutionId=status.ExecutionId or "",
+        Status=status.State,
+        EvaluationObject=location.uri,
+        SummaryObject=summary_location.uri if summary is not None else None,
+        Summary=headline(summary) if summary else None,
+        Alert="DUPLICATE" if result.status == "DUPLICATE" else "ALERTED",
+    )
+
+
+class SiteWiseExecutionState(Lenient):
+    """What the failure step reads of the execution's state (whatever failed, some of it may be absent)."""
+
+    training: StartedSiteWiseTraining | None = None
+    status: SiteWiseTrainingStatus | None = None
+
+
+def report_sitewise_failure(
+    state: SiteWiseExecutionState, error: str, cause: str, execution_arn: str, settings: Settings
+) -> WorkflowFailure:
+    """Alert once about how the execution failed; return the Fail state's error and cause."""
+    status, training = state.status, state.training
+    failure = describe_failure(error, cause, status.FailureReason if status else None)
+    key = workflow_key(execution_arn)
+    if failure.Error is Failure.TRAINING_FAILED and training and status and status.ExecutionId:
+        key = outcome_key(training.ComputationModelArn, None, Outcome.FAILED, status.ExecutionId)
+    name = training.ComputationModelName if training else None
+    send_once(settings, key, workflow_failure_alert(name, failure.Error, failure.Cause, failure.Advice, execution_arn))
+    return failure
