@@ -26,6 +26,7 @@ from local.generator import PRESETS, write_diagnostics_file
 from tests.support.fake_lookout import FakeLookout
 from tests.support.fake_sitewise import FakeExecution, FakeSiteWise
 from tests.support.lambda_context import LocalContext
+from tests.support.sitewise_files import evaluation_key, sensor_ids
 from tests.support.stack import announcement, create_stack
 from tests.support.template import ROOT
 
@@ -80,8 +81,8 @@ def run() -> bool:
 
         def training_done(execution: FakeExecution, payload: dict[str, Any]) -> None:
             destination = payload["modelEvaluationConfiguration"]["resultDestination"]
-            key = f"{destination['prefix']}Evaluation/asset[{pump.id}]/{int(time.time())}-evaluation_results.jsonl"
-            names = tuple(f"{pump.id}\\{pumps.property(name).id}" for name in PROPERTIES)
+            key = evaluation_key(destination["prefix"], pump, epoch=int(time.time()))
+            names = sensor_ids(pump)
             # The evaluation window's last two weeks, one record a minute (the demo preset's length).
             start = datetime.fromtimestamp(payload["modelEvaluationConfiguration"]["dataEndTime"], UTC).replace(
                 tzinfo=None

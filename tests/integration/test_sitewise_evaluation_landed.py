@@ -3,7 +3,6 @@ role from template.yaml (IAM enforced), the sample event from events/, and the f
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local.generator import GeneratorSpec, GroundTruth, write_diagnostics_file
+from local.generator import GroundTruth
+from tests.support import sitewise_files
 from tests.support.fake_sitewise import FakeAsset, FakeComputationModel, FakeExecution, FakeSiteWise
 from tests.support.iam import current_runtime
 from tests.support.stack import EXAMPLE_BUCKET, EmulatedStack, announcement
@@ -45,26 +45,12 @@ def trained_pump(
 
 
 def evaluation_key(pump: FakeAsset, *, prefix: str = PREFIX, suffix: str = ".jsonl") -> str:
-    return f"{prefix}Evaluation/asset[{pump.id}]/1793606400-evaluation_results{suffix}"
+    return sitewise_files.evaluation_key(prefix, pump, suffix=suffix)
 
 
 def upload_evaluation(stack: EmulatedStack, pump: FakeAsset, key: str, *, compressed: bool) -> GroundTruth:
-    """A realistic evaluation file: Pump 7's four properties named by their ids, as SiteWise names them."""
-    names = tuple(f"{pump.id}\\{pump.asset_model.property(name).id}" for name in PROPERTIES)
-    spec = GeneratorSpec(
-        rows=2000,
-        sensors=4,
-        components=1,
-        episodes=2,
-        episode_points=(10, 30),
-        machine_off_stretches=0,
-        seed=11,
-        sensor_names=names,
-    )
-    buffer = io.BytesIO()
-    truth = write_diagnostics_file(buffer, spec, compressed=compressed)
-    boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=buffer.getvalue())
-    return truth
+    """Realistic evaluation results: Pump 7's four properties named by their ids, as SiteWise names them."""
+    return sitewise_files.put_evaluation_results(stack.bucket, key, pump, compressed=compressed)
 
 
 def deliver(key: str) -> dict[str, Any]:

@@ -4,17 +4,15 @@ against botocore), no sleeping."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
-from local.generator import GeneratorSpec, write_diagnostics_file
 from tests.support.fake_sitewise import FakeAsset, FakeComputationModel, FakeExecution, FakeSiteWise
 from tests.support.iam import current_runtime
+from tests.support.sitewise_files import evaluation_key, put_evaluation_results
 from tests.support.stack import EmulatedStack, announcement
 from tests.support.state_machine import EmulatedStateMachine, ExecutionResult, states_entered
 from tests.support.template import ROOT
@@ -48,21 +46,8 @@ def write_evaluation(asset: FakeAsset, announce: bool = False) -> Any:
 
     def on_complete(execution: FakeExecution, payload: dict[str, Any]) -> None:
         destination = payload["modelEvaluationConfiguration"]["resultDestination"]
-        key = f"{destination['prefix']}Evaluation/asset[{asset.id}]/1793606400-evaluation_results.jsonl"
-        names = tuple(f"{asset.id}\\{asset.asset_model.property(name).id}" for name in PROPERTIES)
-        spec = GeneratorSpec(
-            rows=2000,
-            sensors=3,
-            components=1,
-            episodes=2,
-            episode_points=(10, 30),
-            machine_off_stretches=0,
-            seed=5,
-            sensor_names=names,
-        )
-        buffer = io.BytesIO()
-        write_diagnostics_file(buffer, spec, compressed=False)
-        boto3.client("s3").put_object(Bucket=destination["bucketName"], Key=key, Body=buffer.getvalue())
+        key = evaluation_key(destination["prefix"], asset)
+        put_evaluation_results(destination["bucketName"], key, asset)
         if announce:
             event = announcement("eventbridge-evaluation-created", destination["bucketName"], key)
             current_runtime().invoke("DiagnosticsFunction", event)
