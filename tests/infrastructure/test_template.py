@@ -118,7 +118,8 @@ def test_created_bucket_refuses_requests_that_are_not_over_tls(resources: dict[s
     denials = [
         s
         for s in statements
-        if s["Effect"] == "Deny"
+        if "Effect" in s  # (a statement under Fn::If grants; it denies nothing)
+        and s["Effect"] == "Deny"
         and s["Principal"] == "*"
         and "s3:*" in as_list(s["Action"])
         and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
@@ -1007,3 +1008,29 @@ def test_sitewise_steps_train_only_this_accounts_computation_models_and_assets(
     off = Stack(template, EnableIoTSiteWise="false")
     for name in (SITEWISE_TRAINING, "SiteWiseTrainingStateMachine", "SiteWiseTrainingStateMachineLogGroup"):
         assert not off.condition(resources[name]["Condition"]), name
+
+
+@pytest.mark.parametrize("enabled", ["true", "false"])
+def test_sitewise_may_write_its_evaluation_results_to_the_created_bucket_only_when_enabled(
+    template: dict[str, Any], enabled: str
+) -> None:
+    # Given the created bucket's policy, as deployed with and without AWS IoT SiteWise
+    stack = Stack(template, EnableIoTSiteWise=enabled)
+    policy = stack.resolve(template["Resources"]["DiagnosticsBucketPolicy"]["Properties"]["PolicyDocument"])
+    granted = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+
+    # When its grants to SiteWise are read
+    to_sitewise = [s for s in granted if s.get("Principal") == {"Service": "iotsitewise.amazonaws.com"}]
+
+    # Then, when enabled, SiteWise may write and read objects and list the bucket, for this account's
+    # trainings only; otherwise nothing is granted to anyone
+    if enabled == "false":
+        assert granted == []
+        return
+    assert {(a, s["Resource"]) for s in to_sitewise for a in as_list(s["Action"])} == {
+        ("s3:PutObject", f"arn:aws:test:{REGION}:{ACCOUNT}:DiagnosticsBucket/*"),
+        ("s3:GetObject", f"arn:aws:test:{REGION}:{ACCOUNT}:DiagnosticsBucket/*"),
+        ("s3:ListBucket", f"arn:aws:test:{REGION}:{ACCOUNT}:DiagnosticsBucket"),
+    }
+    assert all(s["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}} for s in to_sitewise)
+    assert granted == to_sitewise

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from lookout_diagnostics.settings import get_settings
 from tests.support.fake_sitewise import FakeAsset, FakeComputationModel, FakeSiteWise
 from tests.support.iam import current_runtime
 from tests.support.samples import event
+from tests.support.sitewise_files import evaluation_key, put_evaluation_results
 from tests.support.stack import EmulatedStack
 
 LONG_AGO = datetime.now(UTC) - timedelta(days=30)
@@ -122,8 +124,9 @@ def test_a_training_whose_evaluation_the_stack_reads_is_left_to_the_s3_trigger(
     running = sitewise.add_execution(model, asset, state="RUNNING", payload=training(stack.bucket))
     poll()
 
-    # When it completes, and the poller runs
+    # When it completes, its results land (S3 announces them to the trigger), and the poller runs
     running.end("COMPLETED")
+    put_evaluation_results(stack.bucket, evaluation_key("sitewise/pump-anomalies/run-1/", asset), asset)
     report = poll()
 
     # Then the poller puts its event, naming the results, and sends no alert: the summary's alert is the one
@@ -151,10 +154,12 @@ def test_an_execution_no_action_started_is_announced_as_a_retraining(
     assert outcome["detail"]["source_type"] == "RETRAINING"
 
 
-def test_a_failed_computation_model_is_alerted_once(stack: EmulatedStack, sitewise: FakeSiteWise) -> None:
-    # Given a computation model that SiteWise could not create
+def test_a_computation_model_that_fails_is_alerted_once(stack: EmulatedStack, sitewise: FakeSiteWise) -> None:
+    # Given a computation model seen ACTIVE by the first poll, then FAILED
     pumps = sitewise.add_asset_model("pump", ["Bearing temperature"])
-    model = sitewise.add_computation_model("pump-anomalies", asset_model=pumps, state="FAILED")
+    model = sitewise.add_computation_model("pump-anomalies", asset_model=pumps)
+    poll()
+    model.state = "FAILED"
 
     # When the poller runs twice
     first, second = poll(), poll()
@@ -225,3 +230,93 @@ def test_sitewise_calls_per_run_are_one_list_and_a_describe_and_a_list_per_model
     assert sorted(call.operation for call in sitewise.calls) == sorted(
         ["ListComputationModels"] + ["DescribeComputationModel", "ListExecutions"] * 3
     )
+
+
+def test_what_failed_or_ended_before_sitewise_was_first_polled_stays_quiet_even_on_an_older_stack(
+    stack: EmulatedStack, sitewise: FakeSiteWise, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stack that has polled L4E for a while with SiteWise turned off, and a SiteWise account with a
+    # failed computation model and trainings that ended meanwhile
+    monkeypatch.setenv("ENABLE_IOT_SITEWISE", "false")
+    get_settings.cache_clear()
+    current_runtime().invoke("StatusPollerFunction", event("scheduled-poll"))
+    model, asset = pump(sitewise)
+    for _ in range(3):
+        sitewise.add_execution(model, asset, started_at=datetime.now(UTC) - timedelta(hours=2))
+    sitewise.add_computation_model("valve-anomalies", state="FAILED")
+
+    # When SiteWise is turned on and the poller runs twice
+    monkeypatch.setenv("ENABLE_IOT_SITEWISE", "true")
+    get_settings.cache_clear()
+    first, second = poll(), poll()
+
+    # Then nothing that was already over is announced
+    assert (first["outcomes"], second["outcomes"]) == (0, 0)
+    assert stack.received_alerts() == []
+
+
+def test_a_retraining_after_an_old_console_training_to_the_bucket_is_still_alerted(
+    stack: EmulatedStack, sitewise: FakeSiteWise
+) -> None:
+    # Given a console training a month ago whose results went to the watched bucket, and a first poll
+    model, asset = pump(sitewise)
+    sitewise.add_execution(
+        model, asset, started_at=LONG_AGO, ended_at=LONG_AGO + timedelta(hours=1), payload=training(stack.bucket)
+    )
+    poll()
+
+    # When the retraining scheduler's execution (no action of its own) completes, and the poller runs
+    sitewise.add_execution(model, asset, started_at=datetime.now(UTC) - timedelta(hours=1))
+    report = poll()
+
+    # Then it is alerted as a retraining: the old training's destination does not claim it
+    assert (report["outcomes"], report["alerts_sent"]) == (1, 1)
+    [alert] = stack.received_alerts()
+    assert alert.body["outcome"]["source_type"] == "RETRAINING"
+    assert alert.body["outcome"]["diagnostics_object"] is None
+
+
+def test_a_backlog_is_announced_over_several_runs(
+    stack: EmulatedStack, sitewise: FakeSiteWise, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a computation model seen by a first poll, then more trainings ending than one run announces
+    from lookout_diagnostics.usecases import poll_sitewise
+
+    monkeypatch.setattr(poll_sitewise, "EXECUTIONS_PER_RUN", 2)
+    model, asset = pump(sitewise)
+    poll()
+    start = datetime.now(UTC)
+    for seconds in range(1, 6):
+        sitewise.add_execution(model, asset, started_at=start, ended_at=start + timedelta(seconds=seconds))
+
+    # When the poller runs four times
+    reports = [poll() for _ in range(4)]
+
+    # Then two, two, and one are announced, the model listed as having a backlog until it drains, each once
+    assert [r["outcomes"] for r in reports] == [2, 2, 1, 0]
+    assert [r["backlog"] for r in reports] == [["pump-anomalies"], ["pump-anomalies"], [], []]
+    assert len(stack.received_alerts()) == 5
+
+
+def test_a_completed_training_whose_results_never_land_is_alerted_after_the_grace_period(
+    stack: EmulatedStack, sitewise: FakeSiteWise, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a training to the watched bucket, running at the first poll, that completes without writing results
+    model, asset = pump(sitewise)
+    running = sitewise.add_execution(model, asset, state="RUNNING", payload=training(stack.bucket))
+    poll()
+    running.end("COMPLETED")
+
+    # When the poller runs within the grace period, and again after it
+    waiting = poll()
+    monkeypatch.setenv("SAFETY_NET_GRACE_MINUTES", "0")
+    get_settings.cache_clear()
+    late = poll()
+
+    # Then it waits first (no alert, no event), then sends the training's one alert saying the results are missing
+    assert (waiting["outcomes"], waiting["pending_evaluations"]) == (0, 1)
+    assert (late["outcomes"], late["alerts_sent"], late["pending_evaluations"]) == (1, 1, 0)
+    [alert] = stack.received_alerts()
+    assert alert.subject == "[OK] pump-anomalies on Pump 7: training completed"
+    assert "evaluation results were not under s3://" in alert.body["note"]
+    assert len(stack.received_events()) == 1

@@ -129,12 +129,14 @@ def test_a_failed_training_ends_in_one_alert_with_its_reason_shared_with_the_pol
     stack: EmulatedStack,
     pump: tuple[FakeComputationModel, FakeAsset],
 ) -> None:
-    # Given SiteWise fails the training
+    # Given a stack whose status poller has run, and SiteWise failing the training
+    scheduled = json.loads((ROOT / "events" / "scheduled-poll.json").read_text())
+    current_runtime().invoke("StatusPollerFunction", scheduled)
     sitewise.plan_executions("pump-anomalies", running_polls=1, outcome="FAILED", failure_reason="Not enough data")
 
-    # When the workflow runs, and the status poller runs afterwards
+    # When the workflow runs, and the status poller runs afterwards (it sees the same failed execution)
     result = run(machine, console_input(pump))
-    current_runtime().invoke("StatusPollerFunction", json.loads((ROOT / "events" / "scheduled-poll.json").read_text()))
+    report = current_runtime().invoke("StatusPollerFunction", scheduled)
 
     # Then the execution fails as TrainingFailed with SiteWise's reason, and one alert says so
     assert (result.status, result.error) == ("FAILED", "TrainingFailed")
@@ -142,6 +144,8 @@ def test_a_failed_training_ends_in_one_alert_with_its_reason_shared_with_the_pol
     [alert] = stack.received_alerts()
     assert alert.subject.startswith("[ERROR] pump-anomalies: TrainingFailed: Not enough data")
     assert "could not train the model" in alert.body["advice"]
+    # ... and the poller, which saw the execution end, put its event but found the alert sent (same key)
+    assert (report["sitewise"]["outcomes"], report["sitewise"]["alerts_sent"]) == (1, 0)
 
 
 def test_a_throttled_start_is_retried_and_trains_once(
@@ -227,3 +231,23 @@ def test_a_training_longer_than_the_wait_times_out_and_says_training_goes_on(
     assert states_entered(result).count("CheckTraining") == 2
     [alert] = stack.received_alerts()
     assert "the status poller announces its end" in alert.body["advice"]
+
+
+def test_a_check_throttled_beyond_the_sdks_retries_is_retried_by_the_workflow(
+    machine: EmulatedStateMachine,
+    sitewise: FakeSiteWise,
+    stack: EmulatedStack,
+    pump: tuple[FakeComputationModel, FakeAsset],
+) -> None:
+    # Given SiteWise throttling ListExecutions for longer than the SDK retries (9 attempts)
+    _, asset = pump
+    sitewise.plan_executions("pump-anomalies", running_polls=1, on_complete=write_evaluation(asset))
+    sitewise.fail_next("ListExecutions", "ThrottlingException", times=9)
+
+    # When the workflow runs
+    result = run(machine, console_input(pump))
+
+    # Then the state machine's own retry took over, and the training ended in its one alert
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert machine.retry_intervals, "the Retry on SiteWiseUnavailableError did not run"
+    assert len(stack.received_alerts()) == 1

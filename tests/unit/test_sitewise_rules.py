@@ -23,6 +23,7 @@ from lookout_diagnostics.domain.sitewise import (
     Asset,
     ComputationModel,
     Execution,
+    action_of,
     asset_in_key,
     execution_for,
     identify_evaluation,
@@ -91,8 +92,8 @@ class InMemorySiteWise:
         self.assets = {asset.id: asset for asset in (assets if assets is not None else [PUMP])}
         self.assets_described: list[str] = []
 
-    def computation_models(self) -> list[ComputationModel]:
-        return [MODEL]
+    def computation_models(self, limit: int | None = None) -> list[ComputationModel]:
+        return [MODEL][:limit]
 
     def training_actions(self, model: ComputationModel, asset_id: str | None, limit: int) -> list[Action]:
         return [a for a in self.actions if asset_id in (None, a.asset_id)][:limit]
@@ -377,3 +378,18 @@ def test_the_sample_sitewise_outcome_event_matches_the_schema_the_poller_puts() 
     assert detail.model_dump(mode="json") == sample["detail"]
     assert (sample["source"], sample["detail-type"]) == (SOURCE, DETAIL_TYPES[Service.IOT_SITEWISE])
     assert (detail.service, detail.outcome, detail.asset_name) == (Service.IOT_SITEWISE, "FAILED", "Pump 7")
+
+
+def test_an_execution_is_tied_only_to_a_console_training_taken_at_its_start() -> None:
+    # Given an execution, a TRAIN_MODEL action a month before it, one a minute before it, and a scheduler start
+    started = execution(T0, name="now")
+    old = action("p/", at=T0 - timedelta(days=30), name="old")
+    recent = action("p/", at=T0 - timedelta(minutes=1), name="recent")
+    scheduler = Action(
+        **(recent.model_dump() | {"id": uid("scheduler"), "payload": {"trainingMode": "START_RETRAINING_SCHEDULER"}})
+    )
+
+    # When its action is looked for
+    # Then only the recent TRAIN_MODEL action is its own; without it, none (a scheduled retraining)
+    assert action_of(started, [old, recent, scheduler]) == recent
+    assert action_of(started, [old, scheduler]) is None

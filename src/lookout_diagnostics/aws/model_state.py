@@ -53,16 +53,19 @@ def save(table: str, seen: SeenModel) -> bool:
     return True
 
 
-# An item no model ARN can collide with: when the stack polled for the very first time.
+# Items no model ARN can collide with: when the stack polled for the very first time, and when it first
+# polled AWS IoT SiteWise (which may be enabled long after the stack's first poll).
 FIRST_POLL_KEY = "stack#first-poll"
+SITEWISE_FIRST_POLL_KEY = "stack#first-poll#iot-sitewise"
 
 
-def first_poll(table: str, now: float) -> tuple[datetime, bool]:
-    """When the stack's first poll ran, and whether it is this one (the first caller records `now`)."""
+def first_poll(table: str, now: float, key: str = FIRST_POLL_KEY) -> tuple[datetime, bool]:
+    """When the stack's first poll ran (of a service: SITEWISE_FIRST_POLL_KEY), and whether it is this one
+    (the first caller records `now`)."""
     try:
         client("dynamodb").put_item(
             TableName=table,
-            Item={"pk": {"S": FIRST_POLL_KEY}, "first_poll_at": {"N": str(now)}},
+            Item={"pk": {"S": key}, "first_poll_at": {"N": str(now)}},
             ConditionExpression="attribute_not_exists(pk)",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",  # one request per run, whichever way it goes
         )
@@ -74,16 +77,21 @@ def first_poll(table: str, now: float) -> tuple[datetime, bool]:
     return datetime.fromtimestamp(now, UTC), True
 
 
-def executions_announced_through(table: str, model_arn: str) -> datetime | None:
-    """Up to when a SiteWise computation model's ended executions were announced; None for a model not seen."""
+def seen_computation_model(table: str, model_arn: str) -> tuple[datetime, str] | None:
+    """Up to when a SiteWise computation model's ended executions were announced, and its state then;
+    None for a model not seen."""
     item = client("dynamodb").get_item(TableName=table, Key={"pk": {"S": model_arn}}, ConsistentRead=True).get("Item")
     if not item or "announced_through" not in item:
         return None
-    return datetime.fromtimestamp(float(item["announced_through"]["N"]), UTC)
+    return datetime.fromtimestamp(float(item["announced_through"]["N"]), UTC), item.get("state", {}).get("S", "")
 
 
-def save_executions_announced_through(table: str, model_arn: str, moment: datetime) -> None:
+def save_computation_model(table: str, model_arn: str, announced_through: datetime, state: str) -> None:
     client("dynamodb").put_item(
         TableName=table,
-        Item={"pk": {"S": model_arn}, "announced_through": {"N": str(moment.timestamp())}},
+        Item={
+            "pk": {"S": model_arn},
+            "announced_through": {"N": str(announced_through.timestamp())},
+            "state": {"S": state},
+        },
     )

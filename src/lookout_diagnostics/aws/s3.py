@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import IO, Any
 
 from botocore.exceptions import ClientError
@@ -40,12 +41,17 @@ def head(location: S3Location, version_id: str | None = None) -> StoredObject:
     )
 
 
-def newest_diagnostics_file(bucket: str, prefix: str, *, max_pages: int = 10) -> S3Location | None:
-    """The most recently written diagnostics file under a prefix (any service's name), if there is one."""
+def newest_diagnostics_file(
+    bucket: str, prefix: str, *, written_after: datetime | None = None, max_pages: int = 10
+) -> S3Location | None:
+    """The most recently written diagnostics file under a prefix (any service's name), if there is one
+    (written no earlier than `written_after`, if given)."""
     newest: tuple[Any, str] | None = None
     paginator = client("s3").get_paginator("list_objects_v2")
     for number, page in enumerate(paginator.paginate(Bucket=bucket, Prefix=prefix)):
         for item in page.get("Contents", []):
+            if written_after is not None and item["LastModified"] < written_after:
+                continue
             if S3Location(bucket=bucket, key=item["Key"]).is_diagnostics_file and (
                 newest is None or item["LastModified"] > newest[0]
             ):

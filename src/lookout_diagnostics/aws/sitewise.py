@@ -8,6 +8,8 @@ Assets and computation models are described once per SiteWiseClient (one invocat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -55,12 +57,13 @@ class SiteWiseClient:
         self._assets: dict[str, Asset | None] = {}
         self._models: dict[str, ComputationModel] = {}
 
-    def computation_models(self) -> list[ComputationModel]:
-        """Every anomaly-detection computation model, with its action definitions."""
+    def computation_models(self, limit: int | None = None) -> list[ComputationModel]:
+        """The anomaly-detection computation models (the first `limit`, if given), with their action
+        definitions (one DescribeComputationModel each)."""
         summaries = _pages(
             "list_computation_models", "computationModelSummaries", {"computationModelType": "ANOMALY_DETECTION"}
         )
-        return [self.computation_model(str(summary["id"])) for summary in summaries]
+        return [self.computation_model(str(summary["id"])) for summary in summaries[:limit]]
 
     def computation_model(self, model_id: str) -> ComputationModel:
         if model_id not in self._models:
@@ -109,7 +112,7 @@ class SiteWiseClient:
     ) -> tuple[ComputationModel, str]:
         """ExecuteAction with the model's training action definition; (the model, the action id). SiteWise's
         refusals become typed exceptions; a model that cannot train is ComputationModelNotFoundError."""
-        try:
+        with typed_refusals():
             model = self.computation_model(model_id)
             if model.state != "ACTIVE" or model.training_definition_id is None:
                 raise ComputationModelNotFoundError(
@@ -123,10 +126,6 @@ class SiteWiseClient:
                 actionPayload={"stringValue": payload},
                 clientToken=client_token,
             )
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
-            message = error.response["Error"].get("Message", code)
-            raise _REQUEST_ERRORS.get(code, SiteWiseRequestError)(f"{code}: {message}") from error
         return model, str(response["actionId"])
 
     def action(self, action_id: str) -> Action:
@@ -161,6 +160,18 @@ class SiteWiseClient:
             executed_at=described["executionTime"],
             payload=training_payload(described["actionPayload"]["stringValue"]),
         )
+
+
+@contextmanager
+def typed_refusals() -> Iterator[None]:
+    """SiteWise's refusals (after the SDK's retries) as the typed exceptions the training workflow names its
+    failures and retries by: throttling and internal failures become SiteWiseUnavailableError."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        message = error.response["Error"].get("Message", code)
+        raise _REQUEST_ERRORS.get(code, SiteWiseRequestError)(f"{code}: {message}") from error
 
 
 def execution(item: dict[str, Any]) -> Execution:

@@ -109,7 +109,7 @@ class Execution(BaseModel):
 class SiteWiseReader(Protocol):
     """What identification and naming need from SiteWise (implemented by lookout_diagnostics.aws.sitewise)."""
 
-    def computation_models(self) -> list[ComputationModel]: ...
+    def computation_models(self, limit: int | None = None) -> list[ComputationModel]: ...
 
     def training_actions(self, model: ComputationModel, asset_id: str | None, limit: int) -> list[Action]: ...
 
@@ -142,7 +142,7 @@ def identify_evaluation(location: S3Location, reader: SiteWiseReader) -> Identif
     asset_id = asset_in_key(location.key)
     best: tuple[int, datetime, ComputationModel, Action] | None = None
     described = 0
-    for model in reader.computation_models()[:MAX_MODELS_SEARCHED]:
+    for model in reader.computation_models(MAX_MODELS_SEARCHED):
         if model.training_definition_id is None or described >= MAX_ACTIONS_DESCRIBED:
             continue
         actions = reader.training_actions(model, asset_id, MAX_ACTIONS_DESCRIBED - described)
@@ -230,14 +230,17 @@ def readable_names(raw_names: Iterable[str], reader: SiteWiseReader) -> dict[str
 
 
 def action_of(execution: Execution, actions: Iterable[Action]) -> Action | None:
-    """The ExecuteAction an execution ran: the latest of its asset taken no later than the skew after its start."""
-    before = [
+    """The TRAIN_MODEL ExecuteAction an execution ran: one of its asset taken within the skew of its start
+    (the closest). None when none is that close: then the execution is taken for a scheduled retraining,
+    which is alerted rather than left to an S3 trigger that may never hear of it."""
+    near = [
         action
         for action in actions
-        if action.executed_at <= execution.started_at + ACTION_TO_EXECUTION_SKEW
+        if abs(action.executed_at - execution.started_at) <= ACTION_TO_EXECUTION_SKEW
+        and action.payload.get("trainingMode") == "TRAIN_MODEL"
         and (execution.asset_id is None or action.asset_id in (None, execution.asset_id))
     ]
-    return max(before, key=lambda action: action.executed_at, default=None)
+    return min(near, key=lambda action: abs(action.executed_at - execution.started_at), default=None)
 
 
 def evaluation_destination_in(action: Action | None, watched_bucket: str | None) -> S3Location | None:
@@ -255,6 +258,10 @@ def failure_reason(execution: Execution) -> str | None:
     return None
 
 
+def outcome_of(execution: Execution) -> Outcome:
+    return Outcome.SUCCEEDED if execution.state == "COMPLETED" else Outcome.FAILED
+
+
 def execution_outcome(
     model: ComputationModel, execution: Execution, asset: Asset | None, action: Action | None
 ) -> OutcomeEvent:
@@ -263,8 +270,8 @@ def execution_outcome(
     An execution no ExecuteAction of a TRAIN_MODEL payload started is taken for one the retraining
     scheduler started (inferred: the scheduler's executions have no action of their own).
     """
-    succeeded = execution.state == "COMPLETED"
-    outcome = Outcome.SUCCEEDED if succeeded else Outcome.FAILED
+    outcome = outcome_of(execution)
+    succeeded = outcome is Outcome.SUCCEEDED
     training = action is not None and action.payload.get("trainingMode") == "TRAIN_MODEL"
     destination = action.evaluation_destination if action else None
     return OutcomeEvent(
@@ -306,3 +313,12 @@ def newly_ended(executions: Iterable[Execution], ended_after: datetime) -> list[
     """
     ended = [e for e in executions if e.state in TERMINAL_STATES and (e.ended_at or e.started_at) > ended_after]
     return sorted(ended, key=lambda e: e.ended_at or e.started_at)
+
+
+def missing_results_note(destination: S3Location, grace: timedelta) -> str:
+    """Why the poller alerts a completed training itself: its evaluation results never landed."""
+    return (
+        f"Its evaluation results were not under {destination.uri} {grace.total_seconds() / 60:.0f} min after it "
+        "completed: check that AWS IoT SiteWise may write to the bucket (docs/operations.md). If they land "
+        "later, the S3 trigger alerts them."
+    )

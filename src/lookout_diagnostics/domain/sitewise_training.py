@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from lookout_diagnostics.domain.training import MAX_POLLS
 from lookout_diagnostics.errors import InvalidTrainingInputError
 from lookout_diagnostics.settings import StackDefaults
 
@@ -47,6 +48,11 @@ class SiteWiseTrainingInput(BaseModel):
         start, end = _utc(self.TrainingStartTime), _utc(self.TrainingEndTime)
         if start >= end:
             raise ValueError("TrainingStartTime must be before TrainingEndTime")
+        if self.MaxWaitSeconds // self.PollIntervalSeconds > MAX_POLLS:
+            # Each check adds about a dozen events to the execution's history, which holds 25,000.
+            raise ValueError(
+                f"MaxWaitSeconds / PollIntervalSeconds allows at most {MAX_POLLS} checks: wait less or check less often"
+            )
         if (self.EvaluationStartTime is None) != (self.EvaluationEndTime is None):
             raise ValueError("give both EvaluationStartTime and EvaluationEndTime, or neither")
         if self.EvaluationStartTime is not None and self.EvaluationEndTime is not None:

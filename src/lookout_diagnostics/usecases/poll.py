@@ -114,9 +114,7 @@ def poll(settings: Settings) -> PollReport:
             run.report.errors.append(f"{model.name}: {type(error).__name__}: {error}")
     if settings.enable_iot_sitewise:
         try:
-            run.report.sitewise = poll_sitewise(
-                settings, settings.state_table_name, datetime.fromtimestamp(now, UTC), announce_after
-            )
+            run.report.sitewise = poll_sitewise(settings, settings.state_table_name, now)
         except (ClientError, BotoCoreError) as error:  # SiteWise unreachable: L4E's work stands, the run reports it
             logger.exception("SiteWise poll failed")
             run.report.errors.append(f"AWS IoT SiteWise: {type(error).__name__}: {error}")

@@ -14,31 +14,39 @@ stop the others; it is counted and reported.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
-from lookout_diagnostics.aws import eventbridge, model_state
+from lookout_diagnostics.aws import eventbridge, ledger, model_state, s3
 from lookout_diagnostics.aws.sitewise import SiteWiseClient
-from lookout_diagnostics.domain.alert_keys import event_key
+from lookout_diagnostics.domain.alert_keys import event_key, outcome_key, stable_id
 from lookout_diagnostics.domain.alerts import outcome_alert
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.domain.sitewise import (
     ACTION_TO_EXECUTION_SKEW,
     MAX_ACTIONS_DESCRIBED,
     TRAINING_ACTION,
+    Action,
     ComputationModel,
+    Execution,
     action_of,
     computation_model_failed,
     evaluation_destination_in,
     execution_outcome,
+    missing_results_note,
     newly_ended,
+    outcome_of,
 )
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.once import Sent, claimed, send_once
 
 logger = Logger(child=True)
+
+# The most ended executions one run announces per computation model (each costs a few calls): a backlog,
+# after SiteWise was down or turned on with AlertOnFirstSighting, drains over the next runs.
+EXECUTIONS_PER_RUN = 50
 
 
 class SiteWiseReport(BaseModel):
@@ -49,13 +57,23 @@ class SiteWiseReport(BaseModel):
     alerts_sent: int = 0
     events_put: int = 0
     failed_models: list[str] = Field(default_factory=list)
+    # Computation models with more ended executions than one run announces (EXECUTIONS_PER_RUN): the next goes on.
+    backlog: list[str] = Field(default_factory=list)
+    # Completed trainings whose evaluation results have not landed yet (within SafetyNetGraceMinutes).
+    pending_evaluations: int = 0
     errors: list[str] = Field(default_factory=list)
 
 
-def poll_sitewise(settings: Settings, table: str, now: datetime, announce_after: datetime | None) -> SiteWiseReport:
-    """One run. `announce_after`: None on the stack's very first poll (what already ended is remembered, not
-    announced); otherwise what ended after it is announced for a model not seen before."""
-    run = _Run(settings, table, SiteWiseClient(), now, announce_after)
+def poll_sitewise(settings: Settings, table: str, now: float) -> SiteWiseReport:
+    """One run. The first SiteWise poll (its own: SiteWise may be enabled long after the stack's first poll)
+    remembers what already ended without a word; a computation model first seen later has what ended after
+    that first poll announced; AlertOnFirstSighting announces everything once."""
+    first_poll_at, is_first_poll = model_state.first_poll(table, now, model_state.SITEWISE_FIRST_POLL_KEY)
+    if settings.alert_on_first_sighting:
+        announce_after: datetime | None = datetime.min.replace(tzinfo=UTC)
+    else:
+        announce_after = None if is_first_poll else first_poll_at
+    run = _Run(settings, table, SiteWiseClient(), datetime.fromtimestamp(now, UTC), announce_after)
     for model in run.reader.computation_models():
         run.report.computation_models_seen += 1
         try:
@@ -75,34 +93,65 @@ class _Run:
         self.reader = reader
         self.now = now
         self.announce_after = announce_after
+        self.grace = timedelta(minutes=settings.safety_net_grace_minutes)
         self.report = SiteWiseReport()
 
     def model(self, model: ComputationModel) -> None:
+        seen = model_state.seen_computation_model(self.table, model.arn)
+        if seen is not None:
+            through, seen_state = seen
+        elif self.announce_after is not None:  # first seen after the first SiteWise poll: what ended since
+            through, seen_state = self.announce_after, None
+        else:  # the first SiteWise poll: what already ended, or failed, is remembered without a word
+            through, seen_state = self.now, model.state
         if model.state == "FAILED":
             self.report.failed_models.append(model.name)
-            self._announce(computation_model_failed(model), alert=True)
-        through = model_state.executions_announced_through(self.table, model.arn)
-        if through is None:
-            through = self.announce_after or self.now
-        executions = self.reader.executions(model.id, None, TRAINING_ACTION)
-        ended = newly_ended(executions, through)
-        assets = {execution.asset_id for execution in ended}
-        actions = {asset: self.reader.training_actions(model, asset, MAX_ACTIONS_DESCRIBED) for asset in assets}
-        for listed in ended:
+            if seen_state != "FAILED":
+                self._announce(computation_model_failed(model), alert=True)
+        ended = newly_ended(self.reader.executions(model.id, None, TRAINING_ACTION), through)
+        # What an earlier run announced is listed again within the skew: the ledger says so, before any call.
+        todo = [e for e in ended if not ledger.read(self.settings.ledger_table_name, self._event_key(model, e)).sent()]
+        actions: dict[str | None, list[Action]] = {}
+        waiting: list[Execution] = []
+        for listed in todo[:EXECUTIONS_PER_RUN]:
             execution = self.reader.describe_execution(listed.id)  # the list leaves out why it failed
+            if execution.asset_id not in actions:
+                actions[execution.asset_id] = self.reader.training_actions(
+                    model, execution.asset_id, MAX_ACTIONS_DESCRIBED
+                )
             action = action_of(execution, actions[execution.asset_id])
             asset = self.reader.asset(execution.asset_id) if execution.asset_id else None
             event = execution_outcome(model, execution, asset, action)
-            alerted_by_trigger = execution.state == "COMPLETED" and (
-                evaluation_destination_in(action, self.settings.diagnostics_bucket) is not None
-            )
-            self._announce(event, alert=not alerted_by_trigger)
-        model_state.save_executions_announced_through(self.table, model.arn, self.now - ACTION_TO_EXECUTION_SKEW)
+            destination = evaluation_destination_in(action, self.settings.diagnostics_bucket)
+            if execution.state != "COMPLETED" or destination is None:
+                self._announce(event, alert=True)
+            elif s3.newest_diagnostics_file(destination.bucket, destination.key, written_after=execution.started_at):
+                self._announce(event, alert=False)  # the S3 trigger alerts the results, with their summary
+            elif self.now - (execution.ended_at or execution.started_at) < self.grace:
+                waiting.append(execution)  # the results may still be on their way: asked again next run
+                self.report.pending_evaluations += 1
+            else:  # no results after the grace period: the training's one alert says so
+                self._announce(event, alert=True, note=missing_results_note(destination, self.grace))
+        backlog = todo[EXECUTIONS_PER_RUN:]
+        held = [*waiting, *backlog[:1]]
+        if held:  # the next run goes on from the first execution this one left or waits for
+            self.report.backlog += [model.name] if backlog else []
+            first = min(held, key=lambda e: e.ended_at or e.started_at)
+            through = (first.ended_at or first.started_at) - timedelta(microseconds=1)
+        elif seen is None and self.announce_after is None:
+            through = self.now
+        else:
+            through = self.now - ACTION_TO_EXECUTION_SKEW
+        model_state.save_computation_model(self.table, model.arn, through, model.state)
 
-    def _announce(self, event: OutcomeEvent, *, alert: bool) -> None:
+    @staticmethod
+    def _event_key(model: ComputationModel, execution: Execution) -> str:
+        return event_key(stable_id(outcome_key(model.arn, None, outcome_of(execution), execution.id)))
+
+    def _announce(self, event: OutcomeEvent, *, alert: bool, note: str | None = None) -> None:
         """One alert (unless the S3 trigger sends it) and one EventBridge event, each once."""
         if alert:
-            self._count(send_once(self.settings, event.alert_key, outcome_alert(event)))
+            self._count(send_once(self.settings, event.alert_key, outcome_alert(event, note)))
         with claimed(self.settings, event_key(event.event_id)) as claim:
             if claim.already_done:
                 return

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from lookout_diagnostics.aws import s3
-from lookout_diagnostics.aws.sitewise import SiteWiseClient
+from lookout_diagnostics.aws.sitewise import SiteWiseClient, typed_refusals
 from lookout_diagnostics.domain.alert_keys import Outcome, outcome_key, workflow_key
 from lookout_diagnostics.domain.alerts import workflow_failure_alert
 from lookout_diagnostics.domain.sitewise import TRAINING_ACTION, execution_for, failure_reason
@@ -86,11 +86,13 @@ def start_sitewise_training(raw_input: object, execution_arn: str, settings: Set
 
 def check_sitewise_training(started: StartedSiteWiseTraining) -> SiteWiseTrainingStatus:
     reader = SiteWiseClient()
-    action = reader.action(started.ActionId)
-    listed = execution_for(action, reader.executions(started.ComputationModelId, started.AssetId, TRAINING_ACTION))
-    if listed is None:
-        return SiteWiseTrainingStatus(State="STARTING")
-    execution = reader.describe_execution(listed.id)
+    with typed_refusals():  # throttled for good: SiteWiseUnavailableError, which the state machine retries
+        action = reader.action(started.ActionId)
+        executions = reader.executions(started.ComputationModelId, started.AssetId, TRAINING_ACTION)
+        listed = execution_for(action, executions)
+        if listed is None:
+            return SiteWiseTrainingStatus(State="STARTING")
+        execution = reader.describe_execution(listed.id)
     state: Literal["RUNNING", "COMPLETED", "FAILED"] = (
         "COMPLETED" if execution.state == "COMPLETED" else "FAILED" if execution.state == "FAILED" else "RUNNING"
     )
