@@ -65,12 +65,15 @@ class Settings(SummaryThresholds, StackDefaults):
     # The poller's safety net: how long after a success its diagnostics alert may take before the poller
     # sends it itself (default three 5-minute polls).
     safety_net_grace_minutes: int = Field(default=15, ge=0, validation_alias="SAFETY_NET_GRACE_MINUTES")
-    # AWS IoT SiteWise's evaluation results are summarised too (the stack's EnableIoTSiteWise).
+    # The services the stack serves (its EnableLookoutForEquipment and EnableIoTSiteWise).
+    enable_lookout_for_equipment: bool = Field(default=True, validation_alias="ENABLE_LOOKOUT_FOR_EQUIPMENT")
     enable_iot_sitewise: bool = Field(default=True, validation_alias="ENABLE_IOT_SITEWISE")
 
     def serves(self, service: Service) -> bool:
-        """Whether this stack summarises and alerts the files of `service`."""
-        return service is not Service.IOT_SITEWISE or self.enable_iot_sitewise
+        """Whether this stack summarises, polls and alerts `service`."""
+        if service is Service.IOT_SITEWISE:
+            return self.enable_iot_sitewise
+        return self.enable_lookout_for_equipment
 
     @field_validator("state_table_name", "model_name_prefix", mode="before")
     @classmethod

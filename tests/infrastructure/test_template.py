@@ -1034,3 +1034,65 @@ def test_sitewise_may_write_its_evaluation_results_to_the_created_bucket_only_wh
     }
     assert all(s["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}} for s in to_sitewise)
     assert granted == to_sitewise
+
+
+# ------------------------------------------------------------------ each service on or off
+@pytest.mark.parametrize(
+    ("service_parameters", "served", "not_served"),
+    [
+        ({"EnableLookoutForEquipment": "false"}, "iotsitewise:", "lookoutequipment:"),
+        ({"EnableIoTSiteWise": "false"}, "lookoutequipment:", "iotsitewise:"),
+    ],
+    ids=["sitewise-only", "lookout-only"],
+)
+def test_a_service_turned_off_gets_no_permission_no_trigger_and_no_workflow(
+    template: dict[str, Any],
+    resources: dict[str, Any],
+    service_parameters: dict[str, str],
+    served: str,
+    not_served: str,
+) -> None:
+    # Given a stack deployed with one service turned off
+    stack = Stack(template, **service_parameters)
+    deployed = {name for name, r in resources.items() if "Condition" not in r or stack.condition(r["Condition"])}
+
+    # When every action its functions and state machines may take is collected
+    granted = {
+        action.lower()
+        for name in deployed
+        if resources[name]["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
+        for document in policy_documents(stack, resources, name)
+        for statement in document["Statement"]
+        for action in as_list(statement.get("Action", "*"))
+    }
+    pattern = stack.resolve(resources["DiagnosticsFunction"]["Properties"]["Events"]["DiagnosticsLanded"]["Properties"])
+
+    # Then nothing of the service that is off is granted, and the other's permissions are there
+    assert not [action for action in granted if action.startswith(not_served)]
+    assert [action for action in granted if action.startswith(served)]
+    # ... its workflow is not deployed (nor, for L4E, the role L4E assumes)
+    off_resources = (
+        {"TrainingStateMachine", START_TRAINING, "TrainingFinishedFunction", "TrainingFailedFunction", "LookoutRole"}
+        if not_served == "lookoutequipment:"
+        else {"SiteWiseTrainingStateMachine", SITEWISE_TRAINING}
+    )
+    assert not off_resources & deployed
+    # ... and the S3 trigger's rule does not fire for its files
+    suffixes = {option["suffix"] for option in pattern["Pattern"]["detail"]["object"]["key"]}
+    if not_served == "lookoutequipment:":
+        assert suffixes == {"evaluation_results.jsonl", "evaluation_results.jsonl.gz"}
+    else:
+        assert suffixes == {DIAGNOSTICS_FILE_NAME}
+
+
+def test_the_stack_refuses_to_serve_no_service_at_all(template: dict[str, Any]) -> None:
+    # Given the template's rules
+    (assertion,) = template["Rules"]["AtLeastOneService"]["Assertions"]
+
+    # When both services are turned off, or either is on
+    def holds(**parameters: str) -> bool:
+        return bool(Stack(template, **parameters).resolve(assertion["Assert"]))
+
+    # Then CloudFormation refuses only the first
+    assert not holds(EnableLookoutForEquipment="false", EnableIoTSiteWise="false")
+    assert holds(EnableLookoutForEquipment="false") and holds(EnableIoTSiteWise="false") and holds()

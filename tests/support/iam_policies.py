@@ -4,11 +4,12 @@ One resolver for the template's infrastructure tests (what a deployed stack woul
 parameters) and for the IAM emulation of the integration tests (tests/support/iam.py: each handler runs under
 a role holding exactly these policies).
 
-Ref / Fn::GetAtt / Fn::If / Fn::Sub / Fn::Equals / Fn::Not and conditions are resolved as CloudFormation
-would for some parameters. A resource the template creates has no physical name here unless one is
-given (``physical``, by logical id, or ``LogicalId.Attribute`` for Fn::GetAtt): by default a stand-in
-(``<LogicalId>``, ``arn:aws:test:REGION:ACCOUNT:LogicalId`` for ``.Arn``, CREATED_BUCKET for the bucket),
-which is what the template's own tests reason about; the emulation passes the names it created.
+Ref / Fn::GetAtt / Fn::If / Fn::Sub / Fn::Equals / Fn::Not / Fn::And / Fn::Or and conditions are
+resolved as CloudFormation would for some parameters. A resource the template creates has no physical
+name here unless one is given (``physical``, by logical id, or ``LogicalId.Attribute`` for Fn::GetAtt):
+by default a stand-in (``<LogicalId>``, ``arn:aws:test:REGION:ACCOUNT:LogicalId`` for ``.Arn``,
+CREATED_BUCKET for the bucket), which is what the template's own tests reason about; the emulation
+passes the names it created.
 
 Permissions are read from what the template writes: inline statements, the template's own managed
 policies (followed through `!Ref`) and SAM's LambdaInvokePolicy template. SAM adds
@@ -73,6 +74,10 @@ class Stack:
                 return str(left) == str(right)
             if key == "Fn::Not":
                 return not self.resolve(arg[0])
+            if key == "Fn::And":
+                return all(self.resolve(v) for v in arg)
+            if key == "Fn::Or":
+                return any(self.resolve(v) for v in arg)
             if key == "Fn::If":
                 name, when_true, when_false = arg
                 return self.resolve(when_true if self.condition(name) else when_false)

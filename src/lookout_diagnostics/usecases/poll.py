@@ -95,23 +95,25 @@ def poll(settings: Settings) -> PollReport:
     if not settings.state_table_name:
         raise PollerNotConfiguredError("STATE_TABLE_NAME is not set")
     now = time.time()
-    first_poll_at, is_first_poll = model_state.first_poll(settings.state_table_name, now)
-    if settings.alert_on_first_sighting:
-        announce_after: datetime | None = datetime.min.replace(tzinfo=UTC)
-    else:
-        announce_after = None if is_first_poll else first_poll_at
-    run = _Run(settings, settings.state_table_name, LookoutClient(), now, announce_after)
+    run = _Run(settings, settings.state_table_name, LookoutClient(), now)
     run.check_bucket()
-    for model in run.lookout.list_models(settings.model_name_prefix):
-        run.report.models_seen += 1
-        try:
-            run.model(model)
-        except ModelNotFoundError:
-            logger.info("Model deleted while it was polled", extra={"model_name": model.name})
-            run.report.vanished_models.append(model.name)
-        except Exception as error:  # one model's failure must not stop the others: counted and reported
-            logger.exception("Model poll failed", extra={"model_name": model.name})
-            run.report.errors.append(f"{model.name}: {type(error).__name__}: {error}")
+    if settings.enable_lookout_for_equipment:
+        # L4E's first poll is marked only while L4E is served: turned on later, it starts quiet too.
+        first_poll_at, is_first_poll = model_state.first_poll(settings.state_table_name, now)
+        if settings.alert_on_first_sighting:
+            run.announce_after = datetime.min.replace(tzinfo=UTC)
+        else:
+            run.announce_after = None if is_first_poll else first_poll_at
+        for model in run.lookout.list_models(settings.model_name_prefix):
+            run.report.models_seen += 1
+            try:
+                run.model(model)
+            except ModelNotFoundError:
+                logger.info("Model deleted while it was polled", extra={"model_name": model.name})
+                run.report.vanished_models.append(model.name)
+            except Exception as error:  # one model's failure must not stop the others: counted and reported
+                logger.exception("Model poll failed", extra={"model_name": model.name})
+                run.report.errors.append(f"{model.name}: {type(error).__name__}: {error}")
     if settings.enable_iot_sitewise:
         try:
             run.report.sitewise = poll_sitewise(settings, settings.state_table_name, now)
@@ -122,14 +124,13 @@ def poll(settings: Settings) -> PollReport:
 
 
 class _Run:
-    def __init__(
-        self, settings: Settings, table: str, lookout: LookoutClient, now: float, announce_after: datetime | None
-    ) -> None:
+    def __init__(self, settings: Settings, table: str, lookout: LookoutClient, now: float) -> None:
         self.settings = settings
         self.table = table
         self.lookout = lookout
         self.now = now
-        self.announce_after = announce_after
+        # None on L4E's very first poll (nothing announced); see first_sighting.
+        self.announce_after: datetime | None = None
         self.summaries_left = SAFETY_NET_SUMMARIES_PER_RUN
         self.report = PollReport()
 
