@@ -125,7 +125,12 @@ class _Run:
             destination = evaluation_destination_in(action, self.settings.diagnostics_bucket)
             if execution.state != "COMPLETED" or destination is None:
                 self._announce(event, alert=True)
-            elif s3.newest_diagnostics_file(destination.bucket, destination.key, written_after=execution.started_at):
+            elif s3.newest_diagnostics_file(
+                # S3 keeps whole seconds, and SiteWise's clock is not S3's: the skew allows for both
+                destination.bucket,
+                destination.key,
+                written_after=execution.started_at - ACTION_TO_EXECUTION_SKEW,
+            ):
                 self._announce(event, alert=False)  # the S3 trigger alerts the results, with their summary
             elif self.now - (execution.ended_at or execution.started_at) < self.grace:
                 waiting.append(execution)  # the results may still be on their way: asked again next run
