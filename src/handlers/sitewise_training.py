@@ -39,6 +39,7 @@ class StartStep(BaseModel):
 class CheckStep(BaseModel):
     step: Literal["check"]
     training: StartedSiteWiseTraining
+    status: SiteWiseTrainingStatus | None = None
 
 
 class FinishStep(BaseModel):
@@ -75,7 +76,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             logger.info("Training started", extra={"action_id": started.ActionId})
             return started.model_dump(mode="json")
         case CheckStep():
-            return check_sitewise_training(request.training).model_dump(mode="json")
+            return check_sitewise_training(request.training, request.status).model_dump(mode="json")
         case FinishStep():
             result = finish_sitewise_training(request.training, request.status, settings)
             metrics.add_metric(name="TrainingsSucceeded", unit=MetricUnit.Count, value=1)

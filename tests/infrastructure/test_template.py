@@ -1001,6 +1001,10 @@ def test_sitewise_steps_train_only_this_accounts_computation_models_and_assets(
         for action in ("ExecuteAction", "DescribeAction", "ListExecutions"):
             assert may(f"iotsitewise:{action}", resource), (action, resource)
     assert may("iotsitewise:DescribeComputationModel", f"{SITEWISE}:computation-model/1b4d2c0e")
+    # ... create a computation model on this account's asset models (a NewComputationModel in the input)
+    for action in ("CreateComputationModel", "DescribeAssetModel"):
+        assert may(f"iotsitewise:{action}", f"{SITEWISE}:asset-model/3d6f4e2a"), action
+        assert not may(f"iotsitewise:{action}", "arn:aws:iotsitewise:eu-west-1:210987654321:asset-model/x"), action
     assert not may("iotsitewise:ExecuteAction", "arn:aws:iotsitewise:us-east-1:123456789012:computation-model/x")
     assert not may("iotsitewise:ExecuteAction", "arn:aws:iotsitewise:eu-west-1:210987654321:asset/x")
     assert not may("iotsitewise:DeleteComputationModel", f"{SITEWISE}:computation-model/1b4d2c0e")

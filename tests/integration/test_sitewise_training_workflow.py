@@ -251,3 +251,68 @@ def test_a_check_throttled_beyond_the_sdks_retries_is_retried_by_the_workflow(
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert machine.retry_intervals, "the Retry on SiteWiseUnavailableError did not run"
     assert len(stack.received_alerts()) == 1
+
+
+def test_a_computation_model_the_workflow_creates_is_trained_once_active(
+    machine: EmulatedStateMachine, sitewise: FakeSiteWise, stack: EmulatedStack
+) -> None:
+    # Given an asset model and asset, and no computation model yet; SiteWise takes two checks to create it
+    pumps = sitewise.add_asset_model("pump", [*PROPERTIES, "Anomaly result"], data_types={"Anomaly result": "STRING"})
+    asset = sitewise.add_asset("Pump 7", pumps)
+    sitewise.creation_polls = 2
+    sitewise.plan_executions(None, running_polls=1, on_complete=write_evaluation(asset))
+    new_model = {
+        "Name": "pump-anomalies",
+        "AssetModelId": pumps.id,
+        "InputProperties": PROPERTIES,
+        "ResultProperty": "Anomaly result",
+    }
+    execution_input = {k: v for k, v in SAMPLE.items() if k != "ComputationModelId"}
+
+    # When the console input names the model to create instead of an existing one
+    result = run(machine, execution_input | {"AssetId": asset.id, "NewComputationModel": new_model})
+
+    # Then the model is created bound to those properties, trained once ACTIVE, and the training alerted once
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    model = sitewise.computation_model("pump-anomalies")
+    assert (model.state, model.input_properties, model.result_property) == ("ACTIVE", PROPERTIES, "Anomaly result")
+    assert len(sitewise.actions) == 1
+    [alert] = stack.received_alerts()
+    assert alert.subject.startswith(("[WARNING] pump-anomalies on Pump 7: ", "[CRITICAL] pump-anomalies on Pump 7: "))
+    assert result.output["EvaluationObject"].startswith(f"s3://{stack.bucket}/sitewise/pump-anomalies/train-1/")
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"ComputationModelId": None}, "give ComputationModelId, or NewComputationModel to create one, not both"),
+        (
+            {
+                "NewComputationModel": {
+                    "Name": "x",
+                    "AssetModelId": "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+                    "InputProperties": ["Outlet flow"],
+                    "ResultProperty": "r",
+                }
+            },
+            "give ComputationModelId, or NewComputationModel to create one, not both",
+        ),
+    ],
+    ids=["neither", "both"],
+)
+def test_the_model_is_named_one_way_or_the_other(
+    machine: EmulatedStateMachine,
+    stack: EmulatedStack,
+    pump: tuple[FakeComputationModel, FakeAsset],
+    changes: dict[str, Any],
+    problem: str,
+) -> None:
+    # Given an input naming neither a computation model nor one to create, or both
+    execution_input = {k: v for k, v in console_input(pump, **changes).items() if v is not None}
+
+    # When the workflow runs
+    result = run(machine, execution_input)
+
+    # Then it is refused as InvalidInput saying so
+    assert (result.status, result.error) == ("FAILED", "InvalidInput")
+    assert problem in (result.cause or "")

@@ -176,6 +176,7 @@ class FakeComputationModel:
     action_definitions: list[FakeActionDefinition]
     version: str = "1"
     description: str | None = None
+    create_request: dict[str, Any] | None = None  # what CreateComputationModel was asked, for a retry
 
     def definition(self, action_type: str) -> FakeActionDefinition:
         for definition in self.action_definitions:
@@ -310,7 +311,12 @@ class FakeSiteWise(FakeService):
         self._plans: dict[tuple[str | None, str | None], ExecutionPlan] = {}
         self._simulations: dict[str, _Simulation] = {}
         self._sequence = 0
+        # DescribeComputationModel answers that still say CREATING for a model CreateComputationModel made
+        # (inferred: creating takes a while; the documentation does not say how long).
+        self.creation_polls = 1
+        self._creating: dict[str, int] = {}
         self.handlers = {
+            "CreateComputationModel": self._create_computation_model,
             "DescribeAssetModel": self._describe_asset_model,
             "DescribeAsset": self._describe_asset,
             "ListComputationModels": self._list_computation_models,
@@ -589,8 +595,67 @@ class FakeSiteWise(FakeService):
         page, token = self.page("ListComputationModels", summaries, params, token="nextToken", size="maxResults")
         return present({"computationModelSummaries": page, "nextToken": token})
 
+    def _create_computation_model(self, params: dict[str, Any]) -> dict[str, Any]:
+        """An anomaly-detection model bound to one asset model's properties (the only form simulated). The
+        same request again (a retry with its clientToken) answers the same model; another request under an
+        existing name is ResourceAlreadyExistsException."""
+        name = params["computationModelName"]
+        existing = self._computation_models.get(name)
+        if existing is not None:
+            if existing.create_request == params and params.get("clientToken"):
+                return self._created(existing)
+            raise ServiceError(
+                "ResourceAlreadyExistsException",
+                f"Computation model {name} already exists",
+                members={"resourceId": existing.id, "resourceArn": existing.arn},
+            )
+        configuration = params["computationModelConfiguration"].get("anomalyDetection")
+        if configuration is None:
+            raise NotImplementedError("the fake iotsitewise creates anomaly-detection computation models only")
+        variables = {key: value.removeprefix("${").removesuffix("}") for key, value in configuration.items()}
+        binding = params["computationModelDataBinding"]
+        try:
+            inputs = [item["assetModelProperty"] for item in binding[variables["inputProperties"]]["list"]]
+            result = binding[variables["resultProperty"]]["assetModelProperty"]
+        except (KeyError, TypeError) as error:
+            raise ServiceError("InvalidRequestException", f"Data binding does not bind {error}") from error
+        asset_models = {bound["assetModelId"] for bound in [*inputs, result]}
+        if len(asset_models) != 1:
+            raise ServiceError("InvalidRequestException", "Bind the properties of one asset model")
+        asset_model = _find(self._asset_models.values(), asset_models.pop(), "Asset model")
+        names = {prop.id: prop.name for prop in asset_model.properties}
+        unknown = [bound["propertyId"] for bound in [*inputs, result] if bound["propertyId"] not in names]
+        if unknown:
+            raise ServiceError(
+                "ResourceNotFoundException", f"Asset model {asset_model.id} has no property {unknown[0]}"
+            )
+        model = self.add_computation_model(
+            name,
+            asset_model=asset_model,
+            input_properties=[names[bound["propertyId"]] for bound in inputs],
+            result_property=names[result["propertyId"]],
+            state="CREATING",
+        )
+        model.create_request = params
+        self._creating[model.id] = self.creation_polls
+        return self._created(model)
+
+    @staticmethod
+    def _created(model: FakeComputationModel) -> dict[str, Any]:
+        return {
+            "computationModelId": model.id,
+            "computationModelArn": model.arn,
+            "computationModelStatus": {"state": model.state},
+        }
+
     def _describe_computation_model(self, params: dict[str, Any]) -> dict[str, Any]:
         model = _find(self._computation_models.values(), params["computationModelId"], "Computation model")
+        if model.id in self._creating:  # a model CreateComputationModel made becomes ACTIVE after a while
+            if self._creating[model.id] > 0:
+                self._creating[model.id] -= 1
+            else:
+                del self._creating[model.id]
+                model.state = "ACTIVE"
         if params.get("computationModelVersion", model.version) != model.version:
             raise ServiceError(
                 "ResourceNotFoundException",

@@ -415,6 +415,12 @@ def _iotsitewise(operation: str, params: Mapping[str, Any], region: str, account
         if params.get("resolveToResourceId"):
             needed.append(Requirement(action, arn("asset", str(params["resolveToResourceId"]))))
         return needed
+    if operation == "CreateComputationModel":
+        bindings = json.dumps(params.get("computationModelDataBinding", {}))
+        asset_models = sorted(set(re.findall(r'"assetModelId": "([0-9a-f-]{36})"', bindings)))
+        return [Requirement(action, arn("asset-model", asset_model)) for asset_model in asset_models] or [
+            Requirement(action, "*")
+        ]
     if operation == "ExecuteAction":
         resource = params["targetResource"]
         needed = [

@@ -549,3 +549,45 @@ def test_the_typed_enums_are_the_service_models(literal: Any, shape: str) -> Non
     # When both are compared
     # Then they hold the same values
     assert set(typing.get_args(literal)) == set(service_model(SERVICE).shape_for(shape).enum)
+
+
+def test_a_created_computation_model_is_creating_then_active_and_a_retry_creates_nothing(
+    sitewise: FakeSiteWise,
+) -> None:
+    # Given an asset model, and a fake that takes one describe to create a model
+    pumps = sitewise.add_asset_model("pump", ["Flow", "Pressure", "Result"], data_types={"Result": "STRING"})
+    client = boto3.client("iotsitewise")
+
+    def bound(name: str) -> dict[str, Any]:
+        return {"assetModelProperty": {"assetModelId": pumps.id, "propertyId": pumps.property(name).id}}
+
+    request = {
+        "computationModelName": "pump-anomalies",
+        "computationModelConfiguration": {
+            "anomalyDetection": {"inputProperties": "${input_properties}", "resultProperty": "${result_property}"}
+        },
+        "computationModelDataBinding": {
+            "input_properties": {"list": [bound("Flow"), bound("Pressure")]},
+            "result_property": bound("Result"),
+        },
+        "clientToken": "7f1c2e3d-4b5f-4a6e-8c9d-0e1f2a3b4c5d",
+    }
+
+    # When it is created, created again with the same request, described twice, and created once more differently
+    created = client.create_computation_model(**request)
+    again = client.create_computation_model(**request)
+    states = [
+        client.describe_computation_model(computationModelId=created["computationModelId"])["computationModelStatus"][
+            "state"
+        ]
+        for _ in range(2)
+    ]
+    with pytest.raises(client.exceptions.ResourceAlreadyExistsException):
+        client.create_computation_model(**(request | {"clientToken": "8f1c2e3d-4b5f-4a6e-8c9d-0e1f2a3b4c5d"}))
+
+    # Then one model exists, CREATING then ACTIVE, bound to the properties asked for
+    assert created["computationModelStatus"]["state"] == "CREATING"
+    assert again["computationModelId"] == created["computationModelId"]
+    assert states == ["CREATING", "ACTIVE"]
+    model = sitewise.computation_model("pump-anomalies")
+    assert (model.input_properties, model.result_property) == (["Flow", "Pressure"], "Result")

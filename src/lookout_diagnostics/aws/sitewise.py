@@ -39,6 +39,7 @@ logger = Logger(child=True)
 _REQUEST_ERRORS: dict[str, type[SiteWiseRequestError]] = {
     "InvalidRequestException": SiteWiseRejectedRequestError,
     "ConflictingOperationException": SiteWiseRejectedRequestError,
+    "ResourceAlreadyExistsException": SiteWiseRejectedRequestError,
     "LimitExceededException": SiteWiseUnavailableError,
     "ResourceNotFoundException": ComputationModelNotFoundError,
     "AccessDeniedException": SiteWiseAccessDeniedError,
@@ -127,6 +128,44 @@ class SiteWiseClient:
                 clientToken=client_token,
             )
         return model, str(response["actionId"])
+
+    def create_computation_model(
+        self, name: str, asset_model_id: str, inputs: list[str], result: str, client_token: str
+    ) -> ComputationModel:
+        """CreateComputationModel of type anomaly detection, bound to an asset model's properties named
+        `inputs` and `result` (looked up with DescribeAssetModel). It is CREATING until SiteWise is done."""
+        with typed_refusals():
+            described = client("iotsitewise").describe_asset_model(assetModelId=asset_model_id)
+            ids = {p["name"]: p["id"] for p in described.get("assetModelProperties", [])}
+            missing = [prop for prop in [*inputs, result] if prop not in ids]
+            if missing:
+                raise SiteWiseRejectedRequestError(
+                    f"asset model {described.get('assetModelName', asset_model_id)} has no property {missing[0]!r}"
+                )
+
+            def bound(prop: str) -> dict[str, Any]:
+                return {"assetModelProperty": {"assetModelId": asset_model_id, "propertyId": ids[prop]}}
+
+            created = client("iotsitewise").create_computation_model(
+                computationModelName=name,
+                computationModelConfiguration={
+                    "anomalyDetection": {
+                        "inputProperties": "${input_properties}",
+                        "resultProperty": "${result_property}",
+                    }
+                },
+                computationModelDataBinding={
+                    "input_properties": {"list": [bound(prop) for prop in inputs]},
+                    "result_property": bound(result),
+                },
+                clientToken=client_token,
+            )
+        return ComputationModel(
+            id=created["computationModelId"],
+            arn=created["computationModelArn"],
+            name=name,
+            state=created["computationModelStatus"]["state"],
+        )
 
     def action(self, action_id: str) -> Action:
         return self._action(action_id)

@@ -27,12 +27,25 @@ SamplingRate = Literal["PT1S", "PT5S", "PT10S", "PT15S", "PT30S", "PT1M", "PT5M"
 Id = Annotated[str, Field(pattern=UUID_PATTERN)]
 
 
+class ComputationModelToCreate(BaseModel):
+    """A computation model for the workflow to create: the asset model's properties to bind, by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
+
+    Name: Annotated[str, Field(min_length=1, max_length=256)]
+    AssetModelId: Id
+    InputProperties: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    ResultProperty: Annotated[str, Field(min_length=1)]
+
+
 class SiteWiseTrainingInput(BaseModel):
-    """The console input of the SiteWise training workflow (events/sitewise-training-input.json)."""
+    """The console input of the SiteWise training workflow (events/sitewise-training-input.json): an existing
+    computation model (ComputationModelId), or one to create (NewComputationModel); the asset to train on."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")  # the pattern looks ahead
 
-    ComputationModelId: Id
+    ComputationModelId: Id | None = None
+    NewComputationModel: ComputationModelToCreate | None = None
     AssetId: Id
     TrainingStartTime: datetime
     TrainingEndTime: datetime
@@ -45,6 +58,8 @@ class SiteWiseTrainingInput(BaseModel):
 
     @model_validator(mode="after")
     def _windows(self) -> SiteWiseTrainingInput:
+        if (self.ComputationModelId is None) == (self.NewComputationModel is None):
+            raise ValueError("give ComputationModelId, or NewComputationModel to create one, not both")
         start, end = _utc(self.TrainingStartTime), _utc(self.TrainingEndTime)
         if start >= end:
             raise ValueError("TrainingStartTime must be before TrainingEndTime")
@@ -73,10 +88,12 @@ class SiteWiseTrainingInput(BaseModel):
 class SiteWiseTrainingPlan(BaseModel):
     """What the start step sends to ExecuteAction, and what the workflow then waits with."""
 
-    ComputationModelId: str
+    ComputationModelId: str | None
+    NewComputationModel: ComputationModelToCreate | None
     AssetId: str
     ActionPayload: dict[str, Any]
     ClientToken: str
+    ModelClientToken: str
     EvaluationBucket: str
     EvaluationPrefix: str
     PollIntervalSeconds: int
@@ -98,7 +115,8 @@ def plan_sitewise_training(raw: object, execution_arn: str, defaults: StackDefau
     if not defaults.diagnostics_bucket:
         raise InvalidTrainingInputError("the stack has no diagnostics bucket (DIAGNOSTICS_BUCKET) to write to")
     execution_name = execution_arn.rsplit(":", 1)[-1]
-    prefix = f"sitewise/{given.ComputationModelId}/{execution_name}/"
+    model_part = given.ComputationModelId or (given.NewComputationModel.Name if given.NewComputationModel else "")
+    prefix = f"sitewise/{model_part}/{execution_name}/"
     evaluation_start, evaluation_end = given.evaluation_window()
     payload: dict[str, Any] = {
         "trainingMode": "TRAIN_MODEL",
@@ -116,9 +134,11 @@ def plan_sitewise_training(raw: object, execution_arn: str, defaults: StackDefau
         payload["labelInputConfiguration"] = given.LabelInputConfiguration
     return SiteWiseTrainingPlan(
         ComputationModelId=given.ComputationModelId,
+        NewComputationModel=given.NewComputationModel,
         AssetId=given.AssetId,
         ActionPayload=payload,
         ClientToken=str(uuid.uuid5(uuid.NAMESPACE_URL, execution_arn)),
+        ModelClientToken=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{execution_arn}#computation-model")),
         EvaluationBucket=defaults.diagnostics_bucket,
         EvaluationPrefix=prefix,
         PollIntervalSeconds=given.PollIntervalSeconds,

@@ -38,7 +38,10 @@ class StartedSiteWiseTraining(BaseModel):
     ComputationModelName: str
     ComputationModelArn: str
     AssetId: str
-    ActionId: str
+    # None while a computation model the workflow created is CREATING: the check step trains it once ACTIVE.
+    ActionId: str | None
+    ActionPayload: str
+    ClientToken: str
     EvaluationBucket: str
     EvaluationPrefix: str
     PollIntervalSeconds: int
@@ -49,6 +52,7 @@ class SiteWiseTrainingStatus(BaseModel):
     """The check step's result: STARTING until SiteWise lists the action's execution."""
 
     State: Literal["STARTING", "RUNNING", "COMPLETED", "FAILED"]
+    ActionId: str | None = None
     ExecutionId: str | None = None
     FailureReason: str | None = None
 
@@ -67,16 +71,28 @@ class SiteWiseTrainingResult(BaseModel):
 
 
 def start_sitewise_training(raw_input: object, execution_arn: str, settings: Settings) -> StartedSiteWiseTraining:
+    """Train the named computation model, or create the new one (trained by the check step once ACTIVE)."""
     plan = plan_sitewise_training(raw_input, execution_arn, settings)
-    model, action_id = SiteWiseClient().start_training(
-        plan.ComputationModelId, plan.AssetId, plan.payload_text, plan.ClientToken
-    )
+    reader = SiteWiseClient()
+    action_id: str | None = None
+    if plan.NewComputationModel is not None:
+        new = plan.NewComputationModel
+        model = reader.create_computation_model(
+            new.Name, new.AssetModelId, new.InputProperties, new.ResultProperty, plan.ModelClientToken
+        )
+    else:
+        assert plan.ComputationModelId is not None  # the input's validator asks for one or the other
+        model, action_id = reader.start_training(
+            plan.ComputationModelId, plan.AssetId, plan.payload_text, plan.ClientToken
+        )
     return StartedSiteWiseTraining(
         ComputationModelId=model.id,
         ComputationModelName=model.name,
         ComputationModelArn=model.arn,
         AssetId=plan.AssetId,
         ActionId=action_id,
+        ActionPayload=plan.payload_text,
+        ClientToken=plan.ClientToken,
         EvaluationBucket=plan.EvaluationBucket,
         EvaluationPrefix=plan.EvaluationPrefix,
         PollIntervalSeconds=plan.PollIntervalSeconds,
@@ -84,19 +100,33 @@ def start_sitewise_training(raw_input: object, execution_arn: str, settings: Set
     )
 
 
-def check_sitewise_training(started: StartedSiteWiseTraining) -> SiteWiseTrainingStatus:
+def check_sitewise_training(
+    started: StartedSiteWiseTraining, previous: SiteWiseTrainingStatus | None = None
+) -> SiteWiseTrainingStatus:
+    """The training's state; for a computation model the workflow created, the training starts here once the
+    model is ACTIVE (a FAILED model is ComputationModelNotFoundError)."""
     reader = SiteWiseClient()
+    action_id = started.ActionId or (previous.ActionId if previous else None)
     with typed_refusals():  # throttled for good: SiteWiseUnavailableError, which the state machine retries
-        action = reader.action(started.ActionId)
+        if action_id is None:
+            if reader.computation_model(started.ComputationModelId).state in ("CREATING", "UPDATING"):
+                return SiteWiseTrainingStatus(State="STARTING")
+            _, action_id = reader.start_training(
+                started.ComputationModelId, started.AssetId, started.ActionPayload, started.ClientToken
+            )
+            return SiteWiseTrainingStatus(State="STARTING", ActionId=action_id)
+        action = reader.action(action_id)
         executions = reader.executions(started.ComputationModelId, started.AssetId, TRAINING_ACTION)
         listed = execution_for(action, executions)
         if listed is None:
-            return SiteWiseTrainingStatus(State="STARTING")
+            return SiteWiseTrainingStatus(State="STARTING", ActionId=action_id)
         execution = reader.describe_execution(listed.id)
     state: Literal["RUNNING", "COMPLETED", "FAILED"] = (
         "COMPLETED" if execution.state == "COMPLETED" else "FAILED" if execution.state == "FAILED" else "RUNNING"
     )
-    return SiteWiseTrainingStatus(State=state, ExecutionId=execution.id, FailureReason=failure_reason(execution))
+    return SiteWiseTrainingStatus(
+        State=state, ActionId=action_id, ExecutionId=execution.id, FailureReason=failure_reason(execution)
+    )
 
 
 def finish_sitewise_training(
