@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.support.fake_sitewise import FakeAsset, FakeComputationModel, FakeExecution, FakeSiteWise
+from tests.support.fake_sitewise import (
+    INFERENCE_ACTION,
+    TRAINING_ACTION,
+    FakeAsset,
+    FakeComputationModel,
+    FakeExecution,
+    FakeSiteWise,
+)
 from tests.support.iam import current_runtime
 from tests.support.sitewise_files import evaluation_key, put_evaluation_results
 from tests.support.stack import EmulatedStack, announcement
@@ -316,3 +323,28 @@ def test_the_model_is_named_one_way_or_the_other(
     # Then it is refused as InvalidInput saying so
     assert (result.status, result.error) == ("FAILED", "InvalidInput")
     assert problem in (result.cause or "")
+
+
+def test_inference_starts_after_the_training_when_the_input_asks(
+    machine: EmulatedStateMachine,
+    sitewise: FakeSiteWise,
+    stack: EmulatedStack,
+    pump: tuple[FakeComputationModel, FakeAsset],
+) -> None:
+    # Given a training that completes with its results
+    _, asset = pump
+    sitewise.plan_executions(
+        "pump-anomalies", action_type=TRAINING_ACTION, running_polls=1, on_complete=write_evaluation(asset)
+    )
+
+    # When the input asks for inference every 10 minutes afterwards
+    result = run(machine, console_input(pump, StartInference=True, DataUploadFrequency="PT10M"))
+
+    # Then the model's inference action was started once on the asset, after the training, and the output says so
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    training, inference = sitewise.actions
+    assert (training.definition.action_type, inference.definition.action_type) == (TRAINING_ACTION, INFERENCE_ACTION)
+    assert json.loads(inference.payload) == {"inferenceMode": "START", "dataUploadFrequency": "PT10M"}
+    assert inference.asset is not None and inference.asset.id == asset.id
+    assert result.output["InferenceActionId"] == inference.id
+    assert len(stack.received_alerts()) == 1

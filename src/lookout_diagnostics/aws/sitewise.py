@@ -167,6 +167,21 @@ class SiteWiseClient:
             state=created["computationModelStatus"]["state"],
         )
 
+    def start_inference(self, model_id: str, asset_id: str, payload: str, client_token: str) -> str:
+        """ExecuteAction with the model's inference action definition (inferenceMode START); the action id."""
+        with typed_refusals():
+            model = self.computation_model(model_id)
+            if model.inference_definition_id is None:
+                raise ComputationModelNotFoundError(f"computation model {model.name} has no inference action")
+            response = client("iotsitewise").execute_action(
+                targetResource={"computationModelId": model_id},
+                resolveTo={"assetId": asset_id},
+                actionDefinitionId=model.inference_definition_id,
+                actionPayload={"stringValue": payload},
+                clientToken=client_token,
+            )
+        return str(response["actionId"])
+
     def action(self, action_id: str) -> Action:
         return self._action(action_id)
 

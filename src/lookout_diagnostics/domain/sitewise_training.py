@@ -25,6 +25,26 @@ EVALUATION_DAYS = 30
 # SiteWise's documented sampling rates (targetSamplingRate).
 SamplingRate = Literal["PT1S", "PT5S", "PT10S", "PT15S", "PT30S", "PT1M", "PT5M", "PT10M", "PT15M", "PT30M", "PT1H"]
 Id = Annotated[str, Field(pattern=UUID_PATTERN)]
+# SiteWise's documented inference data upload frequencies (dataUploadFrequency).
+UploadFrequency = Literal[
+    "PT5M",
+    "PT10M",
+    "PT15M",
+    "PT30M",
+    "PT1H",
+    "PT2H",
+    "PT3H",
+    "PT4H",
+    "PT5H",
+    "PT6H",
+    "PT7H",
+    "PT8H",
+    "PT9H",
+    "PT10H",
+    "PT11H",
+    "PT12H",
+    "PT1D",
+]
 
 
 class ComputationModelToCreate(BaseModel):
@@ -55,6 +75,9 @@ class SiteWiseTrainingInput(BaseModel):
     LabelInputConfiguration: dict[str, Any] | None = None
     PollIntervalSeconds: int = Field(default=300, ge=60, le=3600)
     MaxWaitSeconds: int = Field(default=86_400, ge=300, le=7 * 86_400)
+    # After a successful training, start inference on the asset (inferenceMode START) every DataUploadFrequency.
+    StartInference: bool = False
+    DataUploadFrequency: UploadFrequency = "PT5M"
 
     @model_validator(mode="after")
     def _windows(self) -> SiteWiseTrainingInput:
@@ -98,6 +121,8 @@ class SiteWiseTrainingPlan(BaseModel):
     EvaluationPrefix: str
     PollIntervalSeconds: int
     MaxPolls: int
+    InferencePayload: str | None = None  # the inference ExecuteAction's payload, when the input asks for it
+    InferenceClientToken: str
 
     @property
     def payload_text(self) -> str:
@@ -139,6 +164,14 @@ def plan_sitewise_training(raw: object, execution_arn: str, defaults: StackDefau
         ActionPayload=payload,
         ClientToken=str(uuid.uuid5(uuid.NAMESPACE_URL, execution_arn)),
         ModelClientToken=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{execution_arn}#computation-model")),
+        InferencePayload=(
+            json.dumps(
+                {"inferenceMode": "START", "dataUploadFrequency": given.DataUploadFrequency}, separators=(",", ":")
+            )
+            if given.StartInference
+            else None
+        ),
+        InferenceClientToken=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{execution_arn}#inference")),
         EvaluationBucket=defaults.diagnostics_bucket,
         EvaluationPrefix=prefix,
         PollIntervalSeconds=given.PollIntervalSeconds,

@@ -42,6 +42,8 @@ class StartedSiteWiseTraining(BaseModel):
     ActionId: str | None
     ActionPayload: str
     ClientToken: str
+    InferencePayload: str | None = None
+    InferenceClientToken: str = ""
     EvaluationBucket: str
     EvaluationPrefix: str
     PollIntervalSeconds: int
@@ -68,6 +70,8 @@ class SiteWiseTrainingResult(BaseModel):
     SummaryObject: str | None
     Summary: Headline | None
     Alert: Literal["ALERTED", "DUPLICATE"]
+    # The inference action started after the training, when the input asked for it.
+    InferenceActionId: str | None = None
 
 
 def start_sitewise_training(raw_input: object, execution_arn: str, settings: Settings) -> StartedSiteWiseTraining:
@@ -93,6 +97,8 @@ def start_sitewise_training(raw_input: object, execution_arn: str, settings: Set
         ActionId=action_id,
         ActionPayload=plan.payload_text,
         ClientToken=plan.ClientToken,
+        InferencePayload=plan.InferencePayload,
+        InferenceClientToken=plan.InferenceClientToken,
         EvaluationBucket=plan.EvaluationBucket,
         EvaluationPrefix=plan.EvaluationPrefix,
         PollIntervalSeconds=plan.PollIntervalSeconds,
@@ -134,6 +140,15 @@ def finish_sitewise_training(
 ) -> SiteWiseTrainingResult:
     """The completed training's evaluation results, summarised and alerted once; DiagnosticsNotReadyError
     while SiteWise has not written them (the state machine retries, bounded)."""
+    # First, so that waiting for the results (retried) or another path's alert does not hold it up; the
+    # client token makes a retried start start nothing more.
+    inference = (
+        SiteWiseClient().start_inference(
+            started.ComputationModelId, started.AssetId, started.InferencePayload, started.InferenceClientToken
+        )
+        if started.InferencePayload
+        else None
+    )
     location = s3.newest_diagnostics_file(started.EvaluationBucket, started.EvaluationPrefix)
     if location is None:
         raise DiagnosticsNotReadyError(
@@ -151,6 +166,7 @@ def finish_sitewise_training(
         SummaryObject=summary_location.uri if summary is not None else None,
         Summary=headline(summary) if summary else None,
         Alert="DUPLICATE" if result.status == "DUPLICATE" else "ALERTED",
+        InferenceActionId=inference,
     )
 
 
