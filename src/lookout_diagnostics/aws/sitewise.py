@@ -120,14 +120,8 @@ class SiteWiseClient:
                     f"computation model {model.name} is {model.state}"
                     + ("" if model.training_definition_id else " and has no anomaly-detection training action")
                 )
-            response = client("iotsitewise").execute_action(
-                targetResource={"computationModelId": model_id},
-                resolveTo={"assetId": asset_id},
-                actionDefinitionId=model.training_definition_id,
-                actionPayload={"stringValue": payload},
-                clientToken=client_token,
-            )
-        return model, str(response["actionId"])
+            action_id = _execute(model_id, asset_id, model.training_definition_id, payload, client_token)
+        return model, action_id
 
     def create_computation_model(
         self, name: str, asset_model_id: str, inputs: list[str], result: str, client_token: str
@@ -173,14 +167,7 @@ class SiteWiseClient:
             model = self.computation_model(model_id)
             if model.inference_definition_id is None:
                 raise ComputationModelNotFoundError(f"computation model {model.name} has no inference action")
-            response = client("iotsitewise").execute_action(
-                targetResource={"computationModelId": model_id},
-                resolveTo={"assetId": asset_id},
-                actionDefinitionId=model.inference_definition_id,
-                actionPayload={"stringValue": payload},
-                clientToken=client_token,
-            )
-        return str(response["actionId"])
+            return _execute(model_id, asset_id, model.inference_definition_id, payload, client_token)
 
     def action(self, action_id: str) -> Action:
         return self._action(action_id)
@@ -214,6 +201,18 @@ class SiteWiseClient:
             executed_at=described["executionTime"],
             payload=training_payload(described["actionPayload"]["stringValue"]),
         )
+
+
+def _execute(model_id: str, asset_id: str, definition_id: str, payload: str, client_token: str) -> str:
+    """ExecuteAction of one of a computation model's action definitions on an asset; the action id."""
+    response = client("iotsitewise").execute_action(
+        targetResource={"computationModelId": model_id},
+        resolveTo={"assetId": asset_id},
+        actionDefinitionId=definition_id,
+        actionPayload={"stringValue": payload},
+        clientToken=client_token,
+    )
+    return str(response["actionId"])
 
 
 @contextmanager
