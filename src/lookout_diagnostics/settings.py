@@ -7,8 +7,6 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lookout_diagnostics.domain.services import Service
-
 
 class SummaryThresholds(BaseModel):
     """How a summary is judged. Shared by the Lambda functions and the command line."""
@@ -69,9 +67,10 @@ class Settings(SummaryThresholds, StackDefaults):
     enable_lookout_for_equipment: bool = Field(default=True, validation_alias="ENABLE_LOOKOUT_FOR_EQUIPMENT")
     enable_iot_sitewise: bool = Field(default=True, validation_alias="ENABLE_IOT_SITEWISE")
 
-    def serves(self, service: Service) -> bool:
-        """Whether this stack summarises, polls and alerts `service`."""
-        if service is Service.IOT_SITEWISE:
+    def serves(self, service: str) -> bool:
+        """Whether this stack summarises, polls and alerts `service` (a domain.services.Service: its value is
+        compared, so that settings, the ground floor, imports nothing of the domain)."""
+        if service == "iot-sitewise":
             return self.enable_iot_sitewise
         return self.enable_lookout_for_equipment
 

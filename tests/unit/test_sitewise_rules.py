@@ -31,7 +31,7 @@ from lookout_diagnostics.domain.sitewise import (
 )
 from lookout_diagnostics.domain.summary import summarise_stream, with_readable_names
 from lookout_diagnostics.errors import InvalidLocationError
-from lookout_diagnostics.settings import SummaryThresholds
+from lookout_diagnostics.settings import Settings, SummaryThresholds
 from tests.support.template import ROOT
 
 BUCKET = "stack-diagnostics"
@@ -393,3 +393,23 @@ def test_an_execution_is_tied_only_to_a_console_training_taken_at_its_start() ->
     # Then only the recent TRAIN_MODEL action is its own; without it, none (a scheduled retraining)
     assert action_of(started, [old, recent, scheduler]) == recent
     assert action_of(started, [old, scheduler]) is None
+
+
+@pytest.mark.parametrize(
+    ("lookout", "sitewise"), [("true", "true"), ("true", "false"), ("false", "true")], ids=["both", "l4e", "sitewise"]
+)
+def test_settings_say_which_service_the_stack_serves(lookout: str, sitewise: str) -> None:
+    # Given a stack's switches
+    configured = Settings.model_validate(
+        {
+            "ALERT_TOPIC_ARN": "t",
+            "LEDGER_TABLE_NAME": "l",
+            "ENABLE_LOOKOUT_FOR_EQUIPMENT": lookout,
+            "ENABLE_IOT_SITEWISE": sitewise,
+        }
+    )
+
+    # When each service is asked about
+    # Then the answer is its switch
+    assert configured.serves(Service.LOOKOUT_FOR_EQUIPMENT) is (lookout == "true")
+    assert configured.serves(Service.IOT_SITEWISE) is (sitewise == "true")
