@@ -73,6 +73,10 @@ from botocore.utils import parse_timestamp
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+DEFAULT_REGION = "eu-west-1"
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
+
+
 @cache
 def service_model(service: str) -> ServiceModel:
     """A service's model in the installed botocore, the one the code under test uses."""
@@ -335,7 +339,12 @@ class FakeService:
 
     service: ClassVar[str]  # botocore's name of the service, e.g. "lookoutequipment"
 
-    def __init__(self, *, default_page_size: int = 50) -> None:
+    def __init__(
+        self, *, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID, default_page_size: int = 50
+    ) -> None:
+        # Where the fake's resources live (their ARNs): moto's defaults unless given.
+        self.region = region
+        self.account_id = account_id
         self.service_model = service_model(self.service)
         self.protocol = protocol_of(self.service_model)
         if self.protocol not in PROTOCOLS:

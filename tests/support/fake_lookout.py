@@ -29,7 +29,14 @@ from typing import Any, Literal
 
 import boto3
 
-from tests.support.botocore_fake import FakeService, ServiceError, from_wire_time, present
+from tests.support.botocore_fake import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_REGION,
+    FakeService,
+    ServiceError,
+    from_wire_time,
+    present,
+)
 
 SERVICE = "lookoutequipment"
 
@@ -47,8 +54,6 @@ AutoPromotionResult = Literal[
 ]
 RetrainingSchedulerStatus = Literal["PENDING", "RUNNING", "STOPPING", "STOPPED"]
 
-DEFAULT_REGION = "eu-west-1"
-DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_PAGE_SIZE = 50
 # Account quotas of the service (docs/service-facts.md): models per account, models training at once.
 MODEL_QUOTA = 15
@@ -206,9 +211,7 @@ class FakeLookout(FakeService):
         default_page_size: int = DEFAULT_PAGE_SIZE,
         require_datasets: bool = False,
     ) -> None:
-        super().__init__(default_page_size=default_page_size)
-        self.region = region
-        self.account_id = account_id
+        super().__init__(region=region, account_id=account_id, default_page_size=default_page_size)
         # CreateModel on a dataset not added with add_dataset is ResourceNotFoundException when set;
         # otherwise any DatasetName is taken as existing.
         self.require_datasets = require_datasets

@@ -73,7 +73,15 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import boto3
 
-from tests.support.botocore_fake import FakeService, ServiceError, present, python_regex, service_model
+from tests.support.botocore_fake import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_REGION,
+    FakeService,
+    ServiceError,
+    present,
+    python_regex,
+    service_model,
+)
 
 SERVICE = "iotsitewise"
 
@@ -88,8 +96,6 @@ TargetResourceType = Literal["ASSET", "COMPUTATION_MODEL"]
 ResolveToResourceType = Literal["ASSET"]
 ExecutionOutcome = Literal["COMPLETED", "FAILED"]
 
-DEFAULT_REGION = "eu-west-1"
-DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_PAGE_SIZE = 50
 TRAINING_ACTION = "AWS/ANOMALY_DETECTION_TRAINING"
 INFERENCE_ACTION = "AWS/ANOMALY_DETECTION_INFERENCE"
@@ -299,9 +305,7 @@ class FakeSiteWise(FakeService):
         account_id: str = DEFAULT_ACCOUNT_ID,
         default_page_size: int = DEFAULT_PAGE_SIZE,
     ) -> None:
-        super().__init__(default_page_size=default_page_size)
-        self.region = region
-        self.account_id = account_id
+        super().__init__(region=region, account_id=account_id, default_page_size=default_page_size)
         self._asset_models: dict[str, FakeAssetModel] = {}
         self._assets: dict[str, FakeAsset] = {}
         self._computation_models: dict[str, FakeComputationModel] = {}

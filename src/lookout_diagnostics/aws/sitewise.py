@@ -86,26 +86,17 @@ class SiteWiseClient:
         At most `limit` are described (one DescribeAction each): the first listed. ListActions gives no
         time and its order is not documented; if it is not newest first, an old training's file may go
         unclaimed when a model has more training actions than the bound (the alert still goes, saying so)."""
-        request: dict[str, Any] = {"targetResourceType": "COMPUTATION_MODEL", "targetResourceId": model.id}
-        if asset_id is not None:
-            request |= {"resolveToResourceType": "ASSET", "resolveToResourceId": asset_id}
         summaries = [
             summary
-            for summary in _pages("list_actions", "actionSummaries", request)
+            for summary in _pages("list_actions", "actionSummaries", _on_model(model.id, asset_id))
             if summary.get("actionDefinitionId") == model.training_definition_id
         ]
-        actions = [self._action(str(summary["actionId"])) for summary in summaries[:limit]]
+        actions = [self.action(str(summary["actionId"])) for summary in summaries[:limit]]
         return sorted(actions, key=lambda action: action.executed_at, reverse=True)
 
     def executions(self, model_id: str, asset_id: str | None, action_type: str) -> list[Execution]:
         """A model's executions of one action type (on one asset, if given), as ListExecutions reports them."""
-        request: dict[str, Any] = {
-            "targetResourceType": "COMPUTATION_MODEL",
-            "targetResourceId": model_id,
-            "actionType": action_type,
-        }
-        if asset_id is not None:
-            request |= {"resolveToResourceType": "ASSET", "resolveToResourceId": asset_id}
+        request = _on_model(model_id, asset_id) | {"actionType": action_type}
         return [execution(item) for item in _pages("list_executions", "executionSummaries", request)]
 
     def start_training(
@@ -169,9 +160,6 @@ class SiteWiseClient:
                 raise ComputationModelNotFoundError(f"computation model {model.name} has no inference action")
             return _execute(model_id, asset_id, model.inference_definition_id, payload, client_token)
 
-    def action(self, action_id: str) -> Action:
-        return self._action(action_id)
-
     def describe_execution(self, execution_id: str) -> Execution:
         return execution(client("iotsitewise").describe_execution(executionId=execution_id))
 
@@ -191,7 +179,7 @@ class SiteWiseClient:
             self._assets[asset_id] = Asset(id=asset_id, name=described["assetName"], properties=properties)
         return self._assets[asset_id]
 
-    def _action(self, action_id: str) -> Action:
+    def action(self, action_id: str) -> Action:
         described = client("iotsitewise").describe_action(actionId=action_id)
         return Action(
             id=described["actionId"],
@@ -201,6 +189,14 @@ class SiteWiseClient:
             executed_at=described["executionTime"],
             payload=training_payload(described["actionPayload"]["stringValue"]),
         )
+
+
+def _on_model(model_id: str, asset_id: str | None) -> dict[str, Any]:
+    """ListActions' and ListExecutions' filter: a computation model's, on one asset if given."""
+    request: dict[str, Any] = {"targetResourceType": "COMPUTATION_MODEL", "targetResourceId": model_id}
+    if asset_id is not None:
+        request |= {"resolveToResourceType": "ASSET", "resolveToResourceId": asset_id}
+    return request
 
 
 def _execute(model_id: str, asset_id: str, definition_id: str, payload: str, client_token: str) -> str:

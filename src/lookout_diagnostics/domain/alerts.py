@@ -332,10 +332,28 @@ _SITEWISE_SAID = {Outcome.SUCCEEDED: "training completed", Outcome.FAILED: "trai
 
 
 def outcome_alert(event: OutcomeEvent, diagnostics_note: str | None = None) -> Alert:
-    """A model version reached a terminal outcome (seen by the poller or the training workflow)."""
-    if event.service is Service.IOT_SITEWISE:
-        return _sitewise_outcome_alert(event, diagnostics_note)
+    """A model version reached a terminal outcome (seen by the poller or the training workflow); for AWS IoT
+    SiteWise, a training execution ended, or a computation model failed."""
     event_type, severity, said = _OUTCOMES[event.outcome]
+    if event.service is Service.IOT_SITEWISE:
+        headline, lines, arn_line = _sitewise_outcome(event, _SITEWISE_SAID.get(event.outcome, said))
+    else:
+        headline, lines, arn_line = _lookout_outcome(event, said, severity)
+    if diagnostics_note:
+        lines += ["", diagnostics_note]
+    return _alert(
+        event_type,
+        severity,
+        event.model_name,
+        headline,
+        "\n".join([*lines, "", arn_line]),
+        outcome=event.model_dump(mode="json"),
+        note=diagnostics_note,
+    )
+
+
+def _lookout_outcome(event: OutcomeEvent, said: str, severity: str) -> tuple[str, list[str], str]:
+    """An L4E version's outcome: the subject's headline, the text's lines, its ARN line."""
     who = event.model_name + (f" v{event.model_version}" if event.model_version is not None else "")
     reason = event.failed_reason or event.auto_promotion_result_reason
     lines = [
@@ -357,25 +375,12 @@ def outcome_alert(event: OutcomeEvent, diagnostics_note: str | None = None) -> A
             f"{_figure(event.metrics.labeled_events_identified)}; predicted ranges "
             f"{_figure(event.metrics.predicted_ranges)}"
         )
-    if diagnostics_note:
-        lines += ["", diagnostics_note]
-    lines += ["", f"Model ARN: {event.model_arn}"]
     detail = f": {reason}" if reason and severity != "OK" else ""
-    return _alert(
-        event_type,
-        severity,
-        event.model_name,
-        f"{who}: {said}{detail}",
-        "\n".join(lines),
-        outcome=event.model_dump(mode="json"),
-        note=diagnostics_note,
-    )
+    return f"{who}: {said}{detail}", lines, f"Model ARN: {event.model_arn}"
 
 
-def _sitewise_outcome_alert(event: OutcomeEvent, note: str | None) -> Alert:
-    """A SiteWise training execution ended, or a computation model failed."""
-    event_type, severity, said = _OUTCOMES[event.outcome]
-    said = _SITEWISE_SAID.get(event.outcome, said)
+def _sitewise_outcome(event: OutcomeEvent, said: str) -> tuple[str, list[str], str]:
+    """A SiteWise execution's (or computation model's) outcome: the headline, the lines, the ARN line."""
     asset = event.asset_name or event.asset_id
     who = f"{event.model_name} on {asset}" if asset else event.model_name
     lines = [f"AWS IoT SiteWise: {who} {said}", "", f"Computation model: {event.model_name}"]
@@ -389,19 +394,8 @@ def _sitewise_outcome_alert(event: OutcomeEvent, note: str | None) -> Alert:
         lines.append(f"Reason:    {event.failed_reason}")
     if event.diagnostics_object:
         lines.append(f"Evaluation results: {event.diagnostics_object}")
-    if note:
-        lines += ["", note]
-    lines += ["", f"Computation model ARN: {event.model_arn}"]
     detail = f": {event.failed_reason}" if event.failed_reason else ""
-    return _alert(
-        event_type,
-        severity,
-        event.model_name,
-        f"{who}: {said}{detail}",
-        "\n".join(lines),
-        outcome=event.model_dump(mode="json"),
-        note=note,
-    )
+    return f"{who}: {said}{detail}", lines, f"Computation model ARN: {event.model_arn}"
 
 
 def diagnostics_not_configured_alert(model_name: str, model_arn: str) -> Alert:

@@ -6,7 +6,7 @@ what was seen before (stored by the poller), and names each terminal outcome onc
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
@@ -103,6 +103,14 @@ class SeenModel(BaseModel):
     # Successes whose diagnostics alert belongs to the S3 trigger, by version, until it is seen sent.
     pending: dict[int, PendingSuccess] = Field(default_factory=dict)
     revision: int = 0
+
+
+def announce_after(first_poll_at: datetime, is_first_poll: bool, alert_on_first_sighting: bool) -> datetime | None:
+    """What a model first seen is announced from: nothing on the (service's) very first poll (None: no alert
+    storm on deployment), what came after that first poll later, everything with AlertOnFirstSighting."""
+    if alert_on_first_sighting:
+        return datetime.min.replace(tzinfo=UTC)
+    return None if is_first_poll else first_poll_at
 
 
 def first_sighting(model: ModelSummary, versions: list[VersionSummary], announce_after: datetime | None) -> SeenModel:

@@ -88,6 +88,11 @@ class Action(BaseModel):
         prefix = destination.get("prefix")
         return S3Location(bucket=destination["bucketName"], key=prefix if isinstance(prefix, str) else "")
 
+    @property
+    def trains_model(self) -> bool:
+        """A console (or workflow) training, not the retraining scheduler's start or stop."""
+        return self.payload.get("trainingMode") == "TRAIN_MODEL"
+
 
 class Execution(BaseModel):
     """One execution, as ListExecutions and DescribeExecution report it."""
@@ -104,6 +109,16 @@ class Execution(BaseModel):
     ended_at: datetime | None = None
     details: dict[str, str] = {}
     result: dict[str, str] = {}
+
+    @property
+    def ended(self) -> datetime:
+        """When it ended; a terminal execution without an end time is taken to have ended when it started."""
+        return self.ended_at or self.started_at
+
+    @property
+    def version(self) -> int | None:
+        """The computation model's version it ran (targetResourceVersion), as a number."""
+        return int(self.model_version) if self.model_version.isdigit() else None
 
 
 class SiteWiseReader(Protocol):
@@ -171,7 +186,7 @@ def identify_evaluation(location: S3Location, reader: SiteWiseReader) -> Identif
         service=Service.IOT_SITEWISE,
         model_name=model.name,
         model_arn=model.arn,
-        model_version=int(execution.model_version) if execution and execution.model_version.isdigit() else None,
+        model_version=execution.version if execution else None,
         version_status=execution.state if execution else None,
         source_type="TRAINING",
         asset_id=resolved_asset,
@@ -237,7 +252,7 @@ def action_of(execution: Execution, actions: Iterable[Action]) -> Action | None:
         action
         for action in actions
         if abs(action.executed_at - execution.started_at) <= ACTION_TO_EXECUTION_SKEW
-        and action.payload.get("trainingMode") == "TRAIN_MODEL"
+        and action.trains_model
         and (execution.asset_id is None or action.asset_id in (None, execution.asset_id))
     ]
     return min(near, key=lambda action: abs(action.executed_at - execution.started_at), default=None)
@@ -262,6 +277,11 @@ def outcome_of(execution: Execution) -> Outcome:
     return Outcome.SUCCEEDED if execution.state == "COMPLETED" else Outcome.FAILED
 
 
+def execution_outcome_key(model_arn: str, execution: Execution) -> str:
+    """The once-only key of a terminal execution's outcome (its alert's; its event's id is the key's hash)."""
+    return outcome_key(model_arn, None, outcome_of(execution), execution.id)
+
+
 def execution_outcome(
     model: ComputationModel, execution: Execution, asset: Asset | None, action: Action | None
 ) -> OutcomeEvent:
@@ -272,16 +292,15 @@ def execution_outcome(
     """
     outcome = outcome_of(execution)
     succeeded = outcome is Outcome.SUCCEEDED
-    training = action is not None and action.payload.get("trainingMode") == "TRAIN_MODEL"
     destination = action.evaluation_destination if action else None
     return OutcomeEvent(
-        event_id=stable_id(outcome_key(model.arn, None, outcome, execution.id)),
+        event_id=stable_id(execution_outcome_key(model.arn, execution)),
         outcome=outcome,
         model_name=model.name,
         model_arn=model.arn,
-        model_version=int(execution.model_version) if execution.model_version.isdigit() else None,
+        model_version=execution.version,
         status=execution.state,
-        source_type="TRAINING" if training else "RETRAINING",
+        source_type="TRAINING" if action is not None and action.trains_model else "RETRAINING",
         failed_reason=None if succeeded else failure_reason(execution),
         diagnostics_object=destination.uri if destination and succeeded else None,
         service=Service.IOT_SITEWISE,
@@ -311,8 +330,9 @@ def newly_ended(executions: Iterable[Execution], ended_after: datetime) -> list[
     SiteWise records late is not passed over; the ledger drops what is listed twice). A terminal execution
     without an end time is taken to have ended when it started.
     """
-    ended = [e for e in executions if e.state in TERMINAL_STATES and (e.ended_at or e.started_at) > ended_after]
-    return sorted(ended, key=lambda e: e.ended_at or e.started_at)
+    return sorted(
+        (e for e in executions if e.state in TERMINAL_STATES and e.ended > ended_after), key=lambda e: e.ended
+    )
 
 
 def missing_results_note(destination: S3Location, grace: timedelta) -> str:

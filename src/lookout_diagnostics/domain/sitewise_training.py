@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lookout_diagnostics.domain.training import MAX_POLLS
+from lookout_diagnostics.domain.training import MAX_POLLS, input_problems, utc
 from lookout_diagnostics.errors import InvalidTrainingInputError
 from lookout_diagnostics.settings import StackDefaults
 
@@ -83,7 +83,7 @@ class SiteWiseTrainingInput(BaseModel):
     def _windows(self) -> SiteWiseTrainingInput:
         if (self.ComputationModelId is None) == (self.NewComputationModel is None):
             raise ValueError("give ComputationModelId, or NewComputationModel to create one, not both")
-        start, end = _utc(self.TrainingStartTime), _utc(self.TrainingEndTime)
+        start, end = utc(self.TrainingStartTime), utc(self.TrainingEndTime)
         if start >= end:
             raise ValueError("TrainingStartTime must be before TrainingEndTime")
         if self.MaxWaitSeconds // self.PollIntervalSeconds > MAX_POLLS:
@@ -94,7 +94,7 @@ class SiteWiseTrainingInput(BaseModel):
         if (self.EvaluationStartTime is None) != (self.EvaluationEndTime is None):
             raise ValueError("give both EvaluationStartTime and EvaluationEndTime, or neither")
         if self.EvaluationStartTime is not None and self.EvaluationEndTime is not None:
-            evaluation_start, evaluation_end = _utc(self.EvaluationStartTime), _utc(self.EvaluationEndTime)
+            evaluation_start, evaluation_end = utc(self.EvaluationStartTime), utc(self.EvaluationEndTime)
             if evaluation_start >= evaluation_end:
                 raise ValueError("EvaluationStartTime must be before EvaluationEndTime")
             if evaluation_start > end or evaluation_end < start:
@@ -103,8 +103,8 @@ class SiteWiseTrainingInput(BaseModel):
 
     def evaluation_window(self) -> tuple[datetime, datetime]:
         if self.EvaluationStartTime is not None and self.EvaluationEndTime is not None:
-            return _utc(self.EvaluationStartTime), _utc(self.EvaluationEndTime)
-        start, end = _utc(self.TrainingStartTime), _utc(self.TrainingEndTime)
+            return utc(self.EvaluationStartTime), utc(self.EvaluationEndTime)
+        start, end = utc(self.TrainingStartTime), utc(self.TrainingEndTime)
         return max(start, end - timedelta(days=EVALUATION_DAYS)), end
 
 
@@ -135,8 +135,7 @@ def plan_sitewise_training(raw: object, execution_arn: str, defaults: StackDefau
     try:
         given = SiteWiseTrainingInput.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in error.errors())
-        raise InvalidTrainingInputError(problems) from error
+        raise InvalidTrainingInputError(input_problems(error)) from error
     if not defaults.diagnostics_bucket:
         raise InvalidTrainingInputError("the stack has no diagnostics bucket (DIAGNOSTICS_BUCKET) to write to")
     execution_name = execution_arn.rsplit(":", 1)[-1]
@@ -145,8 +144,8 @@ def plan_sitewise_training(raw: object, execution_arn: str, defaults: StackDefau
     evaluation_start, evaluation_end = given.evaluation_window()
     payload: dict[str, Any] = {
         "trainingMode": "TRAIN_MODEL",
-        "exportDataStartTime": int(_utc(given.TrainingStartTime).timestamp()),
-        "exportDataEndTime": int(_utc(given.TrainingEndTime).timestamp()),
+        "exportDataStartTime": int(utc(given.TrainingStartTime).timestamp()),
+        "exportDataEndTime": int(utc(given.TrainingEndTime).timestamp()),
         "modelEvaluationConfiguration": {
             "dataStartTime": int(evaluation_start.timestamp()),
             "dataEndTime": int(evaluation_end.timestamp()),
@@ -177,8 +176,3 @@ def plan_sitewise_training(raw: object, execution_arn: str, defaults: StackDefau
         PollIntervalSeconds=given.PollIntervalSeconds,
         MaxPolls=max(1, given.MaxWaitSeconds // given.PollIntervalSeconds),
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    """A time without a zone is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

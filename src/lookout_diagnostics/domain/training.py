@@ -91,7 +91,7 @@ class TrainingInput(BaseModel):
         for name in ("TrainingData", "EvaluationData"):
             start = getattr(self, f"{name}StartTime")
             end = getattr(self, f"{name}EndTime")
-            if start is not None and end is not None and _utc(start) >= _utc(end):
+            if start is not None and end is not None and utc(start) >= utc(end):
                 raise ValueError(f"{name}StartTime must be before {name}EndTime")
         if self.MaxWaitSeconds // self.PollIntervalSeconds > MAX_POLLS:
             raise ValueError(
@@ -116,7 +116,7 @@ def plan_training(raw_input: Any, execution_name: str, settings: Settings) -> Tr
     try:
         given = TrainingInput.model_validate(raw_input)
     except ValidationError as error:
-        raise InvalidTrainingInputError(_problems(error)) from error
+        raise InvalidTrainingInputError(input_problems(error)) from error
     prefix = settings.model_name_prefix
     if prefix and not given.ModelName.startswith(prefix):
         # The status poller, which makes sure every success is alerted, polls only these models.
@@ -130,7 +130,7 @@ def plan_training(raw_input: Any, execution_name: str, settings: Settings) -> Tr
     for name in ("TrainingDataStartTime", "TrainingDataEndTime", "EvaluationDataStartTime", "EvaluationDataEndTime"):
         moment = getattr(given, name)
         if moment is not None:
-            request[name] = _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+            request[name] = utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
     # The execution's name is unique per state machine: a retried CreateModel cannot create a second model.
     request["ClientToken"] = execution_name
     if "RoleArn" not in request:
@@ -174,11 +174,13 @@ def _diagnostics_output(given: TrainingInput, settings: Settings) -> dict[str, A
     return output
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
+    """A time without a zone is UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _problems(error: ValidationError) -> str:
+def input_problems(error: ValidationError) -> str:
+    """Every problem of a console input, "where: what" each, as the failure's cause lists them."""
     parts = []
     for problem in error.errors():
         where = ".".join(str(part) for part in problem["loc"]) or "input"

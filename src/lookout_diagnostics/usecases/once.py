@@ -20,9 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from lookout_diagnostics.aws import ledger, sns
-from lookout_diagnostics.domain.alert_keys import stable_id
+from lookout_diagnostics.aws import eventbridge, ledger, sns
+from lookout_diagnostics.domain.alert_keys import event_key, stable_id
 from lookout_diagnostics.domain.alerts import Alert
+from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.settings import Settings
 
 Sent = Literal["ALERTED", "DUPLICATE"]
@@ -73,3 +74,17 @@ def send_once(settings: Settings, key: str, alert: Alert) -> Sent:
             return "DUPLICATE"
         send(settings, claim, alert)
     return "ALERTED"
+
+
+def put_once(settings: Settings, event: OutcomeEvent) -> bool:
+    """Put an outcome's EventBridge event unless it was put before (key `event#<event id>`); True if put now."""
+    with claimed(settings, event_key(event.event_id)) as claim:
+        if claim.already_done:
+            return False
+        claim.done(eventbridge.put_outcome(event, settings.event_bus_name))
+    return True
+
+
+def event_put(settings: Settings, event_id: str) -> bool:
+    """Whether the event of this id was put (read, not claimed: to skip work already done)."""
+    return ledger.read(settings.ledger_table_name, event_key(event_id)).sent()

@@ -21,15 +21,15 @@ others; it is counted and reported. A model deleted while the run looks at it is
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from lookout_diagnostics.aws import eventbridge, ledger, model_state, s3
+from lookout_diagnostics.aws import ledger, model_state, s3
 from lookout_diagnostics.aws.lookout import LookoutClient
-from lookout_diagnostics.domain.alert_keys import Outcome, coverage_key, diagnostics_location_key, event_key
+from lookout_diagnostics.domain.alert_keys import Outcome, coverage_key, diagnostics_location_key
 from lookout_diagnostics.domain.alerts import Alert, diagnostics_not_configured_alert, outcome_alert
 from lookout_diagnostics.domain.coverage import coverage_change
 from lookout_diagnostics.domain.identity import ModelSummary, ModelVersion
@@ -38,6 +38,7 @@ from lookout_diagnostics.domain.outcomes import (
     OutcomeEvent,
     PendingSuccess,
     SeenModel,
+    announce_after,
     first_sighting,
     needs_version_scan,
     not_before,
@@ -56,7 +57,7 @@ from lookout_diagnostics.errors import (
 )
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
-from lookout_diagnostics.usecases.once import Sent, claimed, send_once
+from lookout_diagnostics.usecases.once import Sent, put_once, send_once
 from lookout_diagnostics.usecases.poll_sitewise import SiteWiseReport, poll_sitewise
 
 logger = Logger(child=True)
@@ -100,10 +101,7 @@ def poll(settings: Settings) -> PollReport:
     if settings.enable_lookout_for_equipment:
         # L4E's first poll is marked only while L4E is served: turned on later, it starts quiet too.
         first_poll_at, is_first_poll = model_state.first_poll(settings.state_table_name, now)
-        if settings.alert_on_first_sighting:
-            run.announce_after = datetime.min.replace(tzinfo=UTC)
-        else:
-            run.announce_after = None if is_first_poll else first_poll_at
+        run.announce_after = announce_after(first_poll_at, is_first_poll, settings.alert_on_first_sighting)
         for model in run.lookout.list_models(settings.model_name_prefix):
             run.report.models_seen += 1
             try:
@@ -203,10 +201,7 @@ class _Run:
         else:
             note = report.note if report and event.outcome is Outcome.SUCCEEDED else None
             self._count(send_once(self.settings, event.alert_key, outcome_alert(event, note)))
-        with claimed(self.settings, event_key(event.event_id)) as claim:
-            if not claim.already_done:
-                claim.done(eventbridge.put_outcome(event, self.settings.event_bus_name))
-                self.report.events_put += 1
+        self.report.events_put += put_once(self.settings, event)
         logger.info("Outcome announced", extra={"model_name": event.model_name, "outcome": event.outcome})
         return seen
 

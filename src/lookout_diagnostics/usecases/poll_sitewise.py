@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
-from lookout_diagnostics.aws import eventbridge, ledger, model_state, s3
+from lookout_diagnostics.aws import model_state, s3
 from lookout_diagnostics.aws.sitewise import SiteWiseClient
-from lookout_diagnostics.domain.alert_keys import event_key, outcome_key, stable_id
+from lookout_diagnostics.domain.alert_keys import stable_id
 from lookout_diagnostics.domain.alerts import outcome_alert
-from lookout_diagnostics.domain.outcomes import OutcomeEvent
+from lookout_diagnostics.domain.outcomes import OutcomeEvent, announce_after
 from lookout_diagnostics.domain.sitewise import (
     ACTION_TO_EXECUTION_SKEW,
     MAX_ACTIONS_DESCRIBED,
@@ -35,12 +35,12 @@ from lookout_diagnostics.domain.sitewise import (
     computation_model_failed,
     evaluation_destination_in,
     execution_outcome,
+    execution_outcome_key,
     missing_results_note,
     newly_ended,
-    outcome_of,
 )
 from lookout_diagnostics.settings import Settings
-from lookout_diagnostics.usecases.once import Sent, claimed, send_once
+from lookout_diagnostics.usecases.once import Sent, event_put, put_once, send_once
 
 logger = Logger(child=True)
 
@@ -69,11 +69,8 @@ def poll_sitewise(settings: Settings, table: str, now: float) -> SiteWiseReport:
     remembers what already ended without a word; a computation model first seen later has what ended after
     that first poll announced; AlertOnFirstSighting announces everything once."""
     first_poll_at, is_first_poll = model_state.first_poll(table, now, model_state.SITEWISE_FIRST_POLL_KEY)
-    if settings.alert_on_first_sighting:
-        announce_after: datetime | None = datetime.min.replace(tzinfo=UTC)
-    else:
-        announce_after = None if is_first_poll else first_poll_at
-    run = _Run(settings, table, SiteWiseClient(), datetime.fromtimestamp(now, UTC), announce_after)
+    after = announce_after(first_poll_at, is_first_poll, settings.alert_on_first_sighting)
+    run = _Run(settings, table, SiteWiseClient(), datetime.fromtimestamp(now, UTC), after)
     for model in run.reader.computation_models():
         run.report.computation_models_seen += 1
         try:
@@ -110,7 +107,7 @@ class _Run:
                 self._announce(computation_model_failed(model), alert=True)
         ended = newly_ended(self.reader.executions(model.id, None, TRAINING_ACTION), through)
         # What an earlier run announced is listed again within the skew: the ledger says so, before any call.
-        todo = [e for e in ended if not ledger.read(self.settings.ledger_table_name, self._event_key(model, e)).sent()]
+        todo = [e for e in ended if not event_put(self.settings, stable_id(execution_outcome_key(model.arn, e)))]
         actions: dict[str | None, list[Action]] = {}
         waiting: list[Execution] = []
         for listed in todo[:EXECUTIONS_PER_RUN]:
@@ -132,7 +129,7 @@ class _Run:
                 written_after=execution.started_at - ACTION_TO_EXECUTION_SKEW,
             ):
                 self._announce(event, alert=False)  # the S3 trigger alerts the results, with their summary
-            elif self.now - (execution.ended_at or execution.started_at) < self.grace:
+            elif self.now - execution.ended < self.grace:
                 waiting.append(execution)  # the results may still be on their way: asked again next run
                 self.report.pending_evaluations += 1
             else:  # no results after the grace period: the training's one alert says so
@@ -141,26 +138,19 @@ class _Run:
         held = [*waiting, *backlog[:1]]
         if held:  # the next run goes on from the first execution this one left or waits for
             self.report.backlog += [model.name] if backlog else []
-            first = min(held, key=lambda e: e.ended_at or e.started_at)
-            through = (first.ended_at or first.started_at) - timedelta(microseconds=1)
+            through = min(e.ended for e in held) - timedelta(microseconds=1)
         elif seen is None and self.announce_after is None:
             through = self.now
         else:
             through = self.now - ACTION_TO_EXECUTION_SKEW
         model_state.save_computation_model(self.table, model.arn, through, model.state)
 
-    @staticmethod
-    def _event_key(model: ComputationModel, execution: Execution) -> str:
-        return event_key(stable_id(outcome_key(model.arn, None, outcome_of(execution), execution.id)))
-
     def _announce(self, event: OutcomeEvent, *, alert: bool, note: str | None = None) -> None:
         """One alert (unless the S3 trigger sends it) and one EventBridge event, each once."""
         if alert:
             self._count(send_once(self.settings, event.alert_key, outcome_alert(event, note)))
-        with claimed(self.settings, event_key(event.event_id)) as claim:
-            if claim.already_done:
-                return
-            claim.done(eventbridge.put_outcome(event, self.settings.event_bus_name))
+        if not put_once(self.settings, event):
+            return
         self.report.outcomes += 1
         self.report.events_put += 1
         logger.info(

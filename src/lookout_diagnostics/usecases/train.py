@@ -15,7 +15,7 @@ from lookout_diagnostics.domain.identity import (
     described_version,
     parse_model_metrics,
 )
-from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.locations import S3Location, StoredObject
 from lookout_diagnostics.domain.outcomes import success_report, training_failed, version_outcomes, written_for
 from lookout_diagnostics.domain.summary import DiagnosticsSummary
 from lookout_diagnostics.domain.training import (
@@ -101,10 +101,10 @@ def finish_training(described: DescribedModelVersion, settings: Settings) -> Tra
         event for event in version_outcomes(version, described.ModelArn) if event.outcome is Outcome.SUCCEEDED
     ]
     report = success_report(version, settings.diagnostics_bucket)
-    diagnostics_uri = summary_uri = None
-    summary: DiagnosticsSummary | None = None
+    diagnostics_uri = None
     if report.diagnostics is None:
-        status = send_once(settings, succeeded.alert_key, outcome_alert(succeeded, report.note))
+        sent = send_once(settings, succeeded.alert_key, outcome_alert(succeeded, report.note))
+        alerted = AlertedFile(SummaryObject=None, Summary=None, Alert=sent)
     else:
         try:
             stored = s3.head(report.diagnostics)
@@ -112,12 +112,8 @@ def finish_training(described: DescribedModelVersion, settings: Settings) -> Tra
             raise DiagnosticsNotReadyError(f"{report.diagnostics.uri} is not in S3 yet") from error
         if not written_for(stored, version.created_at):
             raise DiagnosticsNotReadyError(f"{stored.location.uri} was stored before version {version.version}")
-        result = alert_diagnostics(stored, settings)
         diagnostics_uri = stored.location.uri
-        summary_location = stored.location.summary_location()
-        summary = result.summary or stored_summary(summary_location)
-        summary_uri = summary_location.uri if summary is not None else None
-        status = "DUPLICATE" if result.status == "DUPLICATE" else "ALERTED"
+        alerted = alert_trained_file(stored, settings)
     return TrainingResult(
         ModelName=version.model_name,
         ModelArn=described.ModelArn,
@@ -126,9 +122,30 @@ def finish_training(described: DescribedModelVersion, settings: Settings) -> Tra
         ModelQuality=version.model_quality,
         Metrics=parse_model_metrics(version.model_metrics),
         DiagnosticsObject=diagnostics_uri,
-        SummaryObject=summary_uri,
-        Summary=headline(summary) if summary else None,
-        Alert=status,
+        SummaryObject=alerted.SummaryObject,
+        Summary=alerted.Summary,
+        Alert=alerted.Alert,
+    )
+
+
+class AlertedFile(BaseModel):
+    """How a trained model's diagnostics file was alerted, as a workflow's output shows it."""
+
+    SummaryObject: str | None
+    Summary: Headline | None
+    Alert: Literal["ALERTED", "DUPLICATE"]
+
+
+def alert_trained_file(stored: StoredObject, settings: Settings) -> AlertedFile:
+    """The file alerted once, through the gate the S3 trigger shares (any service's workflow), with its summary:
+    this path's, or the one another path wrote beside the file."""
+    result = alert_diagnostics(stored, settings)
+    summary_location = stored.location.summary_location()
+    summary = result.summary or _stored_summary(summary_location)
+    return AlertedFile(
+        SummaryObject=summary_location.uri if summary is not None else None,
+        Summary=_headline(summary) if summary else None,
+        Alert="DUPLICATE" if result.status == "DUPLICATE" else "ALERTED",
     )
 
 
@@ -154,13 +171,13 @@ def report_failure(
     return failure
 
 
-def stored_summary(location: S3Location) -> DiagnosticsSummary | None:
+def _stored_summary(location: S3Location) -> DiagnosticsSummary | None:
     """When another path alerted first, its summary lies beside the file."""
     text = s3.read_json(location)
     return DiagnosticsSummary.model_validate_json(text) if text else None
 
 
-def headline(summary: DiagnosticsSummary) -> Headline:
+def _headline(summary: DiagnosticsSummary) -> Headline:
     return Headline(
         severity=summary.severity.value,
         rows=summary.rows,

@@ -22,13 +22,11 @@ from lookout_diagnostics.domain.alert_keys import Outcome, outcome_key, workflow
 from lookout_diagnostics.domain.alerts import workflow_failure_alert
 from lookout_diagnostics.domain.sitewise import TRAINING_ACTION, execution_for, failure_reason
 from lookout_diagnostics.domain.sitewise_training import plan_sitewise_training
-from lookout_diagnostics.domain.summary import DiagnosticsSummary
 from lookout_diagnostics.domain.training import Failure, Lenient, WorkflowFailure, describe_failure
 from lookout_diagnostics.errors import DiagnosticsNotReadyError
 from lookout_diagnostics.settings import Settings
-from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
 from lookout_diagnostics.usecases.once import send_once
-from lookout_diagnostics.usecases.train import Headline, headline, stored_summary
+from lookout_diagnostics.usecases.train import Headline, alert_trained_file
 
 
 class StartedSiteWiseTraining(BaseModel):
@@ -154,18 +152,16 @@ def finish_sitewise_training(
         raise DiagnosticsNotReadyError(
             f"no evaluation results under s3://{started.EvaluationBucket}/{started.EvaluationPrefix} yet"
         )
-    result = alert_diagnostics(s3.head(location), settings)
-    summary_location = location.summary_location()
-    summary: DiagnosticsSummary | None = result.summary or stored_summary(summary_location)
+    alerted = alert_trained_file(s3.head(location), settings)
     return SiteWiseTrainingResult(
         ComputationModelName=started.ComputationModelName,
         AssetId=started.AssetId,
         ExecutionId=status.ExecutionId or "",
         Status=status.State,
         EvaluationObject=location.uri,
-        SummaryObject=summary_location.uri if summary is not None else None,
-        Summary=headline(summary) if summary else None,
-        Alert="DUPLICATE" if result.status == "DUPLICATE" else "ALERTED",
+        SummaryObject=alerted.SummaryObject,
+        Summary=alerted.Summary,
+        Alert=alerted.Alert,
         InferenceActionId=inference,
     )
 
