@@ -12,8 +12,7 @@ import gzip
 import io
 import json
 import tracemalloc
-import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,42 +21,10 @@ from lookout_diagnostics.domain.summary import MAX_LINE_BYTES, MAX_SENSORS, Diag
 from lookout_diagnostics.domain.training import plan_training
 from lookout_diagnostics.errors import DiagnosticsFileError, InvalidTrainingInputError
 from lookout_diagnostics.settings import Settings, SummaryThresholds
+from tests.support.streams import Generated, gzipped
 
 THRESHOLDS = SummaryThresholds()
 NORMAL = b'{"timestamp":"2021-03-11T22:24:00.000000","prediction":0,"anomaly_score":0.1}'
-
-
-class Generated(io.RawIOBase):
-    """A stream whose bytes are produced as they are read: a file of any size in little memory."""
-
-    def __init__(self, pieces: Iterable[bytes]) -> None:
-        super().__init__()
-        self._pieces = iter(pieces)
-        self._buffer = b""
-        self.produced = 0
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            piece = next(self._pieces, b"")
-            if not piece:
-                break
-            self._buffer += piece
-        cut = len(self._buffer) if size < 0 else size
-        data, self._buffer = self._buffer[:cut], self._buffer[cut:]
-        self.produced += len(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-
-def gzipped(pieces: Iterable[bytes]) -> Iterator[bytes]:
-    """The pieces as one gzip stream, compressed as they are read."""
-    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
-    for piece in pieces:
-        if out := compressor.compress(piece):
-            yield out
-    yield compressor.flush()
 
 
 def summarise(data: bytes | Generated, source: str = "f.jsonl") -> DiagnosticsSummary:
