@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 export AWS_DEFAULT_REGION ?= eu-west-1
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
-.PHONY: demo test lint format types unit validate build clean template-snapshot
+.PHONY: demo demo-fleet test lint format types unit validate build clean template-snapshot
 
 $(VENV)/.installed: requirements-dev.txt src/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ node_modules/.installed: package.json package-lock.json
 demo: $(VENV)/.installed
 	$(PY) -m local.run $(if $(SERVICE),--service $(SERVICE))
 
+# A fleet: five assets trained in one execution (events/fleet-input.json), one digest.
+demo-fleet: $(VENV)/.installed
+	$(PY) -m local.run --fleet
+
 test: lint types unit validate build
 
 lint: $(VENV)/.installed
@@ -62,7 +66,7 @@ validate: $(TOOLS)/.installed $(CHECKOV)/.installed node_modules/.installed
 	SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(TOOLS)/bin/cfn-lint template.yaml
 	node_modules/.bin/asl-validator --json-path statemachine/train_model.asl.json \
-	  --json-path statemachine/train_sitewise_model.asl.json
+	  --json-path statemachine/train_sitewise_model.asl.json --json-path statemachine/train_fleet.asl.json
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV)/bin/checkov -f template.yaml --framework cloudformation \
 	  --skip-download --compact --quiet
 

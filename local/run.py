@@ -24,7 +24,7 @@ from typing import Any
 
 import boto3
 
-from local import run_sitewise
+from local import run_fleet, run_sitewise
 from local.console import heading, indent, step
 from local.generator import PRESETS, write_diagnostics_file
 from lookout_diagnostics.domain.services import Service
@@ -50,7 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=Service.IOT_SITEWISE.value,
         help="the anomaly-detection service to show (default: AWS IoT SiteWise)",
     )
-    service = Service(parser.parse_args(argv).service)
+    parser.add_argument(
+        "--fleet", action="store_true", help="train a fleet in one execution, with one digest (events/fleet-input.json)"
+    )
+    arguments = parser.parse_args(argv)
+    service = Service(arguments.service)
     os.environ.update(
         AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
         AWS_ACCESS_KEY_ID="emulated",
@@ -60,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         POWERTOOLS_LOG_LEVEL="WARNING",
     )
     os.environ.pop("AWS_PROFILE", None)
+    if arguments.fleet:
+        return 0 if run_fleet.run() else 1
     if service is Service.IOT_SITEWISE:
         return 0 if run_sitewise.run() else 1
     training_input = json.loads(TRAINING_INPUT.read_text())

@@ -102,3 +102,11 @@ class SiteWiseAccessDeniedError(SiteWiseRequestError):
 
 class SiteWiseUnavailableError(SiteWiseRequestError):
     """SiteWise kept throttling or failing after the SDK's retries (the workflow retries, bounded)."""
+
+
+class FleetInputError(LookoutAutomationError):
+    """The fleet workflow's input (not one asset's: those are reported in the digest) cannot be used."""
+
+
+class FleetQuotaExceededError(LookoutAutomationError):
+    """The fleet does not fit in the service's quota: nothing was created."""

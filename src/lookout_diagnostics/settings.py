@@ -66,6 +66,11 @@ class Settings(SummaryThresholds, StackDefaults):
     # The services the stack serves (its EnableLookoutForEquipment and EnableIoTSiteWise).
     enable_lookout_for_equipment: bool = Field(default=True, validation_alias="ENABLE_LOOKOUT_FOR_EQUIPMENT")
     enable_iot_sitewise: bool = Field(default=True, validation_alias="ENABLE_IOT_SITEWISE")
+    # The fleet workflow: the single-asset workflows it runs each asset as (empty when the service is off).
+    training_state_machine_arn: str | None = Field(default=None, validation_alias="TRAINING_STATE_MACHINE_ARN")
+    sitewise_training_state_machine_arn: str | None = Field(
+        default=None, validation_alias="SITEWISE_TRAINING_STATE_MACHINE_ARN"
+    )
 
     def serves(self, service: str) -> bool:
         """Whether this stack summarises, polls and alerts `service` (a domain.services.Service: its value is
@@ -74,7 +79,13 @@ class Settings(SummaryThresholds, StackDefaults):
             return self.enable_iot_sitewise
         return self.enable_lookout_for_equipment
 
-    @field_validator("state_table_name", "model_name_prefix", mode="before")
+    @field_validator(
+        "state_table_name",
+        "model_name_prefix",
+        "training_state_machine_arn",
+        "sitewise_training_state_machine_arn",
+        mode="before",
+    )
     @classmethod
     def _unset_is_none(cls, value: object) -> object:
         return None if value == "" else value

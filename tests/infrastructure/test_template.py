@@ -46,6 +46,8 @@ from tests.support.iam_policies import (
 )
 from tests.support.template import (
     ALARMS,
+    FLEET_FUNCTION,
+    FLEET_ONLY_SETTINGS,
     FUNCTIONS,
     LOG_GROUPS,
     QUEUES,
@@ -206,11 +208,14 @@ def test_every_kms_grant_names_the_given_key_and_goes_through_s3(resources: dict
 
     # When their resources, actions and conditions are read
     # Then each grants only encrypting and decrypting, on DiagnosticsKmsKeyArn, and only through S3
-    # (the functions' shared policy, the poller's safety net and the created Lookout role: nothing else uses a key)
+    # (the functions' shared policy, the poller's safety net, the created Lookout role, and the fleet's plans and
+    # tables: nothing else uses a key)
     assert {name for name, _ in kms_statements} == {
         "DiagnosticsProcessingPolicy",
         "StatusPollerFunction",
         "LookoutRole",
+        "FleetFunction",
+        "FleetStateMachine",
     }
     for name, statement in kms_statements:
         assert statement["Resource"] == {"Ref": "DiagnosticsKmsKeyArn"}, name
@@ -360,7 +365,12 @@ def test_the_stack_has_the_trigger_function_the_three_workflow_steps_and_the_pol
     # Given the functions the template defines
     # When the training workflow's steps are looked up among them
     # Then each is there (the tests below are parametrised over this list)
-    assert set(FUNCTIONS) == WORKFLOW_FUNCTIONS | {"DiagnosticsFunction", STATUS_POLLER, SITEWISE_TRAINING}
+    assert set(FUNCTIONS) == WORKFLOW_FUNCTIONS | {
+        "DiagnosticsFunction",
+        STATUS_POLLER,
+        SITEWISE_TRAINING,
+        FLEET_FUNCTION,
+    }
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -371,6 +381,8 @@ def test_function_environment_is_exactly_what_the_settings_read(template: dict[s
 
     # When they are compared with the environment variables Settings reads (every function reads Settings)
     read_by_code = {field.validation_alias for field in Settings.model_fields.values()}
+    if function != FLEET_FUNCTION:
+        read_by_code -= FLEET_ONLY_SETTINGS
 
     # Then none is missing and none is set for nothing
     assert configured == read_by_code
@@ -545,6 +557,8 @@ UNSCOPABLE_GRANTS: dict[tuple[str, str], str] = {
     ("TrainingStateMachine", "logs:DescribeLogGroups"): _LOG_DELIVERY,
     ("SiteWiseTrainingFunction", "iotsitewise:DescribeExecution"): _SITEWISE_UNSCOPED,
     **{("SiteWiseTrainingStateMachine", action): _LOG_DELIVERY for _, action in _LOG_GRANTS},
+    (FLEET_FUNCTION, "lookoutequipment:ListModels"): _LIST_MODELS,
+    **{("FleetStateMachine", action): _LOG_DELIVERY for _, action in _LOG_GRANTS},
 }
 
 

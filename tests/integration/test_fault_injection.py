@@ -74,7 +74,7 @@ from lookout_diagnostics.domain.outcomes import Outcome, outcome_key
 from lookout_diagnostics.errors import AlertInProgressError
 from lookout_diagnostics.settings import get_settings
 from lookout_diagnostics.usecases import alert_diagnostics as diagnostics_service
-from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
+from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion, writes_diagnostics
 from tests.support.iam import LambdaRuntime, current_runtime
 from tests.support.samples import emitted_metrics, event
 from tests.support.stack import EXAMPLE_BUCKET, EmulatedStack, announcement
@@ -579,11 +579,9 @@ def machine(stack: EmulatedStack, lookout: FakeLookout) -> Iterator[EmulatedStat
 
 
 def write_diagnostics_on_completion(model: FakeModel, version: FakeModelVersion | None) -> None:
-    assert version is not None and version.diagnostics_object is not None
-    bucket, key = version.diagnostics_object
     buffer = io.BytesIO()
     write_diagnostics_file(buffer, SPEC)
-    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+    writes_diagnostics(buffer.getvalue())(model, version)
 
 
 def train(machine: EmulatedStateMachine) -> ExecutionResult:

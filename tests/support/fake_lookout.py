@@ -215,6 +215,10 @@ class FakeLookout(FakeService):
         # CreateModel on a dataset not added with add_dataset is ResourceNotFoundException when set;
         # otherwise any DatasetName is taken as existing.
         self.require_datasets = require_datasets
+        # The account's quota of models (AWS's default unless a test stands for an account with a raised one),
+        # and the most models seen training at once (CreateModel refuses a sixth, as L4E does).
+        self.model_quota = MODEL_QUOTA
+        self.peak_trainings = 0
         self._models: dict[str, FakeModel] = {}
         self._datasets: set[str] = set()
         self._training_plans: dict[str | None, TrainingPlan] = {}
@@ -419,8 +423,8 @@ class FakeLookout(FakeService):
                 raise ServiceError("ValidationException", f"{start} must be before {end}")
         if self.require_datasets and params["DatasetName"] not in self._datasets:
             raise ServiceError("ResourceNotFoundException", f"Dataset {params['DatasetName']} does not exist")
-        if len(self._models) >= MODEL_QUOTA:
-            raise ServiceError("ServiceQuotaExceededException", f"At most {MODEL_QUOTA} models per account")
+        if len(self._models) >= self.model_quota:
+            raise ServiceError("ServiceQuotaExceededException", f"At most {self.model_quota} models per account")
         if sum(model.status == "IN_PROGRESS" for model in self._models.values()) >= CONCURRENT_TRAINING_QUOTA:
             raise ServiceError(
                 "ServiceQuotaExceededException", f"At most {CONCURRENT_TRAINING_QUOTA} models can train at once"
@@ -448,6 +452,9 @@ class FakeLookout(FakeService):
         model.server_side_kms_key_arn = self._kms_key_arn(params.get("ServerSideKmsKeyId"))
         model.off_condition = params.get("OffCondition")
         model.training_execution_start_time = model.last_updated_time = now
+        self.peak_trainings = max(
+            self.peak_trainings, sum(model.status == "IN_PROGRESS" for model in self._models.values())
+        )
         plan = self._training_plans.get(name, self._training_plans.get(None))
         if plan is not None:
             self._trainings[name] = _Training(plan, plan.in_progress_polls, model.diagnostics_output)
@@ -657,3 +664,15 @@ def listed_models() -> dict[str, str]:
     for the tests' few models)."""
     summaries = boto3.client("lookoutequipment").list_models()["ModelSummaries"]
     return {summary["ModelName"]: summary["Status"] for summary in summaries}
+
+
+def writes_diagnostics(body: bytes) -> TrainingCallback:
+    """An `on_complete` for train_on_create: the trained version's diagnostics file (`body`) put where the
+    version says it is (moto's S3), as L4E does when a training ends."""
+
+    def write(model: FakeModel, version: FakeModelVersion | None) -> None:
+        assert version is not None and version.diagnostics_object is not None
+        bucket, key = version.diagnostics_object
+        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+
+    return write

@@ -124,7 +124,7 @@ from lookout_diagnostics.aws import clients
 from tests.support.iam_policies import ACCOUNT, REGION, STACK_NAME, Stack, as_list, permits, policy_documents
 from tests.support.lambda_context import LocalContext
 from tests.support.stack import LOOKOUT_ROLE_ARN, EmulatedStack
-from tests.support.template import load_template
+from tests.support.template import STATE_MACHINE_NAMES, load_template
 
 # Start moto this way under IamEnforcement: moto then leaves the credentials in the environment alone.
 IAM_MOCK_CONFIG: Final[DefaultConfig] = {"core": {"mock_credentials": False}}
@@ -634,6 +634,9 @@ def physical_ids(stack: EmulatedStack, template: Mapping[str, Any]) -> dict[str,
         "AlertTopic": stack.topic_arn,
         "LookoutRole.Arn": LOOKOUT_ROLE_ARN,
     }
+    for logical_id, name in STATE_MACHINE_NAMES.items():
+        ids[logical_id] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+        ids[f"{logical_id}.Name"] = name
     for logical_id, resource in template["Resources"].items():
         # The harness names functions by their logical id (EmulatedStateMachine.register_function).
         if resource["Type"] in FUNCTION_TYPES:
@@ -678,7 +681,9 @@ class _ApplicationBoto3:
         self._real = real
 
     def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
-        identity = self._runtime.current_identity()
+        return _IdentityRoutedClient(self, service_name, args, kwargs)
+
+    def client_for(self, identity: str | None, service_name: str, args: Any, kwargs: Any) -> Any:
         if identity is None:
             return self._real.client(service_name, *args, **kwargs)
         return self._runtime._role_client(identity, service_name, *args, **kwargs)
@@ -687,6 +692,27 @@ class _ApplicationBoto3:
         raise AttributeError(
             f"aws.clients uses boto3.{name}: tests/support/iam.py routes only boto3.client to the function's role"
         )
+
+
+class _IdentityRoutedClient:
+    """What aws.clients caches for the whole process: each call goes to the client of the identity the calling
+    thread runs as. In Lambda a process is one function; here several functions' handlers run at once in
+    threads (a fleet's assets), and one cached client must not carry one function's role into another's."""
+
+    def __init__(self, factory: _ApplicationBoto3, service_name: str, args: Any, kwargs: Any) -> None:
+        self._factory, self._service, self._args, self._kwargs = factory, service_name, args, kwargs
+        self._clients: dict[str | None, Any] = {}
+        self._lock = threading.Lock()
+
+    def _current(self) -> Any:
+        identity = self._factory._runtime.current_identity()
+        with self._lock:
+            if identity not in self._clients:
+                self._clients[identity] = self._factory.client_for(identity, self._service, self._args, self._kwargs)
+            return self._clients[identity]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._current(), name)
 
 
 _ACTIVE: list[LambdaRuntime] = []
@@ -855,7 +881,9 @@ class LambdaRuntime:
     def client(self, identity: str, service: str) -> Any:
         """The client `identity`'s code gets for `service` (warm for the test): to watch or break its requests."""
         with self.run_as(identity):
-            return clients.client(service)
+            routed = clients.client(service)
+            # The role's own client, not the process-wide stand-in that routes each call by the calling thread.
+            return routed._current() if isinstance(routed, _IdentityRoutedClient) else routed
 
     def on_client(self, hook: Callable[[str, Any], None]) -> None:
         """Call `hook(identity, client)` for every client made under a role, those made so far included."""

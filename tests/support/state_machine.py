@@ -59,21 +59,46 @@ from typing import TYPE_CHECKING, Any, Final, Self
 from unittest import mock
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from moto import mock_aws
 from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import DefaultConfig, default_user_config
 from moto.stepfunctions.parser import utils as sfn_parser_utils
+from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+    resource_eval_s3 as item_reader_s3,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
+    DistributedIterationComponent,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (
+    resource_eval_s3 as result_writer_s3,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk,
+    state_task_service_callback,
+    state_task_service_sfn,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.backend.execution import Execution
 
@@ -221,6 +246,7 @@ class EmulatedStateMachine:
             runtime = active_runtime()
         self.runtime = runtime
         self.identity: str | None = None  # the template's state machine this one is (create's identity)
+        self._identities: dict[str, str] = {}  # role ARN -> the template's state machine (several may be created)
         self.invocations: list[Invocation] = []
         self.waits: list[float] = []  # seconds asked for by Wait states, in order
         self._retries = _Recorder()
@@ -249,8 +275,27 @@ class EmulatedStateMachine:
             stack.enter_context(mock_aws(config=MOCK_CONFIG))
             stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", self._invoke_function()))
             if self.runtime is not None:
-                for module in (lambda_eval_utils, state_task_service_aws_sdk):
+                for module in (
+                    lambda_eval_utils,
+                    state_task_service_aws_sdk,
+                    state_task_service_sfn,
+                    item_reader_s3,
+                    result_writer_s3,
+                ):
                     stack.enter_context(mock.patch.object(module, "boto_client_for", self._sdk_client))
+            # A .sync task checks its child every half second in moto: not in tests.
+            stack.enter_context(
+                mock.patch.object(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", _POLL_INTERVAL_S)
+            )
+            stack.enter_context(
+                mock.patch.object(DistributedIterationComponent, "_map_run", _tolerated_failures_as_in_aws())
+            )
+            stack.enter_context(
+                mock.patch.object(StateTaskServiceSfn, "_normalise_parameters", _sfn_request_as_aws_maps_it)
+            )
+            stack.enter_context(
+                mock.patch.object(StateTaskServiceSfn, "_normalise_response", _sfn_response_as_aws_writes_it)
+            )
             stack.enter_context(mock.patch.object(retrier_decl, "time", self._retries))
             stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", self._wait_function()))
             stack.enter_context(
@@ -362,6 +407,8 @@ class EmulatedStateMachine:
         text = definition.read_text(encoding="utf-8") if isinstance(definition, Path) else definition
         self.identity = identity
         role = self._role() if self.runtime is None or identity is None else self.runtime.role_arn(identity)
+        if identity is not None:
+            self._identities[role] = identity
         created = self._client("stepfunctions").create_state_machine(
             name=name, definition=substitute(text, substitutions or {}), roleArn=role
         )
@@ -474,9 +521,12 @@ class EmulatedStateMachine:
         """moto's executor's clients (aws-sdk tasks, Lambda invocations), made under the state machine's
         role when IAM is enforced (moto's own sign with a key no IAM user or role has)."""
         config = Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1})
-        if self.runtime is None or self.identity is None:
+        # Each execution's calls are its state machine's (a fleet's and the executions it starts differ).
+        role = getattr(state_credentials, "role_arn", None)
+        identity = self._identities.get(role, self.identity) if isinstance(role, str) else self.identity
+        if self.runtime is None or identity is None:
             return boto3.client(service, region_name=region, config=config)  # the test side's identity
-        return self.runtime.sdk_client(self.identity, service, region_name=region, config=config)
+        return self.runtime.sdk_client(identity, service, region_name=region, config=config)
 
     def _wait_function(self) -> Callable[..., None]:
         waits = self.waits
@@ -494,10 +544,82 @@ def _timestamps_as_aws_writes_them() -> Callable[..., None]:
     original = StateTaskServiceAwsSdk._eval_service_task
 
     def eval_service_task(task: StateTaskServiceAwsSdk, env: Any, *args: Any, **kwargs: Any) -> None:
+        parameters = kwargs["normalised_parameters"] if "normalised_parameters" in kwargs else args[1]
+        _as_api_members(task, parameters)
         original(task, env, *args, **kwargs)
-        env.stack[-1] = _json_timestamps(env.stack[-1])
+        result = _json_timestamps(env.stack[-1])
+        # AWS gives an aws-sdk task's result with PascalCase field names, whatever the API's casing.
+        env.stack[-1] = {key[:1].upper() + key[1:]: value for key, value in result.items()}
 
     return eval_service_task
+
+
+def _as_api_members(task: StateTaskServiceAwsSdk, parameters: dict[str, Any]) -> None:
+    """An aws-sdk task's Parameters are PascalCase (ExecutionArn); AWS maps them to the API's members
+    (executionArn for Step Functions, whose API is camelCase). moto passes them as written."""
+    operation = task.resource.api_action[:1].upper() + task.resource.api_action[1:]
+    service = botocore.session.get_session().get_service_model(task._get_boto_service_name())
+    members = set(service.operation_model(operation).input_shape.members)
+    for key in list(parameters):
+        camel = key[:1].lower() + key[1:]
+        if key not in members and camel in members:
+            parameters[camel] = parameters.pop(key)
+
+
+_SFN_NORMALISE_PARAMETERS = StateTaskServiceSfn._normalise_parameters
+
+
+def _sfn_request_as_aws_maps_it(
+    task: StateTaskServiceSfn, parameters: dict[str, Any], *args: Any, **kwargs: Any
+) -> None:
+    """A Step Functions task's Parameters (StateMachineArn, Name, Input) are the API's members (stateMachineArn,
+    …): AWS maps them; moto's port passes them as written, which botocore refuses (KeyError)."""
+    _SFN_NORMALISE_PARAMETERS(task, parameters, *args, **kwargs)
+    for key in list(parameters):
+        parameters[key[:1].lower() + key[1:]] = parameters.pop(key)
+
+
+def _sfn_response_as_aws_writes_it(task: StateTaskServiceSfn, response: Any, *args: Any, **kwargs: Any) -> None:
+    """AWS gives a Step Functions task's result in the task's casing (ExecutionArn, StartDate, Output), with
+    timestamps as ISO 8601 text; moto leaves the API's (executionArn) and datetime objects."""
+    if isinstance(response, dict):
+        for key in list(response):
+            response[key[:1].upper() + key[1:]] = _json_timestamps(response.pop(key))
+
+
+def _tolerated_failures_as_in_aws() -> Callable[..., None]:
+    """A Distributed Map Run fails with States.ExceedToleratedFailureThreshold when more of its items failed than
+    ToleratedFailurePercentage (or ToleratedFailureCount) allows; moto counts the failures and succeeds anyway.
+    (AWS may stop a Map Run as soon as the threshold is passed; here every item runs first.)"""
+    original = DistributedIterationComponent._map_run
+
+    def map_run(component: DistributedIterationComponent, env: Any, eval_input: Any) -> None:
+        original(component, env, eval_input)
+        record = eval_input.map_run_record
+        failed = record.item_counter.failed.get() + record.item_counter.timed_out.get()
+        total = record.item_counter.total.get()
+        percentage = 100.0 * failed / total if total else 0.0
+        # With neither set, no failure is tolerated; with both, the Map Run fails when either is exceeded.
+        over_count = failed > eval_input.tolerated_failure_count
+        over_percentage = percentage > eval_input.tolerated_failure_percentage
+        if over_count and over_percentage if failed else False:
+            error = StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold)
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=error,
+                    event_type=HistoryEventType.MapRunFailed,
+                    event_details=EventDetails(
+                        mapRunFailedEventDetails=MapRunFailedEventDetails(
+                            error=error.error_name,
+                            cause=f"The specified tolerated failure threshold was exceeded: {failed} of {total} "
+                            f"items failed ({percentage:.1f} % > {eval_input.tolerated_failure_percentage} %).",
+                        )
+                    ),  # type: ignore[typeddict-item]
+                )
+            )
+
+    return map_run
 
 
 def _uncatchable_as_in_aws() -> Callable[..., None]:

@@ -102,8 +102,21 @@ def alarm_watching(
 
 STATE_MACHINES = logical_ids("AWS::Serverless::StateMachine")
 SITEWISE_TRAINING = "SiteWiseTrainingFunction"
+FLEET_FUNCTION = "FleetFunction"
+# Settings only the fleet's function is given (the single-asset workflows it starts): a function of a
+# workflow cannot name its own state machine without a circular dependency, and needs none.
+FLEET_ONLY_SETTINGS = {"TRAINING_STATE_MACHINE_ARN", "SITEWISE_TRAINING_STATE_MACHINE_ARN"}
 
 
 def state_machine_properties(resources: dict[str, Any], name: str = "TrainingStateMachine") -> dict[str, Any]:
     """The properties of one of the template's state machines (L4E's training workflow unless named)."""
     return dict(resources[name]["Properties"])
+
+
+# The names the emulation gives the template's state machines (tests/support/workflow.py creates them so): the
+# fleet's is the template's own `${AWS::StackName}-fleet` for the stack name the policy tests use.
+STATE_MACHINE_NAMES = {
+    "TrainingStateMachine": "lookout-diagnostics-training",
+    "SiteWiseTrainingStateMachine": "lookout-diagnostics-sitewise-training",
+    "FleetStateMachine": "lookout-diagnostics-fleet",
+}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from lookout_diagnostics.settings import get_settings
 from tests.support.state_machine import EmulatedStateMachine
-from tests.support.template import ROOT
+from tests.support.template import ROOT, STATE_MACHINE_NAMES
 
 TRAINING_DEFINITION = ROOT / "statemachine" / "train_model.asl.json"
 
@@ -36,4 +39,29 @@ def create_sitewise_training_workflow(machine: EmulatedStateMachine) -> str:
         {"SiteWiseTrainingFunctionArn": arn},
         name="lookout-diagnostics-sitewise-training",
         identity="SiteWiseTrainingStateMachine",
+    )
+
+
+FLEET_DEFINITION = ROOT / "statemachine" / "train_fleet.asl.json"
+
+
+def create_fleet_workflow(
+    machine: EmulatedStateMachine, service_workflow: str, bucket: str, setenv: Callable[[str, str], None]
+) -> str:
+    """The fleet state machine, named as template.yaml names it (`<stack>-fleet`), over a single-asset workflow
+    already created in the same harness (its ARN), each under its role when IAM is enforced. The fleet's
+    function is told the single-asset workflow's ARN as template.yaml tells it."""
+    from handlers import fleet
+
+    arn = machine.register_function("FleetFunction", fleet.lambda_handler)
+    variable = (
+        "TRAINING_STATE_MACHINE_ARN" if "sitewise" not in service_workflow else "SITEWISE_TRAINING_STATE_MACHINE_ARN"
+    )
+    setenv(variable, service_workflow)  # a test's monkeypatch.setenv: undone after the test
+    get_settings.cache_clear()
+    return machine.create(
+        FLEET_DEFINITION,
+        {"FleetFunctionArn": arn, "FleetBucket": bucket},
+        name=STATE_MACHINE_NAMES["FleetStateMachine"],
+        identity="FleetStateMachine",
     )

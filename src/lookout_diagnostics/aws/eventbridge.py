@@ -1,8 +1,9 @@
-"""EventBridge adapter: announce a training outcome, the event neither L4E nor SiteWise sends."""
+"""EventBridge adapter: announce a training outcome, the event neither L4E nor SiteWise sends, and a fleet's digest."""
 
 from __future__ import annotations
 
 from lookout_diagnostics.aws.clients import client
+from lookout_diagnostics.domain.fleet import FleetDigestEvent
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.domain.services import Service
 from lookout_diagnostics.errors import EventNotPublishedError
@@ -14,12 +15,14 @@ DETAIL_TYPES = {
     Service.LOOKOUT_FOR_EQUIPMENT: DETAIL_TYPE,
     Service.IOT_SITEWISE: "AWS IoT SiteWise Training Outcome",
 }
+FLEET_DETAIL_TYPE = "Fleet Training Digest"
 
 
-def put_outcome(event: OutcomeEvent, bus: str) -> str:
+def put_outcome(event: OutcomeEvent | FleetDigestEvent, bus: str) -> str:
+    detail_type = FLEET_DETAIL_TYPE if isinstance(event, FleetDigestEvent) else DETAIL_TYPES[event.service]
     request = {
         "Source": SOURCE,
-        "DetailType": DETAIL_TYPES[event.service],
+        "DetailType": detail_type,
         "Detail": event.model_dump_json(),
         "EventBusName": bus,
     }

@@ -20,6 +20,7 @@ from lookout_diagnostics.errors import AlertInProgressError
 
 SENT = "SENT"
 CLAIMED = "CLAIMED"
+MUTED = "MUTED"
 RETENTION_SECONDS = 400 * 24 * 3600  # DynamoDB's TTL removes sent keys after about 13 months
 
 
@@ -107,6 +108,42 @@ def record(table: str, key: str, result_id: str) -> None:
             "expires_at": {"N": str(now + RETENTION_SECONDS)},
         },
     )
+
+
+def mute(table: str, key: str, until: int, by: str) -> None:
+    """Mute what `key` names until `until` (epoch seconds) on behalf of `by`; DynamoDB's TTL removes it after."""
+    client("dynamodb").put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": key},
+            "state": {"S": MUTED},
+            "muted_until": {"N": str(until)},
+            "muted_by": {"S": by},
+            "expires_at": {"N": str(until)},
+        },
+    )
+
+
+def muted_by(table: str, key: str) -> str | None:
+    """Who mutes what `key` names now, if anyone."""
+    item = client("dynamodb").get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item", {})
+    if item.get("state", {}).get("S") != MUTED or int(item.get("muted_until", {}).get("N", "0")) < time.time():
+        return None
+    return str(item["muted_by"]["S"])
+
+
+def unmute(table: str, key: str, by: str) -> None:
+    """End `by`'s mute (a later one, by someone else, stays)."""
+    try:
+        client("dynamodb").delete_item(
+            TableName=table,
+            Key={"pk": {"S": key}},
+            ConditionExpression="muted_by = :by",
+            ExpressionAttributeValues={":by": {"S": by}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def release(table: str, key: str) -> None:

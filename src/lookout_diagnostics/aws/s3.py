@@ -86,12 +86,11 @@ def open_stream(stored: StoredObject) -> Iterator[IO[bytes]]:
 
 
 def put_json(location: S3Location, document: str) -> None:
-    client("s3").put_object(
-        Bucket=location.bucket,
-        Key=location.key,
-        Body=document.encode(),
-        ContentType="application/json",
-    )
+    put_text(location, document, "application/json")
+
+
+def put_text(location: S3Location, text: str, content_type: str) -> None:
+    client("s3").put_object(Bucket=location.bucket, Key=location.key, Body=text.encode(), ContentType=content_type)
 
 
 def read_json(location: S3Location) -> str | None:

@@ -18,7 +18,12 @@ once. Pure: the keys are built from what AWS reports, never from which path is a
   deleted or moved afterwards is not taken for one that never came. Read by the poller's safety net.
 - `coverage#<model ARN>`: a model writes no diagnostics. The poller.
 - `workflow#<execution ARN>`: a training execution failed before there was a model outcome. The workflow.
-- `event#<event id>`: the EventBridge event of an outcome. The poller.
+- `event#<event id>`: the EventBridge event of an outcome (the poller) or of a fleet's digest.
+- `fleet#<fleet name>#<fingerprint>`: a fleet's digest of what its assets' trainings say (the fleet
+  workflow). A second run of the same fleet that finds the same outcomes has the same key.
+- `mute#<model name>`: not a once-only key but what the gate reads before it publishes: while a fleet
+  with per-asset alerts off trains this model, its alerts are recorded as sent (the fleet's digest
+  reports them) instead of published. Written and removed by the fleet workflow, ends on its own.
 
 `alert_id` and `event_id` are the key's hash: the same thing always has the same id, in every retry
 of every path, so a subscriber can drop a repeat that the at-least-once parts of AWS let through.
@@ -72,6 +77,14 @@ def workflow_key(execution_arn: str) -> str:
 
 def event_key(event_id: str) -> str:
     return f"event#{event_id}"
+
+
+def fleet_key(fleet_name: str, fingerprint: str) -> str:
+    return f"fleet#{fleet_name}#{fingerprint}"
+
+
+def mute_key(model_name: str) -> str:
+    return f"mute#{model_name}"
 
 
 def stable_id(key: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from lookout_diagnostics.domain.alert_keys import Outcome
+from lookout_diagnostics.domain.fleet import DIGEST_TABLE_ROWS, AssetRow, FleetDigestEvent, table_text
 from lookout_diagnostics.domain.identity import Identification, ModelIdentity
 from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
@@ -38,6 +39,7 @@ class EventType(StrEnum):
     WORKFLOW_FAILED = "WORKFLOW_FAILED"
     DIAGNOSTICS_NOT_CONFIGURED = "DIAGNOSTICS_NOT_CONFIGURED"
     COMPUTATION_MODEL_FAILED = "COMPUTATION_MODEL_FAILED"  # AWS IoT SiteWise
+    FLEET_DIGEST = "FLEET_DIGEST"  # one fleet workflow's assets, in one table
 
 
 AlertSeverity = Literal["OK", "WARNING", "CRITICAL", "ERROR"]
@@ -455,3 +457,35 @@ def workflow_failure_alert(
         advice=advice,
         execution_arn=execution_arn,
     )
+
+
+def fleet_digest_alert(digest: FleetDigestEvent, rows: list[AssetRow], table_link: str, headline: str) -> Alert:
+    """One alert for a whole fleet: counts, then the table worst first (the first rows; the whole table is
+    linked), within SNS's limits however many assets the fleet has."""
+    counts = digest.counts
+    region = digest.execution_arn.split(":")[3]
+    lines = [
+        f"Fleet training digest ({digest.service.display_name}): {digest.fleet_name}",
+        "",
+        f"Assets:    {counts.assets}: {counts.trained} trained now, {counts.reported} reported from an earlier run, "
+        f"{counts.exists} existing models, {counts.failed} failed, {counts.invalid} invalid, {counts.not_run} not run",
+        f"Severity:  {counts.critical} critical, {counts.warning} warning",
+        f"Execution: https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{digest.execution_arn}",
+        f"Table:     {table_link}",
+        "",
+        table_text(rows),
+    ]
+    if len(rows) > DIGEST_TABLE_ROWS:
+        lines.append(f"... and {len(rows) - DIGEST_TABLE_ROWS} more assets: the whole table is at {table_link}")
+    alert = _alert(
+        EventType.FLEET_DIGEST,
+        digest.severity,  # type: ignore[arg-type]
+        f"fleet:{digest.fleet_name}",
+        headline,
+        "\n".join(lines),
+        **digest.model_dump(mode="json", exclude={"schema_version", "event_id"}),
+    )
+    while alert.size_bytes() > MESSAGE_MAX_BYTES and alert.body["assets"]:
+        alert.body["assets"] = alert.body["assets"][: len(alert.body["assets"]) // 2]
+    return alert

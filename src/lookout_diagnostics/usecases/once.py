@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lookout_diagnostics.aws import eventbridge, ledger, sns
-from lookout_diagnostics.domain.alert_keys import event_key, stable_id
+from lookout_diagnostics.domain.alert_keys import event_key, mute_key, stable_id
 from lookout_diagnostics.domain.alerts import Alert
+from lookout_diagnostics.domain.fleet import FleetDigestEvent
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.settings import Settings
 
@@ -61,7 +62,14 @@ def claimed(settings: Settings, key: str) -> Iterator[Claim]:
 
 
 def send(settings: Settings, claim: Claim, alert: Alert) -> str:
-    """Publish the alert under its stable id (the claim's key hashed) and record it as sent."""
+    """Publish the alert under its stable id (the claim's key hashed) and record it as sent.
+
+    A model a fleet trains with per-asset alerts off is muted: its alert is recorded as sent, by the fleet
+    (`muted:<fleet execution>`), and not published; the fleet's digest reports it."""
+    muted = ledger.muted_by(settings.ledger_table_name, mute_key(alert.model_name))
+    if muted is not None:
+        claim.done(f"muted:{muted}")
+        return f"muted:{muted}"
     message_id = sns.publish(settings.alert_topic_arn, alert.identified(stable_id(claim.key)))
     claim.done(message_id)
     return message_id
@@ -76,8 +84,9 @@ def send_once(settings: Settings, key: str, alert: Alert) -> Sent:
     return "ALERTED"
 
 
-def put_once(settings: Settings, event: OutcomeEvent) -> bool:
-    """Put an outcome's EventBridge event unless it was put before (key `event#<event id>`); True if put now."""
+def put_once(settings: Settings, event: OutcomeEvent | FleetDigestEvent) -> bool:
+    """Put an outcome's (or a fleet digest's) EventBridge event unless it was put before (key
+    `event#<event id>`); True if put now."""
     with claimed(settings, event_key(event.event_id)) as claim:
         if claim.already_done:
             return False

@@ -1,0 +1,251 @@
+"""The fleet workflow's two Lambda steps: prepare the plan the Distributed Map reads, and send the digest.
+
+Between them Step Functions does the fan-out itself (statemachine/train_fleet.asl.json): a Distributed
+Map reads the plan, runs each asset as a child execution of the single-asset workflow at most
+MaxConcurrency at a time, and writes each child's result with its ResultWriter.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from lookout_diagnostics.aws import ledger, s3, stepfunctions
+from lookout_diagnostics.aws.lookout import LookoutClient
+from lookout_diagnostics.aws.sitewise import SiteWiseClient
+from lookout_diagnostics.domain.alert_keys import fleet_key, mute_key, stable_id
+from lookout_diagnostics.domain.alerts import fleet_digest_alert
+from lookout_diagnostics.domain.fleet import (
+    EVENT_ROWS,
+    MAX_ASSETS,
+    Action,
+    AssetRow,
+    FleetDigestEvent,
+    FleetInput,
+    FleetPlan,
+    PlannedAsset,
+    asset_row,
+    check_quota,
+    child_execution_arn,
+    console_link,
+    count,
+    digest_fingerprint,
+    digest_headline,
+    digest_severity,
+    inline_assets,
+    manifest_assets,
+    parse_fleet_input,
+    plan_asset,
+    table_csv,
+)
+from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.domain.services import Service
+from lookout_diagnostics.domain.sitewise_training import plan_sitewise_training
+from lookout_diagnostics.domain.training import plan_training
+from lookout_diagnostics.errors import FleetInputError
+from lookout_diagnostics.settings import Settings
+from lookout_diagnostics.usecases.once import put_once, send_once
+
+FLEET_PREFIX = "fleets"
+# How long a fleet's mute of per-asset alerts outlives its longest training at most, if its digest never
+# ends it: the finish step's wait for a late file (about 40 minutes) and the poller's grace, with room.
+MUTE_MARGIN_SECONDS = 3 * 3600
+_PLAN = TypeAdapter(list[PlannedAsset])
+
+
+class DigestResult(BaseModel):
+    """The fleet execution's output, as the console shows it."""
+
+    FleetName: str
+    Severity: str
+    Headline: str
+    Counts: dict[str, int]
+    TableObject: str
+    TableLink: str
+    Alert: str  # ALERTED or DUPLICATE
+    Worst: list[AssetRow]
+
+
+def prepare_fleet(raw: object, execution_arn: str, settings: Settings) -> FleetPlan:
+    """Validate the fleet and each of its assets, check the quota, write the plan; nothing is trained here.
+
+    Raises FleetInputError (the fleet's input cannot be used) and FleetQuotaExceededError (L4E: the fleet
+    does not fit in the account's model quota) before any model is created. An asset that breaks a rule is
+    planned as INVALID and reported by the digest; the others train.
+    """
+    fleet = parse_fleet_input(raw)
+    state_machine_arn = _single_asset_workflow(fleet.Service, settings)
+    if not settings.diagnostics_bucket:
+        raise FleetInputError("the stack has no diagnostics bucket (DIAGNOSTICS_BUCKET) to write the fleet's plan to")
+    existing = (
+        {model.name for model in LookoutClient().list_models()}
+        if fleet.Service is Service.LOOKOUT_FOR_EQUIPMENT
+        else set()
+    )
+    validate = _validator(fleet.Service, settings)
+    seen: dict[str, int] = {}
+    planned: list[PlannedAsset] = []
+    with _assets(fleet) as assets:
+        for index, (line, given) in enumerate(assets):
+            if index >= MAX_ASSETS:
+                raise FleetInputError(f"a fleet has at most {MAX_ASSETS} assets: split the manifest")
+            asset = plan_asset(fleet, index, line, given, validate, existing, seen)
+            arn = child_execution_arn(state_machine_arn, asset.ExecutionName)
+            planned.append(asset.model_copy(update={"ExecutionArn": arn}))
+    if not planned:
+        raise FleetInputError("the manifest lists no assets")
+    to_train = [asset for asset in planned if asset.Action is Action.TRAIN]
+    check_quota(fleet, len(existing), len(to_train))
+    run = execution_arn.rsplit(":", 1)[-1]
+    base = f"{FLEET_PREFIX}/{fleet.FleetName}/{run}"
+    plan_location = S3Location(bucket=settings.diagnostics_bucket, key=f"{base}/plan.json")
+    s3.put_json(plan_location, _PLAN.dump_json(planned).decode())
+    if not fleet.PerAssetAlerts:
+        _mute(fleet, to_train, execution_arn, settings)
+    return FleetPlan(
+        FleetName=fleet.FleetName,
+        Service=fleet.Service,
+        Bucket=settings.diagnostics_bucket,
+        PlanKey=plan_location.key,
+        ResultPrefix=f"{base}/results",
+        Assets=len(planned),
+        ToTrain=len(to_train),
+        Invalid=sum(asset.Action is Action.INVALID for asset in planned),
+        Existing=sum(asset.Action is Action.EXISTS for asset in planned),
+        MaxConcurrency=fleet.concurrency,
+        ToleratedFailurePercentage=fleet.ToleratedFailurePercentage,
+        PerAssetAlerts=fleet.PerAssetAlerts,
+        StateMachineArn=state_machine_arn,
+    )
+
+
+def digest_fleet(plan: FleetPlan, execution_arn: str, started_at: float, settings: Settings) -> DigestResult:
+    """Ask Step Functions how each asset's training went, write the whole table to S3, and send the one
+    alert and the one EventBridge event of the fleet (once: a second run that finds the same outcomes
+    sends nothing). Ends the fleet's mute of per-asset alerts."""
+    text = s3.read_json(S3Location(bucket=plan.Bucket, key=plan.PlanKey))
+    if text is None:
+        raise FleetInputError(f"the fleet's plan s3://{plan.Bucket}/{plan.PlanKey} is gone")
+    planned = _PLAN.validate_json(text)
+    region = execution_arn.split(":")[3]
+
+    def link(uri: str) -> str:
+        location = S3Location.from_uri(uri)
+        return console_link(region, location.bucket, location.key)
+
+    rows = sorted(
+        (
+            asset_row(
+                asset,
+                stepfunctions.describe_execution(asset.ExecutionArn)
+                if asset.Action is not Action.INVALID and asset.ExecutionArn
+                else None,
+                started_at,
+                link,
+            )
+            for asset in planned
+        ),
+        key=AssetRow.worst_first,
+    )
+    counts = count(rows)
+    base = plan.PlanKey.rsplit("/", 1)[0]
+    table = S3Location(bucket=plan.Bucket, key=f"{base}/digest.csv")
+    s3.put_text(table, table_csv(rows), "text/csv")
+    s3.put_json(
+        S3Location(bucket=plan.Bucket, key=f"{base}/digest.json"),
+        json.dumps({"counts": counts.model_dump(), "assets": [row.model_dump(mode="json") for row in rows]}),
+    )
+    key = fleet_key(plan.FleetName, digest_fingerprint(plan.FleetName, rows))
+    event = FleetDigestEvent(
+        event_id=stable_id(key),
+        fleet_name=plan.FleetName,
+        service=plan.Service,
+        execution_arn=execution_arn,
+        severity=digest_severity(counts),
+        counts=counts,
+        table_object=table.uri,
+        assets=rows[:EVENT_ROWS],
+    )
+    headline = digest_headline(plan.FleetName, counts)
+    table_link = console_link(region, table.bucket, table.key)
+    sent = send_once(settings, key, fleet_digest_alert(event, rows, table_link, headline))
+    put_once(settings, event)
+    if not plan.PerAssetAlerts:
+        _unmute(planned, plan, execution_arn, settings)
+    return DigestResult(
+        FleetName=plan.FleetName,
+        Severity=event.severity,
+        Headline=headline,
+        Counts=counts.model_dump(),
+        TableObject=table.uri,
+        TableLink=table_link,
+        Alert=sent,
+        Worst=rows[:10],
+    )
+
+
+def _single_asset_workflow(service: Service, settings: Settings) -> str:
+    arn = (
+        settings.training_state_machine_arn
+        if service is Service.LOOKOUT_FOR_EQUIPMENT
+        else settings.sitewise_training_state_machine_arn
+    )
+    if not settings.serves(service) or not arn:
+        raise FleetInputError(f"this stack does not train {service.display_name} models (Service {service.value!r})")
+    return arn
+
+
+def _validator(service: Service, settings: Settings) -> Callable[[dict[str, Any], str], object]:
+    """The single-asset workflow's own check of its input, as its first step runs it."""
+    if service is Service.LOOKOUT_FOR_EQUIPMENT:
+        return lambda given, name: plan_training(given, name, settings)
+    return lambda given, name: plan_sitewise_training(given, f"arn:aws:states:::execution:fleet:{name}", settings)
+
+
+@contextmanager
+def _assets(fleet: FleetInput) -> Iterator[Iterator[tuple[int, dict[str, Any] | str]]]:
+    if fleet.Assets is not None:
+        yield inline_assets(fleet.Assets)
+        return
+    assert fleet.Manifest is not None
+    location = S3Location(bucket=fleet.Manifest.Bucket, key=fleet.Manifest.Key)
+    form = fleet.Manifest.format
+    try:
+        stored = s3.head(location)
+    except Exception as error:
+        raise FleetInputError(f"the manifest {location.uri} cannot be read: {error}") from error
+    with s3.open_stream(stored) as stream:
+        yield manifest_assets(stream, form)
+
+
+def _alert_subjects(fleet: FleetInput, assets: list[PlannedAsset]) -> set[str]:
+    """The model names the assets' alerts carry: L4E's model; SiteWise's computation model (one per fleet,
+    usually: while the fleet runs, that model's alerts are muted on every asset)."""
+    if fleet.Service is Service.LOOKOUT_FOR_EQUIPMENT:
+        return {str((asset.Input or {})["ModelName"]) for asset in assets}
+    sitewise = SiteWiseClient()
+    names = set()
+    for asset in assets:
+        given = asset.Input or {}
+        new = given.get("NewComputationModel")
+        names.add(str(new["Name"]) if new else sitewise.computation_model(str(given["ComputationModelId"])).name)
+    return names
+
+
+def _mute(fleet: FleetInput, assets: list[PlannedAsset], execution_arn: str, settings: Settings) -> None:
+    longest = max((int((asset.Input or {}).get("MaxWaitSeconds", 48 * 3600)) for asset in assets), default=0)
+    until = int(time.time()) + longest + MUTE_MARGIN_SECONDS
+    for subject in sorted(_alert_subjects(fleet, assets)):
+        ledger.mute(settings.ledger_table_name, mute_key(subject), until, execution_arn)
+
+
+def _unmute(planned: list[PlannedAsset], plan: FleetPlan, execution_arn: str, settings: Settings) -> None:
+    fleet = FleetInput(FleetName=plan.FleetName, Service=plan.Service, Assets=[{}])
+    to_train = [asset for asset in planned if asset.Action is Action.TRAIN]
+    for subject in sorted(_alert_subjects(fleet, to_train)):
+        ledger.unmute(settings.ledger_table_name, mute_key(subject), execution_arn)
