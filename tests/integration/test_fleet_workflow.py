@@ -267,3 +267,29 @@ def test_a_sitewise_fleet_trains_each_asset_once_and_a_rerun_reports_the_executi
     # And the second run found each asset's execution by its name (Step Functions refused a second one)
     assert second["Counts"]["reported"] == 3 and second["Alert"] == "DUPLICATE"
     assert map_run_items(rerun) == {"succeeded": 3, "failed": 0}
+
+
+def test_a_csv_manifest_trains_its_assets_and_a_missing_manifest_fails_before_anything(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    # Given the sample CSV manifest from events/ in the bucket
+    key = "fleets/manifests/north-plant.csv"
+    boto3.client("s3").put_object(
+        Bucket=stack.bucket, Key=key, Body=(ROOT / "events" / "fleet-manifest.csv").read_bytes()
+    )
+    plan_trainings(lookout, ["pump-station-7", "pump-station-8", "compressor-2"])
+
+    # When a fleet reads it, and another names a manifest that is not there
+    result = machine.run(fleet_input(stack, Manifest={"Bucket": stack.bucket, "Key": key}), name="fleet-csv")
+    missing = machine.run(
+        fleet_input(stack, Manifest={"Bucket": stack.bucket, "Key": "fleets/manifests/nope.jsonl"}), name="fleet-x"
+    )
+
+    # Then its three assets trained, with the CSV's own settings
+    assert digest_of(result)["Counts"]["trained"] == 3
+    tags = {call.params["ModelName"]: call.params.get("Tags") for call in lookout.calls_to("CreateModel")}
+    assert tags["pump-station-8"] == [{"Key": "line", "Value": "B"}]
+    # And the missing manifest fails the fleet at its first step, saying which
+    assert missing.status == "FAILED" and missing.error == "FleetInputError"
+    assert "s3://lookout-diagnostics-example/fleets/manifests/nope.jsonl" in (missing.cause or "")
+    assert len(lookout.calls_to("CreateModel")) == 3

@@ -96,6 +96,19 @@ def test_a_line_that_cannot_be_read_is_reported_with_its_number_and_the_rest_are
     assert list(manifest_assets(io.BytesIO(csv_text), "CSV"))[1] == (3, "3 cells for 2 columns")
 
 
+@pytest.mark.parametrize("form", ["JSONL", "CSV"])
+def test_a_manifest_with_a_bom_and_crlf_line_ends_reads_as_written(form: str) -> None:
+    body = '{"ModelName": "a"}\r\n{"ModelName": "b"}\r\n' if form == "JSONL" else "ModelName\r\na\r\nb\r\n"
+    read = list(manifest_assets(io.BytesIO(("\ufeff" + body).encode()), form))  # type: ignore[arg-type]
+    assert [value["ModelName"] for _, value in read] == ["a", "b"]  # type: ignore[index]
+
+
+def test_a_manifest_that_is_not_utf8_or_has_no_header_is_refused_or_empty() -> None:
+    with pytest.raises(FleetInputError, match="not UTF-8"):
+        list(manifest_assets(io.BytesIO(b'{"ModelName": "a"}\n{"ModelName": "\xff"}\n'), "JSONL"))
+    assert list(manifest_assets(io.BytesIO(b""), "CSV")) == []
+
+
 def test_an_asset_is_planned_with_the_defaults_under_its_own_fields() -> None:
     fleet = parse_fleet_input(
         {"FleetName": "f", "Defaults": {"DatasetName": "d", "MaxWaitSeconds": 600}, "Assets": [{}]}

@@ -163,18 +163,28 @@ def manifest_assets(stream: IO[bytes], form: Literal["JSONL", "CSV"]) -> Iterato
     import io
 
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    if form == "JSONL":
-        for number, line in enumerate(text, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield number, f"not JSON ({error.msg} at column {error.colno})"
-                continue
-            yield number, value if isinstance(value, dict) else f"a JSON {type(value).__name__}, not an object"
-        return
+    try:
+        yield from (_jsonl if form == "JSONL" else _csv)(text)
+    except UnicodeDecodeError as error:
+        raise FleetInputError(f"the manifest is not UTF-8 text ({error.reason} at byte {error.start})") from error
+
+
+def _jsonl(text: IO[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield number, f"not JSON ({error.msg} at column {error.colno})"
+            continue
+        yield number, value if isinstance(value, dict) else f"a JSON {type(value).__name__}, not an object"
+
+
+def _csv(text: IO[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
     reader = csv.DictReader(text)
+    if not reader.fieldnames:
+        return
     for row in reader:
         number = reader.line_num
         if None in row:

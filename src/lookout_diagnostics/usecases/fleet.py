@@ -47,7 +47,7 @@ from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.services import Service
 from lookout_diagnostics.domain.sitewise_training import plan_sitewise_training
 from lookout_diagnostics.domain.training import plan_training
-from lookout_diagnostics.errors import FleetInputError
+from lookout_diagnostics.errors import DiagnosticsFileError, DiagnosticsObjectMissingError, FleetInputError
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.once import put_once, send_once
 
@@ -217,10 +217,10 @@ def _assets(fleet: FleetInput) -> Iterator[Iterator[tuple[int, dict[str, Any] | 
     form = fleet.Manifest.format
     try:
         stored = s3.head(location)
-    except Exception as error:
+        with s3.open_stream(stored) as stream:
+            yield manifest_assets(stream, form)
+    except (DiagnosticsObjectMissingError, DiagnosticsFileError) as error:
         raise FleetInputError(f"the manifest {location.uri} cannot be read: {error}") from error
-    with s3.open_stream(stored) as stream:
-        yield manifest_assets(stream, form)
 
 
 def _alert_subjects(fleet: FleetInput, assets: list[PlannedAsset]) -> set[str]:
