@@ -6,6 +6,7 @@ two, its Distributed Map runs each asset as a child execution of the single-asse
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -14,10 +15,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, RootModel
 
-from lookout_diagnostics.domain.fleet import FleetPlan
+from lookout_diagnostics.domain.fleet import FleetEnding, FleetPlan
 from lookout_diagnostics.lambda_events import parse
-from lookout_diagnostics.settings import get_settings
-from lookout_diagnostics.usecases.fleet import digest_fleet, prepare_fleet
+from lookout_diagnostics.settings import Settings, get_settings
+from lookout_diagnostics.usecases.fleet import digest_ended_fleet, digest_fleet, prepare_fleet
 
 logger = Logger()
 # botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.
@@ -42,12 +43,32 @@ class StepEvent(RootModel[Annotated[PrepareStep | DigestStep, Field(discriminato
     pass
 
 
+class ExecutionStatusDetail(BaseModel):
+    executionArn: str
+    status: str
+    startDate: int  # epoch milliseconds
+    input: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatusChange(BaseModel):
+    """Step Functions' "Step Functions Execution Status Change" event (EventBridge): a fleet execution ended
+    before its digest step (the FleetEnded rule in template.yaml)."""
+
+    detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
+    source: Literal["aws.states"]
+    detail: ExecutionStatusDetail
+
+
 @logger.inject_lambda_context(correlation_id_path="execution_arn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse(event=event, model=StepEvent).root
     settings = get_settings()
+    if "detail-type" in event:
+        return _fleet_ended(parse(event=event, model=ExecutionStatusChange).detail, settings)
+    request = parse(event=event, model=StepEvent).root
     match request:
         case PrepareStep():
             plan = prepare_fleet(request.input, request.execution_arn, settings)
@@ -59,3 +80,24 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             logger.info("Fleet digest", extra={"counts": digest.Counts, "alert": digest.Alert})
             metrics.add_metric(name="FleetDigestsSent", unit=MetricUnit.Count, value=int(digest.Alert == "ALERTED"))
             return digest.model_dump(mode="json")
+
+
+def _fleet_ended(detail: ExecutionStatusDetail, settings: Settings) -> dict[str, Any]:
+    fleet_name = json.loads(detail.input or "{}").get("FleetName") if detail.input else None
+    if not isinstance(fleet_name, str):
+        logger.warning("Fleet ended without a fleet name in its input", extra={"execution_arn": detail.executionArn})
+        return {"Digest": "NONE", "Reason": "the execution's input names no FleetName: nothing was planned"}
+    ended = FleetEnding(
+        execution_arn=detail.executionArn,
+        fleet_name=fleet_name,
+        status=detail.status,
+        error=detail.error,
+        cause=detail.cause,
+        started_at=detail.startDate / 1000,
+    )
+    digest = digest_ended_fleet(ended, settings)
+    if digest is None:
+        logger.info("Fleet ended before its plan", extra={"execution_arn": detail.executionArn})
+        return {"Digest": "NONE", "Reason": "the execution ended before its plan was written: nothing ran"}
+    logger.info("Fleet ended: digest", extra={"counts": digest.Counts, "alert": digest.Alert})
+    return digest.model_dump(mode="json")

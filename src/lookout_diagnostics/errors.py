@@ -64,6 +64,11 @@ class LookoutQuotaExceededError(LookoutRequestError):
     """ServiceQuotaExceededException: too many models, or too many trainings at once."""
 
 
+class LookoutBusyError(LookoutQuotaExceededError):
+    """ServiceQuotaExceededException while the account already has as many models training as L4E allows at
+    once (5): not a lasting quota, so the workflow waits and tries again."""
+
+
 class DatasetNotFoundError(LookoutRequestError):
     """ResourceNotFoundException on CreateModel: the dataset does not exist."""
 

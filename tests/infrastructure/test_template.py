@@ -76,6 +76,11 @@ DIAGNOSTICS_PROCESSORS = {
     # SiteWise's workflow summarises its evaluation results (and reuses the trigger's summary of them).
     "SiteWiseTrainingFunction": set(),
 }
+# Functions that read summaries the others wrote, and never a diagnostics file.
+SUMMARY_READERS = {
+    # The fleet's digest reports a training whose alert was pending from the summary beside its file.
+    FLEET_FUNCTION,
+}
 
 
 BOTH_BUCKET_MODES = pytest.mark.parametrize(
@@ -477,14 +482,16 @@ def test_function_reads_diagnostics_and_writes_only_summaries_in_the_watched_buc
 def test_functions_that_do_not_process_diagnostics_cannot_touch_the_bucket(
     template: dict[str, Any], resources: dict[str, Any], function: str
 ) -> None:
-    # Given a function that neither summarises diagnostics nor reuses a summary
+    # Given a function that neither summarises diagnostics nor reuses a summary (a summary reader only reads)
     stack = Stack(template)
+    readable = {SUMMARY_FILE_NAME} if function in SUMMARY_READERS else set()
 
     # When we ask whether it may read or write the diagnostics or the summaries
-    # Then it may not
+    # Then it may not, but for reading a summary where it reads them
     for action in ("s3:GetObject", "s3:PutObject"):
         for file_name in (DIAGNOSTICS_FILE_NAME, SUMMARY_FILE_NAME):
-            assert not function_allows(stack, resources, function, action, _object_arn(CREATED_BUCKET, file_name))
+            allowed = function_allows(stack, resources, function, action, _object_arn(CREATED_BUCKET, file_name))
+            assert allowed == (action == "s3:GetObject" and file_name in readable), (action, file_name)
 
 
 @pytest.mark.parametrize(
@@ -558,6 +565,7 @@ UNSCOPABLE_GRANTS: dict[tuple[str, str], str] = {
     ("SiteWiseTrainingFunction", "iotsitewise:DescribeExecution"): _SITEWISE_UNSCOPED,
     **{("SiteWiseTrainingStateMachine", action): _LOG_DELIVERY for _, action in _LOG_GRANTS},
     (FLEET_FUNCTION, "lookoutequipment:ListModels"): _LIST_MODELS,
+    (START_TRAINING, "lookoutequipment:ListModels"): _LIST_MODELS,
     **{("FleetStateMachine", action): _LOG_DELIVERY for _, action in _LOG_GRANTS},
 }
 
@@ -648,10 +656,11 @@ def test_only_the_rule_may_send_dead_letters_through_the_queue_policy(resources:
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert as_list(statement["Action"]) == ["sqs:SendMessage"]
     assert statement["Resource"] == {"Fn::GetAtt": ["DiagnosticsDeadLetterQueue", "Arn"]}
-    # SAM names the rule it generates <Function><EventName>.
-    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
-        "Fn::GetAtt": ["DiagnosticsFunctionDiagnosticsLanded", "Arn"]
-    }
+    # SAM names the rules it generates <Function><EventName>: the S3 trigger's and the fleet's end.
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": ["DiagnosticsFunctionDiagnosticsLanded", "Arn"]},
+        {"Fn::GetAtt": ["FleetFunctionFleetEnded", "Arn"]},
+    ]
 
 
 @pytest.mark.parametrize("queue", QUEUES)
@@ -824,9 +833,11 @@ def test_start_step_calls_only_create_model_and_tag_resource_on_this_accounts_re
     # Then it may create (and, through CreateModel's Tags, tag) models: CreateModel and its dependent
     # TagResource (Service Authorization Reference), on those three resource types of this account and region
     for resource_arn in (MODEL_ARN, DATASET_ARN, LABEL_GROUP_ARN):
-        assert allowed_on(resource_arn) == {"CreateModel", "TagResource"}, resource_arn
+        assert allowed_on(resource_arn) == {"CreateModel", "TagResource", "ListModels"}, resource_arn
     for elsewhere in LOOKOUT_ELSEWHERE:
-        assert allowed_on(elsewhere) == set(), elsewhere
+        assert allowed_on(elsewhere) - {"ListModels"} == set(), elsewhere
+    # (and ListModels, which supports no resource type: to tell a busy account from a full one)
+    assert function_allows(stack, resources, START_TRAINING, "lookoutequipment:ListModels", "*")
 
 
 def test_start_step_may_create_a_model_and_pass_the_lookout_role_and_nothing_else(
@@ -848,10 +859,15 @@ def test_start_step_may_create_a_model_and_pass_the_lookout_role_and_nothing_els
     }
 
     # Then it has its own inline statements only (no shared managed policy, no role of another's),
-    # granting CreateModel, the TagResource it depends on and passing a role: nothing else
+    # granting CreateModel, the TagResource it depends on, passing a role, and counting the models training
     assert "Role" not in function
     assert all(isinstance(p, dict) and "Statement" in p for p in as_list(function.get("Policies", [])))
-    assert actions == {"lookoutequipment:createmodel", "lookoutequipment:tagresource", "iam:passrole"}
+    assert actions == {
+        "lookoutequipment:createmodel",
+        "lookoutequipment:tagresource",
+        "iam:passrole",
+        "lookoutequipment:listmodels",
+    }
     # ... so it cannot read or write diagnostics, alert, or touch the alert ledger
     for action in ("s3:GetObject", "s3:PutObject", "s3:ListBucket"):
         assert not may(action, _object_arn(CREATED_BUCKET, DIAGNOSTICS_FILE_NAME)), action
@@ -861,8 +877,9 @@ def test_start_step_may_create_a_model_and_pass_the_lookout_role_and_nothing_els
     ledger = f"arn:aws:test:{REGION}:{ACCOUNT}:AlertLedgerTable"  # the stand-in for !GetAtt AlertLedgerTable.Arn
     for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
         assert not may(action, ledger), action
-    # ... nor read or change models it did not create (describing is the state machine's)
-    for action in ("lookoutequipment:DescribeModel", "lookoutequipment:DeleteModel", "lookoutequipment:ListModels"):
+    # ... nor read or change models it did not create (describing is the state machine's; listing them, which
+    # has no resource type, only tells it how many are training)
+    for action in ("lookoutequipment:DescribeModel", "lookoutequipment:DeleteModel", "lookoutequipment:UpdateModel"):
         assert not may(action, MODEL_ARN), action
 
 

@@ -17,8 +17,13 @@ import boto3
 import pytest
 
 from local.generator import GeneratorSpec, write_diagnostics_file
+from lookout_diagnostics.domain.fleet import Action, AssetOutcome, ChildExecution, PlannedAsset, asset_row
+from lookout_diagnostics.domain.services import Service
+from lookout_diagnostics.domain.services import summary_key as summary_key_of
+from lookout_diagnostics.usecases.fleet import with_pending_summary
 from tests.support.fake_lookout import FakeLookout, writes_diagnostics
 from tests.support.fake_sitewise import FakeExecution, FakeSiteWise
+from tests.support.iam import current_runtime
 from tests.support.sitewise_files import evaluation_key, put_evaluation_results
 from tests.support.stack import EmulatedStack
 from tests.support.state_machine import EmulatedStateMachine, ExecutionResult, states_entered
@@ -121,7 +126,8 @@ def test_a_fifty_asset_fleet_trains_within_the_quota_and_sends_one_digest(
     digest = digest_of(result)
     assert sorted(call.params["ModelName"] for call in lookout.calls_to("CreateModel")) == names
     assert lookout.peak_trainings <= 5
-    assert map_run_items(result) == {"succeeded": 45, "failed": 5}  # each failed or invalid asset's child failed
+    # each asset whose training failed failed its child; an invalid line is reported, never counted as a failure
+    assert map_run_items(result) == {"succeeded": 47, "failed": 3}
     assert machine.retry_intervals, "the throttled DescribeModel calls were retried"
     # And the digest counts every asset
     assert digest["Counts"] == {
@@ -172,27 +178,74 @@ def test_a_second_run_of_the_same_fleet_creates_nothing_and_alerts_nothing(
     assert second["Counts"]["reported"] == 6 and second["Counts"]["trained"] == 0
 
 
-def test_a_fleet_past_its_tolerated_failures_fails_and_a_rerun_trains_only_what_is_left(
+def status_change(result: ExecutionResult) -> dict[str, Any]:
+    """Step Functions' "Execution Status Change" event for an execution that ended, shaped as in events/."""
+    described = boto3.client("stepfunctions").describe_execution(executionArn=result.execution_arn)
+    sample = json.loads((ROOT / "events" / "fleet-execution-failed.json").read_text())
+    detail = sample["detail"] | {
+        "executionArn": result.execution_arn,
+        "stateMachineArn": described["stateMachineArn"],
+        "name": described["name"],
+        "status": described["status"],
+        "startDate": int(described["startDate"].timestamp() * 1000),
+        "input": described["input"],
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+    }
+    return sample | {"resources": [result.execution_arn], "detail": detail}
+
+
+def test_a_fleet_past_its_tolerated_failures_fails_sends_the_digest_of_what_ran_and_finishes_without_retraining(
     machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
 ) -> None:
-    # Given a fleet of 5 assets, one of them invalid, that tolerates no failure
-    names = [f"pump-{number:03d}" for number in range(1, 5)]
+    # Given a fleet of 5 assets that tolerates no failure, whose per-asset alerts are off: one training fails,
+    # and one line is invalid (reported, not counted as a failure: no run could mend it)
+    names = [f"pump-{number:03d}" for number in range(5, 9)]
     write_manifest(stack, [json.dumps({"ModelName": name}) for name in names] + ['{"DatasetName": "x"}'])
     plan_trainings(lookout, names)
+    lookout.train_on_create("pump-007", in_progress_polls=1, outcome="FAILED", failed_reason="Not enough data")
+    strict = fleet_input(stack, ToleratedFailurePercentage=0, PerAssetAlerts=False)
 
     # When it runs
-    failed = machine.run(fleet_input(stack, ToleratedFailurePercentage=0), name="fleet-1", timeout_s=120)
+    failed = machine.run(strict, name="fleet-1", timeout_s=120)
 
-    # Then the Map Run fails past the threshold, the execution fails (redrivable: the Map has no Catch), no digest
+    # Then the Map Run fails past the threshold and the execution fails (redrivable: the Map has no Catch)
     assert failed.status == "FAILED"
     assert failed.error == "States.ExceedToleratedFailureThreshold"
     assert "SendDigest" not in states_entered(failed)
-    assert stack.emailed_alerts() == [] or all("fleet" not in subject for subject, _ in stack.emailed_alerts())
-    # And what succeeded did train once; running the children again (what a redrive does with the ones that
-    # did not succeed; moto has no RedriveExecution) trains nothing twice
-    rerun = digest_of(machine.run(fleet_input(stack), name="fleet-2", timeout_s=120))
+    assert map_run_items(failed) == {"succeeded": 4, "failed": 1}
+    assert stack.emailed_alerts() == []  # per-asset alerts muted, no digest yet
+    # When Step Functions announces the failed execution (the FleetEnded rule)
+    answer = current_runtime().invoke("FleetFunction", status_change(failed))
+    # Then the digest of what ran goes out, saying how the execution ended and what to do
+    [(subject, body)] = stack.emailed_alerts()
+    assert subject.startswith("[ERROR] fleet north-plant: 3 of 5 trained") and "(execution FAILED)" in subject
+    assert "Ended:     the fleet execution FAILED: States.ExceedToleratedFailureThreshold" in body
+    assert "redrive it" in body and answer["Counts"]["failed"] == 1 and answer["Counts"]["invalid"] == 1
+    # And the fleet's mutes are over: the models' later alerts go out as usual
+    ledger = boto3.client("dynamodb")
+    assert all("Item" not in ledger.get_item(TableName=stack.table, Key={"pk": {"S": f"mute#{n}"}}) for n in names)
+
+    # When the children run again with the same input (what a redrive does with those that did not succeed;
+    # moto has no RedriveExecution)
+    rerun = machine.run(strict, name="fleet-2", timeout_s=120)
+    # Then nothing is trained twice, the earlier failure is reported and not counted again, and the digest
+    # finds the same outcomes: nothing more is sent
+    assert rerun.status == "SUCCEEDED", (rerun.error, rerun.cause)
     assert len(lookout.calls_to("CreateModel")) == 4
-    assert rerun["Counts"]["reported"] == 4 and rerun["Counts"]["invalid"] == 1
+    assert rerun.output["Counts"]["reported"] == 3 and rerun.output["Counts"]["failed"] == 1
+    assert rerun.output["Alert"] == "DUPLICATE" and len(stack.emailed_alerts()) == 1
+
+
+def test_a_fleet_that_ends_before_its_plan_has_no_digest(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    # Given a fleet whose input cannot be used: it fails at its first step
+    failed = machine.run({"FleetName": "north-plant", "Assets": []}, name="fleet-1", timeout_s=60)
+    assert failed.status == "FAILED" and failed.error == "FleetInputError"
+    # When Step Functions announces it, Then there is nothing to digest, and nothing is sent
+    answer = current_runtime().invoke("FleetFunction", status_change(failed))
+    assert answer["Digest"] == "NONE" and stack.emailed_alerts() == []
 
 
 def test_a_fleet_that_cannot_fit_the_model_quota_fails_before_creating_anything(
@@ -293,3 +346,82 @@ def test_a_csv_manifest_trains_its_assets_and_a_missing_manifest_fails_before_an
     assert missing.status == "FAILED" and missing.error == "FleetInputError"
     assert "s3://lookout-diagnostics-example/fleets/manifests/nope.jsonl" in (missing.cause or "")
     assert len(lookout.calls_to("CreateModel")) == 3
+
+
+# ------------------------------------------------------------------ an alert still pending when a child ended
+def summarised(spec: GeneratorSpec) -> str:
+    """A summary as the S3 trigger writes it beside a file."""
+    from lookout_diagnostics.domain.summary import summarise_stream
+    from lookout_diagnostics.settings import SummaryThresholds
+
+    buffer = io.BytesIO()
+    write_diagnostics_file(buffer, spec)
+    buffer.seek(0)
+    return summarise_stream(buffer, source="file", thresholds=SummaryThresholds()).model_dump_json()
+
+
+@pytest.mark.parametrize("service", [Service.LOOKOUT_FOR_EQUIPMENT, Service.IOT_SITEWISE])
+def test_an_asset_whose_alert_was_pending_is_reported_from_the_summary_beside_its_file(
+    stack: EmulatedStack, lookout: FakeLookout, service: Service
+) -> None:
+    # Given an asset's training that ended with its alert PENDING (its file landed after the workflow stopped
+    # waiting, or the S3 trigger was sending it), and the summary the trigger has written beside the file since
+    s3 = boto3.client("s3")
+    if service is Service.LOOKOUT_FOR_EQUIPMENT:
+        lookout.add_model("pump-007")
+        key = "pump-007/pump-007/1/model_diagnostics_results.json.gz"
+        lookout.add_version("pump-007", 1, diagnostics_object=(stack.bucket, key))
+        output = {"ModelName": "pump-007", "ModelVersion": 1, "Status": "SUCCESS", "Alert": "PENDING"}
+    else:
+        key = "sitewise/m-1/fleet-pump/Evaluation/asset[a-1]/1764500000-evaluation_results.jsonl"
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=b"{}")
+        output = {"EvaluationBucket": stack.bucket, "EvaluationPrefix": "sitewise/m-1/fleet-pump/", "Alert": "PENDING"}
+    summary_key = summary_key_of(key)
+    s3.put_object(Bucket=stack.bucket, Key=summary_key, Body=summarised(SPEC).encode())
+    asset = PlannedAsset(Index=0, Line=1, Asset="Pump 7", Action=Action.TRAIN, ExecutionName="fleet-pump")
+    child = ChildExecution(arn="arn:child", status="SUCCEEDED", started_at=10, output=output)
+
+    # When the digest looks at it
+    with current_runtime().run_as("FleetFunction"):
+        found = with_pending_summary(service, asset, child)
+
+    # Then it reads the summary, and the digest's row has the figures a person needs
+    assert found is not None and found.output is not None
+    assert found.output["SummaryObject"] == f"s3://{stack.bucket}/{summary_key}"
+    row = asset_row(asset, found, 5, lambda uri: uri)
+    assert row.outcome is AssetOutcome.TRAINED and row.severity in {"OK", "WARNING", "CRITICAL"}
+    assert row.anomalous_events is not None
+
+
+def test_an_asset_that_finds_five_models_training_elsewhere_waits_for_a_slot(
+    machine: EmulatedStateMachine, lookout: FakeLookout, stack: EmulatedStack
+) -> None:
+    # Given five models of someone else's training in the account (L4E's limit of trainings at once)
+    for number in range(5):
+        lookout.add_model(f"other-{number}", status="IN_PROGRESS")
+    names = ["pump-001", "pump-002"]
+    write_manifest(stack, [json.dumps({"ModelName": name}) for name in names])
+    plan_trainings(lookout, names)
+    # (they finish while the fleet's assets wait: L4E refuses CreateModel three times, then accepts it)
+    refusals = iter(range(3))
+    create_model = lookout.handlers["CreateModel"]
+
+    def slot_frees(params: dict[str, Any]) -> dict[str, Any]:
+        if next(refusals, None) is None:
+            for number in range(5):
+                lookout.model(f"other-{number}").status = "SUCCESS"
+        return create_model(params)
+
+    lookout.handlers["CreateModel"] = slot_frees
+
+    # When the fleet runs
+    result = machine.run(fleet_input(stack), name="fleet-1", timeout_s=120)
+
+    # Then its assets waited for a slot (LookoutBusyError, retried minutes apart) and trained, never six at once
+    digest = digest_of(result)
+    assert digest["Counts"]["trained"] == 2
+    busy = [call for call in machine.invocations if type(call.error).__name__ == "LookoutBusyError"]
+    assert len(busy) == 3
+    # (full jitter: each wait is drawn up to 300 s, then 450, 675... for the asset that retried)
+    assert len(machine.retry_intervals) == 3 and all(0 <= wait <= 675 for wait in machine.retry_intervals)
+    assert lookout.peak_trainings <= 5

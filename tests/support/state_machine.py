@@ -561,6 +561,8 @@ def _as_api_members(task: StateTaskServiceAwsSdk, parameters: dict[str, Any]) ->
     service = botocore.session.get_session().get_service_model(task._get_boto_service_name())
     members = set(service.operation_model(operation).input_shape.members)
     for key in list(parameters):
+        if not key[:1].isupper():  # AWS takes an aws-sdk task's parameters in PascalCase only
+            raise ValueError(f"an aws-sdk task parameter is PascalCase: {key!r}")
         camel = key[:1].lower() + key[1:]
         if key not in members and camel in members:
             parameters[camel] = parameters.pop(key)
@@ -576,6 +578,8 @@ def _sfn_request_as_aws_maps_it(
     …): AWS maps them; moto's port passes them as written, which botocore refuses (KeyError)."""
     _SFN_NORMALISE_PARAMETERS(task, parameters, *args, **kwargs)
     for key in list(parameters):
+        if not key[:1].isupper():  # AWS takes the task's parameters in PascalCase only
+            raise ValueError(f"a Step Functions task parameter is PascalCase: {key!r}")
         parameters[key[:1].lower() + key[1:]] = parameters.pop(key)
 
 
@@ -599,10 +603,12 @@ def _tolerated_failures_as_in_aws() -> Callable[..., None]:
         failed = record.item_counter.failed.get() + record.item_counter.timed_out.get()
         total = record.item_counter.total.get()
         percentage = 100.0 * failed / total if total else 0.0
-        # With neither set, no failure is tolerated; with both, the Map Run fails when either is exceeded.
-        over_count = failed > eval_input.tolerated_failure_count
-        over_percentage = percentage > eval_input.tolerated_failure_percentage
-        if over_count and over_percentage if failed else False:
+        # With neither set, no failure is tolerated; with both set, the Map Run fails when either is exceeded.
+        count, share = eval_input.tolerated_failure_count, eval_input.tolerated_failure_percentage
+        count_set, share_set = count > 0, share > 0
+        over_count = count_set and failed > count
+        over_percentage = share_set and percentage > share
+        if failed and (over_count or over_percentage or not (count_set or share_set)):
             error = StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold)
             raise FailureEventException(
                 FailureEvent(

@@ -68,10 +68,12 @@ def _request_error(
 class LookoutClient:
     """Implements lookout_diagnostics.domain.identity.LookoutReader against the real service."""
 
-    def list_models(self, name_prefix: str | None = None) -> list[ModelSummary]:
+    def list_models(self, name_prefix: str | None = None, status: str | None = None) -> list[ModelSummary]:
         request: dict[str, Any] = {"MaxResults": PAGE_SIZE}
         if name_prefix:
             request["ModelNameBeginsWith"] = name_prefix
+        if status:
+            request["Status"] = status
         return [_model(item) for item in _pages("list_models", "ModelSummaries", request)]
 
     def list_model_versions(self, model_name: str) -> list[int]:

@@ -21,7 +21,7 @@ once. Pure: the keys are built from what AWS reports, never from which path is a
 - `event#<event id>`: the EventBridge event of an outcome (the poller) or of a fleet's digest.
 - `fleet#<fleet name>#<fingerprint>`: a fleet's digest of what its assets' trainings say (the fleet
   workflow). A second run of the same fleet that finds the same outcomes has the same key.
-- `mute#<model name>`: not a once-only key but what the gate reads before it publishes: while a fleet
+- `mute#<model name>[#<asset id>]`: not a once-only key but what the gate reads before it publishes: while a fleet
   with per-asset alerts off trains this model, its alerts are recorded as sent (the fleet's digest
   reports them) instead of published. Written and removed by the fleet workflow, ends on its own.
 
@@ -83,8 +83,9 @@ def fleet_key(fleet_name: str, fingerprint: str) -> str:
     return f"fleet#{fleet_name}#{fingerprint}"
 
 
-def mute_key(model_name: str) -> str:
-    return f"mute#{model_name}"
+def mute_key(model_name: str, asset_id: str | None = None) -> str:
+    """L4E: a model. AWS IoT SiteWise: a computation model on one asset (it trains on many)."""
+    return f"mute#{model_name}#{asset_id}" if asset_id else f"mute#{model_name}"
 
 
 def stable_id(key: str) -> str:

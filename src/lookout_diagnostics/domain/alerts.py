@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from lookout_diagnostics.domain.alert_keys import Outcome
-from lookout_diagnostics.domain.fleet import DIGEST_TABLE_ROWS, AssetRow, FleetDigestEvent, table_text
+from lookout_diagnostics.domain.fleet import DIGEST_TABLE_ROWS, AssetRow, FleetDigestEvent, FleetEnding, table_text
 from lookout_diagnostics.domain.identity import Identification, ModelIdentity
 from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
@@ -57,6 +57,8 @@ class Alert(BaseModel):
     # Stable for what the alert is about (alert_keys.stable_id of its ledger key): a repeat that
     # the at-least-once parts of AWS let through carries the same id, so a subscriber can drop it.
     alert_id: str | None = None
+    # The AWS IoT SiteWise asset the alert is about, where it is known (a computation model runs on many).
+    asset_id: str | None = None
 
     def identified(self, alert_id: str) -> Alert:
         """The alert with its id, in the JSON body, the text's last line and the message attributes."""
@@ -133,7 +135,18 @@ def _alert(
         subject=_subject(severity, headline),
         text=text,
         body={"alert_version": 1, "event_type": event_type.value, "severity": severity, **fields},
+        asset_id=_asset_of(fields),
     )
+
+
+def _asset_of(fields: dict[str, Any]) -> str | None:
+    """The SiteWise asset an alert's fields name (its model's identity, its outcome, or the field itself)."""
+    for name in ("model", "outcome"):
+        value = fields.get(name)
+        if isinstance(value, dict) and value.get("asset_id"):
+            return str(value["asset_id"])
+    asset = fields.get("asset_id")
+    return str(asset) if asset else None
 
 
 def _with_note(text: str, note: str | None) -> str:
@@ -425,7 +438,7 @@ def diagnostics_not_configured_alert(model_name: str, model_arn: str) -> Alert:
 
 
 def workflow_failure_alert(
-    model_name: str | None, error: str, cause: str, advice: str, execution_arn: str | None
+    model_name: str | None, error: str, cause: str, advice: str, execution_arn: str | None, asset_id: str | None = None
 ) -> Alert:
     """The training workflow ended without a model: what happened and what to do about it."""
     event_type = EventType.TRAINING_FAILED if error == Failure.TRAINING_FAILED else EventType.WORKFLOW_FAILED
@@ -456,10 +469,13 @@ def workflow_failure_alert(
         cause=cause,
         advice=advice,
         execution_arn=execution_arn,
+        **({"asset_id": asset_id} if asset_id else {}),
     )
 
 
-def fleet_digest_alert(digest: FleetDigestEvent, rows: list[AssetRow], table_link: str, headline: str) -> Alert:
+def fleet_digest_alert(
+    digest: FleetDigestEvent, rows: list[AssetRow], table_link: str, headline: str, ended: FleetEnding | None = None
+) -> Alert:
     """One alert for a whole fleet: counts, then the table worst first (the first rows; the whole table is
     linked), within SNS's limits however many assets the fleet has."""
     counts = digest.counts
@@ -473,6 +489,7 @@ def fleet_digest_alert(digest: FleetDigestEvent, rows: list[AssetRow], table_lin
         f"Execution: https://{region}.console.aws.amazon.com/states/home?region={region}"
         f"#/v2/executions/details/{digest.execution_arn}",
         f"Table:     {table_link}",
+        *([f"Ended:     {ended.sentence()}"] if ended else []),
         "",
         table_text(rows),
     ]

@@ -83,7 +83,8 @@ class FleetInput(BaseModel):
     Assets: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_ASSETS)] | None = None
     Manifest: ManifestLocation | None = None
     MaxConcurrency: Annotated[int, Field(ge=1, le=1000)] | None = None
-    ToleratedFailurePercentage: Annotated[float, Field(ge=0, le=100)] = 100
+    # Step Functions reads ToleratedFailurePercentagePath as a whole number from 0 to 100.
+    ToleratedFailurePercentage: Annotated[int, Field(ge=0, le=100)] = 100
     PerAssetAlerts: bool = True
     ModelQuota: Annotated[int, Field(ge=1, le=10_000)] = LOOKOUT_MODEL_QUOTA
 
@@ -135,7 +136,7 @@ class FleetPlan(BaseModel):
     Invalid: int
     Existing: int
     MaxConcurrency: int
-    ToleratedFailurePercentage: float
+    ToleratedFailurePercentage: int
     PerAssetAlerts: bool
     StateMachineArn: str
 
@@ -183,15 +184,20 @@ def _jsonl(text: IO[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
 
 def _csv(text: IO[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
     reader = csv.DictReader(text)
-    if not reader.fieldnames:
-        return
-    for row in reader:
-        number = reader.line_num
-        if None in row:
-            columns = len(reader.fieldnames or [])
-            yield number, f"{len(row[None]) + columns} cells for {columns} columns"
-            continue
-        yield number, {name: _cell(value) for name, value in row.items() if value not in (None, "")}
+    try:
+        if not reader.fieldnames:
+            return
+        columns = len(reader.fieldnames)
+        for row in reader:
+            number = reader.line_num
+            extra, values = row.pop(None, None), list(row.values())
+            if extra is not None or None in values:  # more cells than columns, or fewer
+                cells = columns + len(extra) if extra is not None else columns - values.count(None)
+                yield number, f"{cells} cells for {columns} columns"
+                continue
+            yield number, {name: _cell(value) for name, value in row.items() if value != ""}
+    except csv.Error as error:  # a cell longer than the csv module reads (128 KiB), a NUL byte...
+        raise FleetInputError(f"the CSV manifest cannot be read at line {reader.line_num}: {error}") from error
 
 
 def _cell(value: str) -> Any:
@@ -435,6 +441,25 @@ def console_link(region: str, bucket: str, key: str) -> str:
     return f"https://{region}.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={quote(key, safe='')}"
 
 
+class FleetEnding(BaseModel):
+    """A fleet execution that ended before its digest step, as Step Functions' status-change event tells it."""
+
+    execution_arn: str
+    fleet_name: Annotated[str, Field(pattern=FLEET_NAME_PATTERN)]
+    status: str  # FAILED, TIMED_OUT or ABORTED
+    error: str | None = None
+    cause: str | None = None
+    started_at: float  # epoch seconds
+
+    def sentence(self) -> str:
+        said = f": {self.error}" if self.error else ""
+        said += f" ({' '.join((self.cause or '').split())[:200]})" if self.cause else ""
+        return (
+            f"the fleet execution {self.status}{said} before its last step. Fix the cause and redrive it: only the "
+            "assets that did not succeed run again, and its digest follows."
+        )
+
+
 class FleetDigestEvent(BaseModel):
     """The fleet's EventBridge event (detail type "Fleet Training Digest"), the digest for machines."""
 
@@ -447,6 +472,7 @@ class FleetDigestEvent(BaseModel):
     counts: DigestCounts
     table_object: str
     assets: list[AssetRow]  # the worst first, at most EVENT_ROWS: the whole table is table_object's
+    execution_status: str = "RUNNING"  # FAILED, TIMED_OUT or ABORTED: the execution ended before its digest step
 
 
 class ChildExecution(BaseModel):

@@ -250,6 +250,7 @@ _FAILURES: dict[str, tuple[Failure, str]] = {
     "LookoutAccessDeniedError": _DENIED,
     "LookoutEquipment.AccessDeniedException": _DENIED,
     "LookoutQuotaExceededError": _QUOTA,
+    "LookoutBusyError": _QUOTA,
     "LookoutEquipment.ServiceQuotaExceededException": _QUOTA,
     "DatasetNotFoundError": _NOT_FOUND,
     "LookoutEquipment.ResourceNotFoundException": _NOT_FOUND,

@@ -25,7 +25,9 @@ from lookout_diagnostics.domain.fleet import (
     MAX_ASSETS,
     Action,
     AssetRow,
+    ChildExecution,
     FleetDigestEvent,
+    FleetEnding,
     FleetInput,
     FleetPlan,
     PlannedAsset,
@@ -50,6 +52,7 @@ from lookout_diagnostics.domain.training import plan_training
 from lookout_diagnostics.errors import DiagnosticsFileError, DiagnosticsObjectMissingError, FleetInputError
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.once import put_once, send_once
+from lookout_diagnostics.usecases.train import headline, stored_summary
 
 FLEET_PREFIX = "fleets"
 # How long a fleet's mute of per-asset alerts outlives its longest training at most, if its digest never
@@ -107,7 +110,7 @@ def prepare_fleet(raw: object, execution_arn: str, settings: Settings) -> FleetP
     s3.put_json(plan_location, _PLAN.dump_json(planned).decode())
     if not fleet.PerAssetAlerts:
         _mute(fleet, to_train, execution_arn, settings)
-    return FleetPlan(
+    prepared = FleetPlan(
         FleetName=fleet.FleetName,
         Service=fleet.Service,
         Bucket=settings.diagnostics_bucket,
@@ -122,9 +125,31 @@ def prepare_fleet(raw: object, execution_arn: str, settings: Settings) -> FleetP
         PerAssetAlerts=fleet.PerAssetAlerts,
         StateMachineArn=state_machine_arn,
     )
+    # Beside the plan, for the digest of an execution that ends before its digest step (see digest_ended_fleet).
+    s3.put_json(_fleet_location(settings.diagnostics_bucket, fleet.FleetName, run), prepared.model_dump_json())
+    return prepared
 
 
-def digest_fleet(plan: FleetPlan, execution_arn: str, started_at: float, settings: Settings) -> DigestResult:
+def digest_ended_fleet(ended: FleetEnding, settings: Settings) -> DigestResult | None:
+    """The digest of a fleet execution that failed, timed out or was stopped before its digest step: what its
+    assets' trainings say so far (those not started are NOT_RUN), and how the execution ended. None when it
+    ended before a plan was written: nothing ran, and its failure is the execution's (console, alarm)."""
+    if not settings.diagnostics_bucket:
+        raise FleetInputError("the stack has no diagnostics bucket (DIAGNOSTICS_BUCKET)")
+    run = ended.execution_arn.rsplit(":", 1)[-1]
+    text = s3.read_json(_fleet_location(settings.diagnostics_bucket, ended.fleet_name, run))
+    if text is None:
+        return None
+    return digest_fleet(FleetPlan.model_validate_json(text), ended.execution_arn, ended.started_at, settings, ended)
+
+
+def _fleet_location(bucket: str, fleet_name: str, run: str) -> S3Location:
+    return S3Location(bucket=bucket, key=f"{FLEET_PREFIX}/{fleet_name}/{run}/fleet.json")
+
+
+def digest_fleet(
+    plan: FleetPlan, execution_arn: str, started_at: float, settings: Settings, ended: FleetEnding | None = None
+) -> DigestResult:
     """Ask Step Functions how each asset's training went, write the whole table to S3, and send the one
     alert and the one EventBridge event of the fleet (once: a second run that finds the same outcomes
     sends nothing). Ends the fleet's mute of per-asset alerts."""
@@ -142,7 +167,7 @@ def digest_fleet(plan: FleetPlan, execution_arn: str, started_at: float, setting
         (
             asset_row(
                 asset,
-                stepfunctions.describe_execution(asset.ExecutionArn)
+                with_pending_summary(plan.Service, asset, stepfunctions.describe_execution(asset.ExecutionArn))
                 if asset.Action is not Action.INVALID and asset.ExecutionArn
                 else None,
                 started_at,
@@ -173,7 +198,10 @@ def digest_fleet(plan: FleetPlan, execution_arn: str, started_at: float, setting
     )
     headline = digest_headline(plan.FleetName, counts)
     table_link = console_link(region, table.bucket, table.key)
-    sent = send_once(settings, key, fleet_digest_alert(event, rows, table_link, headline))
+    if ended is not None:
+        event = event.model_copy(update={"severity": "ERROR", "execution_status": ended.status})
+        headline = f"{headline} (execution {ended.status})"
+    sent = send_once(settings, key, fleet_digest_alert(event, rows, table_link, headline, ended))
     put_once(settings, event)
     if not plan.PerAssetAlerts:
         _unmute(planned, plan, execution_arn, settings)
@@ -187,6 +215,33 @@ def digest_fleet(plan: FleetPlan, execution_arn: str, started_at: float, setting
         Alert=sent,
         Worst=rows[:10],
     )
+
+
+def with_pending_summary(service: Service, asset: PlannedAsset, child: ChildExecution | None) -> ChildExecution | None:
+    """A training that ended with its alert PENDING (its file landed late, or the S3 trigger was sending its
+    alert at that moment) has no summary in its output: the one written beside its file, if there is one by
+    now. Its alert, muted while the fleet ran, is reported here, not lost."""
+    output = (child.output or {}) if child is not None else {}
+    if child is None or child.status != "SUCCEEDED" or output.get("Summary") or output.get("Alert") != "PENDING":
+        return child
+    location = _pending_summary_location(service, asset, output)
+    summary = stored_summary(location) if location is not None else None
+    if summary is None:
+        return child
+    found = {"Summary": headline(summary).model_dump(mode="json"), "SummaryObject": location.uri}  # type: ignore[union-attr]
+    return child.model_copy(update={"output": output | found})
+
+
+def _pending_summary_location(service: Service, asset: PlannedAsset, output: dict[str, Any]) -> S3Location | None:
+    if service is Service.LOOKOUT_FOR_EQUIPMENT:
+        version = LookoutClient().describe_model_version(str(output["ModelName"]), int(output["ModelVersion"]))
+        return version.diagnostics_object.summary_location() if version.diagnostics_object else None
+    # AWS IoT SiteWise: the training wrote its evaluation results under the prefix its workflow gave it.
+    bucket, prefix = output.get("EvaluationBucket"), output.get("EvaluationPrefix")
+    if not bucket or not prefix:
+        return None
+    found = s3.newest_diagnostics_file(str(bucket), str(prefix))
+    return found.summary_location() if found else None
 
 
 def _single_asset_workflow(service: Service, settings: Settings) -> str:
@@ -223,29 +278,33 @@ def _assets(fleet: FleetInput) -> Iterator[Iterator[tuple[int, dict[str, Any] | 
         raise FleetInputError(f"the manifest {location.uri} cannot be read: {error}") from error
 
 
-def _alert_subjects(fleet: FleetInput, assets: list[PlannedAsset]) -> set[str]:
-    """The model names the assets' alerts carry: L4E's model; SiteWise's computation model (one per fleet,
-    usually: while the fleet runs, that model's alerts are muted on every asset)."""
+def _mute_keys(fleet: FleetInput, assets: list[PlannedAsset]) -> set[str]:
+    """The mute of each asset's alerts, as alerts name what they are about: L4E's model; SiteWise's computation
+    model (by the name its alerts carry) on the asset."""
     if fleet.Service is Service.LOOKOUT_FOR_EQUIPMENT:
-        return {str((asset.Input or {})["ModelName"]) for asset in assets}
+        return {mute_key(str((asset.Input or {})["ModelName"])) for asset in assets}
     sitewise = SiteWiseClient()
-    names = set()
+    keys = set()
     for asset in assets:
         given = asset.Input or {}
         new = given.get("NewComputationModel")
-        names.add(str(new["Name"]) if new else sitewise.computation_model(str(given["ComputationModelId"])).name)
-    return names
+        name = str(new["Name"]) if new else sitewise.computation_model(str(given["ComputationModelId"])).name
+        keys.add(mute_key(name, str(given["AssetId"])))
+    return keys
 
 
 def _mute(fleet: FleetInput, assets: list[PlannedAsset], execution_arn: str, settings: Settings) -> None:
+    """Until the digest ends it (or, if no digest ever comes, until the fleet's last asset could have
+    finished: its waves of MaxConcurrency assets, each as long as the longest MaxWaitSeconds, and a margin)."""
     longest = max((int((asset.Input or {}).get("MaxWaitSeconds", 48 * 3600)) for asset in assets), default=0)
-    until = int(time.time()) + longest + MUTE_MARGIN_SECONDS
-    for subject in sorted(_alert_subjects(fleet, assets)):
-        ledger.mute(settings.ledger_table_name, mute_key(subject), until, execution_arn)
+    waves = -(-len(assets) // fleet.concurrency)
+    until = int(time.time()) + waves * longest + MUTE_MARGIN_SECONDS
+    for key in sorted(_mute_keys(fleet, assets)):
+        ledger.mute(settings.ledger_table_name, key, until, execution_arn)
 
 
 def _unmute(planned: list[PlannedAsset], plan: FleetPlan, execution_arn: str, settings: Settings) -> None:
     fleet = FleetInput(FleetName=plan.FleetName, Service=plan.Service, Assets=[{}])
     to_train = [asset for asset in planned if asset.Action is Action.TRAIN]
-    for subject in sorted(_alert_subjects(fleet, to_train)):
-        ledger.unmute(settings.ledger_table_name, mute_key(subject), execution_arn)
+    for key in sorted(_mute_keys(fleet, to_train)):
+        ledger.unmute(settings.ledger_table_name, key, execution_arn)

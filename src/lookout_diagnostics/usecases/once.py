@@ -66,7 +66,7 @@ def send(settings: Settings, claim: Claim, alert: Alert) -> str:
 
     A model a fleet trains with per-asset alerts off is muted: its alert is recorded as sent, by the fleet
     (`muted:<fleet execution>`), and not published; the fleet's digest reports it."""
-    muted = ledger.muted_by(settings.ledger_table_name, mute_key(alert.model_name))
+    muted = ledger.muted_by(settings.ledger_table_name, mute_key(alert.model_name, alert.asset_id))
     if muted is not None:
         claim.done(f"muted:{muted}")
         return f"muted:{muted}"

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from lookout_diagnostics.aws import lookout, s3
 from lookout_diagnostics.domain.alert_keys import Outcome, workflow_key
 from lookout_diagnostics.domain.alerts import outcome_alert, workflow_failure_alert
+from lookout_diagnostics.domain.fleet import LOOKOUT_CONCURRENT_TRAININGS
 from lookout_diagnostics.domain.identity import (
     DescribedModelVersion,
     MetricsFigures,
@@ -25,7 +26,12 @@ from lookout_diagnostics.domain.training import (
     describe_failure,
     plan_training,
 )
-from lookout_diagnostics.errors import DiagnosticsNotReadyError, DiagnosticsObjectMissingError
+from lookout_diagnostics.errors import (
+    DiagnosticsNotReadyError,
+    DiagnosticsObjectMissingError,
+    LookoutBusyError,
+    LookoutQuotaExceededError,
+)
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
 from lookout_diagnostics.usecases.once import send_once
@@ -76,7 +82,13 @@ def start_training(raw_input: object, execution_name: str, settings: Settings) -
     passed through only when given, which a JSONPath `Parameters` block cannot express.
     """
     plan = plan_training(raw_input, execution_name, settings)
-    model_arn, status = lookout.create_model(plan.CreateModel)
+    try:
+        model_arn, status = lookout.create_model(plan.CreateModel)
+    except LookoutQuotaExceededError as error:
+        training = len(lookout.LookoutClient().list_models(status="IN_PROGRESS"))
+        if training >= LOOKOUT_CONCURRENT_TRAININGS:  # another fleet, or anyone's training: wait for a slot
+            raise LookoutBusyError(f"{error} ({training} models are training in this account)") from error
+        raise
     return StartedTraining(
         ModelName=plan.ModelName,
         ModelArn=model_arn,
@@ -141,10 +153,10 @@ def alert_trained_file(stored: StoredObject, settings: Settings) -> AlertedFile:
     this path's, or the one another path wrote beside the file."""
     result = alert_diagnostics(stored, settings)
     summary_location = stored.location.summary_location()
-    summary = result.summary or _stored_summary(summary_location)
+    summary = result.summary or stored_summary(summary_location)
     return AlertedFile(
         SummaryObject=summary_location.uri if summary is not None else None,
-        Summary=_headline(summary) if summary else None,
+        Summary=headline(summary) if summary else None,
         Alert="DUPLICATE" if result.status == "DUPLICATE" else "ALERTED",
     )
 
@@ -171,13 +183,13 @@ def report_failure(
     return failure
 
 
-def _stored_summary(location: S3Location) -> DiagnosticsSummary | None:
+def stored_summary(location: S3Location) -> DiagnosticsSummary | None:
     """When another path alerted first, its summary lies beside the file."""
     text = s3.read_json(location)
     return DiagnosticsSummary.model_validate_json(text) if text else None
 
 
-def _headline(summary: DiagnosticsSummary) -> Headline:
+def headline(summary: DiagnosticsSummary) -> Headline:
     return Headline(
         severity=summary.severity.value,
         rows=summary.rows,

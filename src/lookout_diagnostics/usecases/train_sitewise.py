@@ -182,6 +182,7 @@ def report_sitewise_failure(
     key = workflow_key(execution_arn)
     if failure.Error is Failure.TRAINING_FAILED and training and status and status.ExecutionId:
         key = outcome_key(training.ComputationModelArn, None, Outcome.FAILED, status.ExecutionId)
-    name = training.ComputationModelName if training else None
-    send_once(settings, key, workflow_failure_alert(name, failure.Error, failure.Cause, failure.Advice, execution_arn))
+    name, asset = (training.ComputationModelName, training.AssetId) if training else (None, None)
+    alert = workflow_failure_alert(name, failure.Error, failure.Cause, failure.Advice, execution_arn, asset)
+    send_once(settings, key, alert)
     return failure
