@@ -9,7 +9,8 @@ import re
 import subprocess
 from typing import Any
 
-from tests.support.template import ROOT, load_template
+from tests.support.iam_policies import Stack
+from tests.support.template import ROOT, event_matches, load_template
 from tests.support.tools import ASL_VALIDATOR, installed
 
 FLEET_ASL = ROOT / "statemachine" / "train_fleet.asl.json"
@@ -91,3 +92,27 @@ def test_the_fleet_role_runs_its_own_children_and_the_single_asset_workflows_onl
     assert statements["SyncRuleForAssetTrainings"]["Resource"]["Fn::Sub"].endswith(
         ":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
     )
+
+
+def test_the_fleet_ended_rule_takes_the_fleets_failed_executions_and_nothing_else() -> None:
+    # Given the rule SAM makes from FleetFunction's FleetEnded event, resolved for a stack
+    template = load_template()
+    rule = template["Resources"]["FleetFunction"]["Properties"]["Events"]["FleetEnded"]["Properties"]
+    pattern = Stack(template).resolve(rule["Pattern"])
+    failed = json.loads((ROOT / "events" / "fleet-execution-failed.json").read_text())
+
+    def changed(**detail: str) -> dict[str, Any]:
+        return failed | {"detail": failed["detail"] | detail}
+
+    # Then the sample event (a fleet execution that FAILED) matches, as do one that timed out or was stopped
+    assert event_matches(pattern, failed)
+    assert event_matches(pattern, changed(status="TIMED_OUT")) and event_matches(pattern, changed(status="ABORTED"))
+    # And a fleet that succeeded (its digest step sent the digest), or another state machine's failure, does not
+    assert not event_matches(pattern, changed(status="SUCCEEDED"))
+    assert not event_matches(pattern, changed(status="RUNNING"))
+    training = failed["detail"]["stateMachineArn"].replace(
+        ":lookout-diagnostics-fleet", ":lookout-diagnostics-training"
+    )
+    assert not event_matches(pattern, changed(stateMachineArn=training))
+    # And what it cannot deliver ends in the dead-letter queue, which operations watch
+    assert rule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DiagnosticsDeadLetterQueue", "Arn"]}}

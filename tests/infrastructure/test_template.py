@@ -58,6 +58,7 @@ from tests.support.template import (
     TEMPLATE,
     WORKFLOW_FUNCTIONS,
     alarm_watching,
+    event_matches,
     function_environment,
     function_timeout,
     state_machine_properties,
@@ -88,23 +89,6 @@ BOTH_BUCKET_MODES = pytest.mark.parametrize(
     [({}, CREATED_BUCKET), ({"ExistingBucketName": "team-l4e-output"}, "team-l4e-output")],
     ids=["stack-created-bucket", "existing-bucket"],
 )
-
-
-def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-    """EventBridge matching for the parts this template uses: exact values and suffix filters."""
-    for field, expected in pattern.items():
-        actual = event.get(field)
-        if isinstance(expected, dict):
-            if not isinstance(actual, dict) or not matches(expected, actual):
-                return False
-            continue
-        if not any(
-            (isinstance(option, dict) and isinstance(actual, str) and actual.endswith(option["suffix"]))
-            or option == actual
-            for option in expected
-        ):
-            return False
-    return True
 
 
 def object_created(bucket: str, key: str, **overrides: Any) -> dict[str, Any]:
@@ -339,15 +323,17 @@ def test_rule_fires_only_for_diagnostics_files_in_the_watched_bucket(
 
     # When S3 announces various objects
     # Then only a diagnostics file created in the watched bucket invokes the function
-    assert matches(pattern, object_created(watched_bucket, diagnostics_key))
-    assert matches(pattern, object_created(watched_bucket, DIAGNOSTICS_FILE_NAME))
+    assert event_matches(pattern, object_created(watched_bucket, diagnostics_key))
+    assert event_matches(pattern, object_created(watched_bucket, DIAGNOSTICS_FILE_NAME))
     # ... never the summary the function writes beside it (no feedback loop)
-    assert not matches(pattern, object_created(watched_bucket, f"pump-7/model-v3/{SUMMARY_FILE_NAME}"))
-    assert not matches(pattern, object_created(watched_bucket, f"{diagnostics_key}.tmp"))
-    assert not matches(pattern, object_created(watched_bucket, "pump-7/model-v3/inference_results.json.gz"))
-    assert not matches(pattern, object_created("some-other-bucket", diagnostics_key))
-    assert not matches(pattern, object_created(watched_bucket, diagnostics_key, **{"detail-type": "Object Deleted"}))
-    assert not matches(pattern, object_created(watched_bucket, diagnostics_key, source="custom.app"))
+    assert not event_matches(pattern, object_created(watched_bucket, f"pump-7/model-v3/{SUMMARY_FILE_NAME}"))
+    assert not event_matches(pattern, object_created(watched_bucket, f"{diagnostics_key}.tmp"))
+    assert not event_matches(pattern, object_created(watched_bucket, "pump-7/model-v3/inference_results.json.gz"))
+    assert not event_matches(pattern, object_created("some-other-bucket", diagnostics_key))
+    assert not event_matches(
+        pattern, object_created(watched_bucket, diagnostics_key, **{"detail-type": "Object Deleted"})
+    )
+    assert not event_matches(pattern, object_created(watched_bucket, diagnostics_key, source="custom.app"))
 
 
 # ------------------------------------------------------------------------- functions

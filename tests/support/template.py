@@ -120,3 +120,20 @@ STATE_MACHINE_NAMES = {
     "SiteWiseTrainingStateMachine": "lookout-diagnostics-sitewise-training",
     "FleetStateMachine": "lookout-diagnostics-fleet",
 }
+
+
+def event_matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """EventBridge matching for the parts this template uses: exact values and suffix filters."""
+    for field, expected in pattern.items():
+        actual = event.get(field)
+        if isinstance(expected, dict):
+            if not isinstance(actual, dict) or not event_matches(expected, actual):
+                return False
+            continue
+        if not any(
+            (isinstance(option, dict) and isinstance(actual, str) and actual.endswith(option["suffix"]))
+            or option == actual
+            for option in expected
+        ):
+            return False
+    return True
