@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -260,3 +261,42 @@ def test_progress_reports_stored_bytes_read() -> None:
     summarise_stream(io.BytesIO(data), source="f.json.gz", thresholds=THRESHOLDS, progress=seen.append)
     assert seen[-1] == len(data)
     assert seen == sorted(seen)
+
+
+def test_the_timeline_bins_a_two_week_file_in_three_hour_bins_with_each_class_and_score() -> None:
+    # Given two weeks of one record a minute: normal, an anomalous hour on day 3, the machine off on day 9
+    start = 1_615_500_000 - 1_615_500_000 % 86_400  # a midnight, UTC
+    records = []
+    for minute in range(14 * 24 * 60):
+        moment = start + minute * 60
+        stamp = datetime.fromtimestamp(moment, UTC).isoformat()  # zoned: +00:00
+        day, hour = divmod(minute // 60, 24)
+        record: dict[str, Any] = {"timestamp": stamp, "prediction": 1 if (day, hour) == (3, 10) else 0}
+        if day == 9:
+            record["prediction_reason"] = "MACHINE_OFF"
+        else:
+            record["anomaly_score"] = 0.9 if record["prediction"] else 0.1
+        records.append(record)
+    # When it is summarised
+    timeline = summarise(gz(*records)).timeline
+    # Then the 336 hours fit 120 bins of 3 hours (1 hour would need 336), aligned on midnight
+    assert timeline is not None and timeline.bin_seconds == 3 * 3600 and len(timeline.bins) == 112
+    # (on the UTC scale the zoned stamps were read on)
+    assert timeline.bins[0].start.endswith("T00:00:00") and timeline.bins[0].end.endswith("T03:00:00")
+    # And the anomalous hour is in day 3's 09:00-12:00 bin, with the scores of that bin
+    [hot] = [b for b in timeline.bins if b.anomalous]
+    assert (hot.anomalous, hot.normal, hot.machine_off) == (60, 120, 0)
+    assert hot.max_anomaly_score == 0.9 and hot.mean_anomaly_score == round((60 * 0.9 + 120 * 0.1) / 180, 6)
+    # And day 9's bins hold machine-off records only, without scores
+    off = [b for b in timeline.bins if b.machine_off]
+    assert len(off) == 8 and all(b.normal == b.anomalous == 0 and b.mean_anomaly_score is None for b in off)
+
+
+def test_a_summary_stored_before_the_timeline_still_reads() -> None:
+    # Given a version 1 summary, as this stack wrote them before (no timeline)
+    current = summarise(gz(row(0), row(1, 1, a=1.0), row(2))).model_dump(mode="json")
+    stored = {key: value for key, value in current.items() if key != "timeline"} | {"summary_version": 1}
+    # When it is read back, Then it reads, with no timeline; a new one says version 2
+    old = DiagnosticsSummary.model_validate_json(json.dumps(stored))
+    assert old.summary_version == 1 and old.timeline is None
+    assert current["summary_version"] == 2 and current["timeline"]["bin_seconds"] == 5

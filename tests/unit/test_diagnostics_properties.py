@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -22,7 +23,14 @@ from typing import Any
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 
-from lookout_diagnostics.domain.summary import GZIP_MAGIC, MACHINE_OFF, DiagnosticsSummary, summarise_stream
+from lookout_diagnostics.domain.summary import (
+    GZIP_MAGIC,
+    MACHINE_OFF,
+    TIMELINE_BINS,
+    DiagnosticsSummary,
+    summarise_stream,
+    timeline_width,
+)
 from lookout_diagnostics.errors import DiagnosticsFileError
 from lookout_diagnostics.settings import SummaryThresholds
 
@@ -94,7 +102,47 @@ def reference(text: bytes, thresholds: SummaryThresholds) -> dict[str, Any]:
             thresholds.top_sensors,
         ),
         "severity": _severity(rate, anomalous, longest, thresholds),
+        "timeline": _timeline(records),
     }
+
+
+def _timeline(records: list[Record]) -> dict[str, Any]:
+    """The contract's timeline the plain way: the first width at which the whole range fits in TIMELINE_BINS bins
+    aligned on whole multiples of the width since 1970, then every record put in its bin."""
+    epoch = datetime(1970, 1, 1)
+
+    def index(moment: datetime, width: int) -> int:
+        since = moment - epoch  # in whole microseconds: exact, before and after 1970
+        return ((since.days * 86400 + since.seconds) * 1_000_000 + since.microseconds) // (width * 1_000_000)
+
+    def bound(i: int, width: int) -> str:
+        try:
+            return (epoch + timedelta(seconds=i * width)).isoformat()
+        except OverflowError:
+            return (datetime.min if i < 0 else datetime.max).isoformat()
+
+    width = next(
+        w for w in (timeline_width(step) for step in itertools.count())
+        if max(index(r.moment, w) for r in records) - min(index(r.moment, w) for r in records) < TIMELINE_BINS
+    )  # fmt: skip
+    bins: dict[int, list[Record]] = {}
+    for record in records:
+        bins.setdefault(index(record.moment, width), []).append(record)
+    rows = []
+    for i, members in sorted(bins.items()):
+        scores = [r.score for r in members if r.score is not None]
+        rows.append(
+            {
+                "start": bound(i, width),
+                "end": bound(i + 1, width),
+                "anomalous": sum(r.kind == "anomalous" for r in members),
+                "normal": sum(r.kind == "normal" for r in members),
+                "machine_off": sum(r.kind == "off" for r in members),
+                "max_anomaly_score": max(scores) if scores else None,
+                "mean_anomaly_score": round(sum(scores) / len(scores), 6) if scores else None,
+            }
+        )
+    return {"bin_seconds": width, "bins": rows}
 
 
 def _record(number: int, line: bytes) -> Record:
@@ -513,3 +561,48 @@ def test_corrupt_gzip_bytes_give_a_summary_or_a_typed_error(text: bytes, changes
         assert error.reason
         return
     assert_sane(summary, judged_by)
+
+
+@st.composite
+def spread_texts(draw: st.DrawFn) -> bytes:
+    """Normal, anomalous and machine-off records at moments from year 50 to 9950, a few or many seconds
+    apart, in any order: every width of the timeline, and its merging, is reached."""
+    span = draw(st.sampled_from([10, 600, 86_400, 30 * 86_400, 3_000 * 86_400, 200_000 * 86_400]))
+    centre = draw(st.datetimes(min_value=datetime(600, 1, 1), max_value=datetime(9400, 1, 1)))
+    offsets = draw(st.lists(st.floats(-span, span, allow_nan=False), min_size=1, max_size=60))
+    records = []
+    for offset in offsets:
+        kind = draw(st.sampled_from(["normal", "anomalous", "off"]))
+        record: dict[str, Any] = {
+            "timestamp": (centre + timedelta(seconds=offset)).isoformat(),
+            "prediction": 1 if kind == "anomalous" else 0,
+        }
+        if kind == "off":
+            record["prediction_reason"] = MACHINE_OFF
+        if draw(st.booleans()):
+            record["anomaly_score"] = draw(st.floats(0, 1))
+        records.append(json.dumps(record).encode())
+    return b"\n".join(records)
+
+
+@given(spread_texts(), st.randoms(use_true_random=False))
+def test_the_timeline_is_the_references_in_any_order_and_never_more_than_its_bins(text: bytes, order: Any) -> None:
+    lines = text.split(b"\n")
+    shuffled = b"\n".join(order.sample(lines, len(lines)))
+    thresholds = SummaryThresholds()
+    timelines = [
+        summarise_stream(io.BytesIO(t), source="f.jsonl", thresholds=thresholds).timeline for t in (text, shuffled)
+    ]
+    expected_timeline = reference(text, thresholds)["timeline"]
+    for timeline in timelines:
+        # (a mean's sum depends on the order it is added in: equal to its sixth decimal, give or take one)
+        assert timeline is not None and _without_means(timeline.model_dump()) == _without_means(expected_timeline)
+        for got, want in zip(timeline.bins, expected_timeline["bins"], strict=True):
+            assert (got.mean_anomaly_score is None) == (want["mean_anomaly_score"] is None)
+            assert math.isclose(got.mean_anomaly_score or 0, want["mean_anomaly_score"] or 0, abs_tol=1.5e-6)
+    assert timelines[0] is not None and len(timelines[0].bins) <= TIMELINE_BINS
+    event(f"bin width {timelines[0].bin_seconds} s")
+
+
+def _without_means(timeline: dict[str, Any]) -> dict[str, Any]:
+    return timeline | {"bins": [{**b, "mean_anomaly_score": None} for b in timeline["bins"]]}

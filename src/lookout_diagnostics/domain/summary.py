@@ -15,7 +15,7 @@ import json
 import math
 import zlib
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import IO, Any, Literal, NamedTuple, Protocol, cast
@@ -77,6 +77,22 @@ MAX_SENSORS = 20_000
 
 MACHINE_OFF = "MACHINE_OFF"
 _ABSENT: Any = object()
+# The timeline: at most this many bins over the file's time range, each as wide as the first of these widths
+# (seconds) at which the range fits. Each width is a whole multiple of the one before, and bins are aligned
+# on whole multiples of their width since 1970-01-01T00:00: narrower bins merge into wider ones exactly, in
+# any order the records come (and two parts of a file summarised apart merge the same way).
+TIMELINE_BINS = 120
+TIMELINE_WIDTHS = (1, 5, 15, 60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 4 * 86400)
+
+
+def timeline_width(step: int) -> int:
+    """The bin width of the `step`-th coarsening (seconds): the ladder above, then doubling without end."""
+    last = len(TIMELINE_WIDTHS) - 1
+    return TIMELINE_WIDTHS[step] if step <= last else TIMELINE_WIDTHS[last] << (step - last)
+
+
+_EPOCH = datetime(1970, 1, 1)
+_ANOMALOUS, _NORMAL, _OFF, _MAX, _SUM, _SCORED = range(6)
 
 
 class _Readable(Protocol):
@@ -106,10 +122,30 @@ class AnomalousEvent(BaseModel):
     top_sensors: list[SensorContribution]
 
 
-class DiagnosticsSummary(BaseModel):
-    """The public JSON contract of a summary (documented in docs/contracts.md)."""
+class TimelineBin(BaseModel):
+    """The records of one stretch of time: [start, end), in the file's time scale (UTC where it gives zones)."""
 
-    summary_version: Literal[1] = 1
+    start: str
+    end: str
+    anomalous: int
+    normal: int
+    machine_off: int
+    max_anomaly_score: float | None
+    mean_anomaly_score: float | None
+
+
+class Timeline(BaseModel):
+    """The file's time range in at most TIMELINE_BINS bins of `bin_seconds`; bins without records are left out."""
+
+    bin_seconds: int
+    bins: list[TimelineBin]
+
+
+class DiagnosticsSummary(BaseModel):
+    """The public JSON contract of a summary (documented in docs/contracts.md). Version 2 added `timeline`;
+    a version 1 summary (stored before) reads with `timeline` None."""
+
+    summary_version: Literal[1, 2] = 2
     source: str
     rows: int
     normal: int
@@ -129,6 +165,7 @@ class DiagnosticsSummary(BaseModel):
     top_sensors: list[SensorContribution]
     severity: Severity
     severity_reason: str
+    timeline: Timeline | None = None
 
 
 def summarise_stream(
@@ -234,6 +271,7 @@ class _Aggregate:
         self.open: _OpenEvent | None = None
         # The most severe events kept, as a min-heap on (points, max score, sequence).
         self.kept: list[tuple[int, float, int, AnomalousEvent]] = []
+        self.timeline = _Timeline()
         codecs = _codecs()
         self._loads = codecs.loads
         # One parser per file: it keeps its buffer from line to line.
@@ -339,6 +377,8 @@ class _Aggregate:
         self._order(moment, timestamp)
         if score is not None and (self.max_score is None or score > self.max_score):
             self.max_score = float(score)
+        kind = _OFF if off else _NORMAL if prediction == 0 else _ANOMALOUS
+        self.timeline.add(moment, score, kind)
         if off:
             self.machine_off += 1
         elif prediction == 0:
@@ -404,7 +444,88 @@ class _Aggregate:
             top_sensors=_ranked(self.sensor_sums, self.anomalous, self.thresholds.top_sensors),
             severity=severity,
             severity_reason=reason,
+            timeline=self.timeline.result(),
         )
+
+
+class _Timeline:
+    """Bins of the records' times, in constant memory: at most TIMELINE_BINS live at once. When a record falls
+    outside the range the bins can span at the current width, every bin merges into the next width's."""
+
+    __slots__ = ("bins", "current", "high", "last", "low", "step", "width_index")
+
+    def __init__(self) -> None:
+        self.width_index = 0
+        self.step = timedelta(seconds=timeline_width(0))
+        self.bins: dict[int, list[Any]] = {}  # index (start = epoch + index x width) -> counts, max, sum, scored
+        self.low = self.high = 0  # the lowest and highest index held
+        # The last record's bin, and its bounds: most records share it (no record is in the empty range).
+        self.current: list[Any] = []
+        self.last = (datetime.max, datetime.min)
+
+    def add(self, moment: datetime, score: float | None, kind: int) -> None:
+        last = self.last
+        counts = self.current if last[0] <= moment < last[1] else self._bin(moment)
+        counts[kind] += 1
+        if score is not None:
+            if counts[_MAX] is None or score > counts[_MAX]:
+                counts[_MAX] = float(score)
+            counts[_SUM] += score
+            counts[_SCORED] += 1
+
+    def _bin(self, moment: datetime) -> list[Any]:
+        index = (moment - _EPOCH) // self.step
+        bins = self.bins
+        if index not in bins:
+            low, high = (index, index) if not bins else (min(self.low, index), max(self.high, index))
+            while high - low + 1 > TIMELINE_BINS:
+                factor = timeline_width(self.width_index + 1) // timeline_width(self.width_index)
+                self.width_index += 1
+                self.step = timedelta(seconds=timeline_width(self.width_index))
+                merged: dict[int, list[Any]] = {}
+                for old, counts in bins.items():
+                    _merge_into(merged.setdefault(old // factor, [0, 0, 0, None, 0.0, 0]), counts)
+                self.bins = bins = merged
+                index, low, high = (moment - _EPOCH) // self.step, low // factor, high // factor
+            self.low, self.high = low, high
+            bins[index] = [0, 0, 0, None, 0.0, 0]
+        self.last, self.current = (_bound(index, self.step), _bound(index + 1, self.step)), bins[index]
+        return bins[index]
+
+    def result(self) -> Timeline | None:
+        if not self.bins:
+            return None
+        step = self.step
+        return Timeline(
+            bin_seconds=timeline_width(self.width_index),
+            bins=[
+                TimelineBin(
+                    start=_bound(index, step).isoformat(),
+                    end=_bound(index + 1, step).isoformat(),
+                    anomalous=counts[_ANOMALOUS],
+                    normal=counts[_NORMAL],
+                    machine_off=counts[_OFF],
+                    max_anomaly_score=counts[_MAX],
+                    mean_anomaly_score=round(counts[_SUM] / counts[_SCORED], 6) if counts[_SCORED] else None,
+                )
+                for index, counts in sorted(self.bins.items())
+            ],
+        )
+
+
+def _bound(index: int, step: timedelta) -> datetime:
+    """Where bin `index` starts, kept within the calendar (a wide bin at year 1 or 9999 would run past it)."""
+    try:
+        return _EPOCH + index * step
+    except OverflowError:
+        return datetime.min if index < 0 else datetime.max
+
+
+def _merge_into(total: list[Any], counts: list[Any]) -> None:
+    for position in (_ANOMALOUS, _NORMAL, _OFF, _SUM, _SCORED):
+        total[position] += counts[position]
+    if counts[_MAX] is not None and (total[_MAX] is None or counts[_MAX] > total[_MAX]):
+        total[_MAX] = counts[_MAX]
 
 
 class _OpenEvent:
