@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 
 from local import run_fleet, run_sitewise
-from local.console import heading, indent, step
+from local.console import heading, indent, save_charts, step
 from local.generator import PRESETS, write_diagnostics_file
 from lookout_diagnostics.domain.services import Service
 from tests.support.fake_lookout import FakeLookout, FakeModel, FakeModelVersion
@@ -123,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         heading(f"Alerts published: {len(emailed)}. As an email subscriber receives it:")
         for subject, body in emailed:
             print(f"Subject: {subject}\n\n{body}")
+        heading("The summary's chart (linked from the alert):")
+        save_charts(stack.bucket)
         heading("As an SQS (or Lambda, HTTPS) subscriber receives it (abridged):")
         for alert in received:
             print(json.dumps(abridged(alert.envelope), indent=2, ensure_ascii=False))

@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local.console import heading, step
+from local.console import heading, save_charts, step
 from local.generator import PRESETS, write_diagnostics_file
 from tests.support.fake_lookout import FakeLookout
 from tests.support.fake_sitewise import FakeExecution, FakeSiteWise
@@ -114,11 +114,14 @@ def run() -> bool:
         heading(f"Alerts published: {len(emailed)}. As an email subscriber receives it:")
         for subject, body in emailed:
             print(f"Subject: {subject}\n\n{body}")
+        heading("The summary's chart (linked from the alert):")
+        charts = save_charts(stack.bucket)
         events = stack.received_events()
         heading("The event, as a rule on source 'lookout-diagnostics' delivers it:")
         for outcome in events:
             print(json.dumps(outcome, indent=2, ensure_ascii=False))
-        return deliveries == ["ALERTED"] and len(emailed) == 1 and len(events) == 1 and report["alerts_sent"] == 0
+        alerted = deliveries == ["ALERTED"] and len(emailed) == 1 and len(events) == 1
+        return alerted and report["alerts_sent"] == 0 and len(charts) == 1
 
 
 def _train_from_the_console(model_id: str, asset_id: str, bucket: str) -> str:

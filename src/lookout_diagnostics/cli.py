@@ -1,6 +1,7 @@
 """lookout-diagnostics: summarise diagnostics files, and make models write them, from the command line.
 
     lookout-diagnostics summarise FILE_OR_S3_URI_OR_- [--json] [--top-sensors N] [--max-events N]
+                                  [--chart FILE.png]
     lookout-diagnostics enable-diagnostics [--model NAME ...] [--bucket BUCKET] [--role-arn ARN]
                                            [--kms-key-id KEY] [--dry-run] [--json]
 
@@ -108,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     summarise.add_argument("--json", action="store_true", help="print the summary's JSON contract")
     summarise.add_argument("--top-sensors", type=int, help="sensors ranked (default 5)")
     summarise.add_argument("--max-events", type=int, help="events kept in the summary (default 50)")
+    summarise.add_argument("--chart", metavar="FILE.png", help="also draw the summary's chart (PNG) into FILE.png")
     enable = commands.add_parser(
         "enable-diagnostics",
         help="make models without diagnostics output write it to the stack's bucket",
@@ -147,6 +149,15 @@ def _summarise_command(arguments: argparse.Namespace) -> int:
     finally:
         if progress:
             progress.finish()
+    if arguments.chart:
+        from lookout_diagnostics.domain.chart import draw_chart
+
+        try:
+            with open(arguments.chart, "wb") as chart:
+                chart.write(draw_chart(summary, f"{source}: {summary.severity.value}"))
+        except OSError as error:
+            return _fail(f"{arguments.chart}: {error.strerror or error}")
+        print(f"Chart: {arguments.chart}", file=sys.stderr)
     print(summary.model_dump_json(indent=2) if arguments.json else summary_text(summary, None))
     return 0
 

@@ -65,8 +65,8 @@ class LookoutQuotaExceededError(LookoutRequestError):
 
 
 class LookoutBusyError(LookoutQuotaExceededError):
-    """ServiceQuotaExceededException while the account already has as many models training as L4E allows at
-    once (5): not a lasting quota, so the workflow waits and tries again."""
+    """ServiceQuotaExceededException while models are training in the account: most likely L4E's 5 trainings at
+    once, not a lasting quota, so the workflow waits for a slot and tries again."""
 
 
 class DatasetNotFoundError(LookoutRequestError):

@@ -325,3 +325,40 @@ def test_logs_hold_names_and_figures_never_the_files_records(
     assert not [r["timestamp"] for r in records if r["timestamp"] in logged]
     scores = {repr(r["anomaly_score"]) for r in records if "anomaly_score" in r}
     assert not [score for score in scores if score in logged]
+
+
+def test_the_alert_links_the_chart_drawn_beside_the_summary(stack: EmulatedStack, lookout: FakeLookout) -> None:
+    # Given a model's diagnostics file
+    register_model(lookout, stack)
+    upload_generated(stack)
+    # When it lands
+    invoke("eventbridge-object-created")
+    # Then its chart (PNG) is beside its summary, and the alert links it for people and names it for machines
+    chart_key = KEY.replace("model_diagnostics_results.json.gz", "model_diagnostics_results.summary.png")
+    stored = boto3.client("s3").get_object(Bucket=stack.bucket, Key=chart_key)
+    assert stored["ContentType"] == "image/png" and stored["Body"].read()[:4] == b"\x89PNG"
+    [(_, text)] = stack.emailed_alerts()
+    [alert] = stack.received_alerts()
+    assert alert.body["chart_object"] == f"s3://{stack.bucket}/{chart_key}"
+    link = next(line for line in text.splitlines() if line.startswith("Chart:"))
+    assert link.split()[-1].startswith(f"https://s3.console.aws.amazon.com/s3/object/{stack.bucket}?prefix=")
+
+
+def test_a_chart_that_cannot_be_drawn_costs_the_alert_its_link_not_the_alert(
+    stack: EmulatedStack, lookout: FakeLookout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a drawing library that fails
+    from lookout_diagnostics.usecases import alert_diagnostics
+
+    def broken(*_: Any) -> bytes:
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(alert_diagnostics, "draw_chart", broken)
+    register_model(lookout, stack)
+    upload_generated(stack)
+    # When the file lands
+    result = invoke("eventbridge-object-created")
+    # Then the alert goes out, without a chart (the log says why: "Chart not drawn")
+    assert result["outcomes"][0]["status"] == "ALERTED"
+    [alert] = stack.received_alerts()
+    assert alert.body["chart_object"] is None and "Chart:" not in stack.emailed_alerts()[0][1]

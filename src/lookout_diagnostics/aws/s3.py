@@ -90,7 +90,11 @@ def put_json(location: S3Location, document: str) -> None:
 
 
 def put_text(location: S3Location, text: str, content_type: str) -> None:
-    client("s3").put_object(Bucket=location.bucket, Key=location.key, Body=text.encode(), ContentType=content_type)
+    put_bytes(location, text.encode(), content_type)
+
+
+def put_bytes(location: S3Location, body: bytes, content_type: str) -> None:
+    client("s3").put_object(Bucket=location.bucket, Key=location.key, Body=body, ContentType=content_type)
 
 
 def read_json(location: S3Location) -> str | None:

@@ -99,10 +99,11 @@ def summary_alert(
     diagnostics: S3Location,
     summary_object: S3Location | None,
     note: str | None = None,
+    chart_object: S3Location | None = None,
 ) -> Alert:
     identity = identification.identity
     model_name = identity.model_name if identity else NO_MODEL
-    who = _who(identity)
+    named = who(identity)
     outcome = (
         f"{summary.event_count} anomalous event{'s' if summary.event_count != 1 else ''}, "
         f"{summary.anomaly_rate:.1%} anomalous"
@@ -111,16 +112,22 @@ def summary_alert(
         EventType.DIAGNOSTICS_SUMMARY,
         summary.severity.value,
         model_name,
-        f"{who}: {outcome}",
-        _with_note(summary_text(summary, identification, summary_object.uri if summary_object else None), note),
+        f"{named}: {outcome}",
+        _with_note(
+            summary_text(
+                summary, identification, summary_object.uri if summary_object else None, chart_object=chart_object
+            ),
+            note,
+        ),
         model=identity.model_dump(mode="json") if identity else None,
         model_lookup=identification.note,
         diagnostics_object=diagnostics.uri,
         summary_object=summary_object.uri if summary_object else None,
+        chart_object=chart_object.uri if chart_object else None,
         summary=_shortened_names(summary).model_dump(mode="json"),
         note=note,
     )
-    return _fit(alert, summary, identification, summary_object)
+    return _fit(alert, summary, identification, summary_object, chart_object)
 
 
 def _alert(
@@ -162,7 +169,7 @@ def unreadable_alert(
         [
             f"{_service_name(diagnostics.uri)} diagnostics: the file could not be summarised",
             "",
-            f"Model:   {_who(identity)}",
+            f"Model:   {who(identity)}",
             f"File:    {diagnostics.uri}",
             f"Reason:  {reason}{where}",
             f"Lookup:  {identification.note}",
@@ -175,7 +182,7 @@ def unreadable_alert(
         EventType.DIAGNOSTICS_UNREADABLE,
         "ERROR",
         identity.model_name if identity else NO_MODEL,
-        f"{_who(identity)}: diagnostics unreadable: {reason}",
+        f"{who(identity)}: diagnostics unreadable: {reason}",
         _with_note(text, note),
         model=identity.model_dump(mode="json") if identity else None,
         model_lookup=identification.note,
@@ -186,7 +193,8 @@ def unreadable_alert(
     )
 
 
-def _who(identity: ModelIdentity | None) -> str:
+def who(identity: ModelIdentity | None) -> str:
+    """The model as alerts name it: `pump-7 v3`, `pump-anomalies on Pump 7`, `Unknown model`."""
     if identity is None:
         return "Unknown model"
     if identity.service is Service.IOT_SITEWISE:
@@ -213,6 +221,8 @@ def summary_text(
     identification: Identification | None,
     summary_uri: str | None = None,
     event_lines: int = TEXT_EVENTS,
+    *,
+    chart_object: S3Location | None = None,
 ) -> str:
     """The summary as a person reads it (the alert's email body, and the command line's output)."""
     identity = identification.identity if identification else None
@@ -222,9 +232,9 @@ def summary_text(
     elif identification is not None and identity is not None:
         if identity.service is Service.IOT_SITEWISE:
             execution = f", execution {identity.execution_id}" if identity.execution_id else ""
-            lines.append(f"Model:    {_who(identity)}{execution}")
+            lines.append(f"Model:    {who(identity)}{execution}")
         else:
-            lines.append(f"Model:    {_who(identity)}, quality {identity.model_quality or 'unknown'}")
+            lines.append(f"Model:    {who(identity)}, quality {identity.model_quality or 'unknown'}")
         if not identity.confirmed:
             lines.append(f"          ({identification.note})")
     lines += [
@@ -258,6 +268,8 @@ def summary_text(
     lines += ["", f"Diagnostics file: {summary.source}"]
     if summary_uri is not None:
         lines.append(f"Summary JSON:     {summary_uri}")
+    if chart_object is not None:
+        lines.append(f"Chart:            {chart_object.console_url}")
     return "\n".join(lines)
 
 
@@ -301,7 +313,11 @@ def _shortened_names(summary: DiagnosticsSummary) -> DiagnosticsSummary:
 
 
 def _fit(
-    alert: Alert, summary: DiagnosticsSummary, identification: Identification, summary_object: S3Location | None
+    alert: Alert,
+    summary: DiagnosticsSummary,
+    identification: Identification,
+    summary_object: S3Location | None,
+    chart_object: S3Location | None = None,
 ) -> Alert:
     note = alert.body.get("note")
     """Drop events from the message until it fits; the summary object keeps them all."""
@@ -326,6 +342,7 @@ def _fit(
                         identification,
                         summary_object.uri if summary_object else None,
                         min(kept, TEXT_EVENTS),
+                        chart_object=chart_object,
                     ),
                     note,
                 ),
@@ -369,10 +386,10 @@ def outcome_alert(event: OutcomeEvent, diagnostics_note: str | None = None) -> A
 
 def _lookout_outcome(event: OutcomeEvent, said: str, severity: str) -> tuple[str, list[str], str]:
     """An L4E version's outcome: the subject's headline, the text's lines, its ARN line."""
-    who = event.model_name + (f" v{event.model_version}" if event.model_version is not None else "")
+    version = event.model_name + (f" v{event.model_version}" if event.model_version is not None else "")
     reason = event.failed_reason or event.auto_promotion_result_reason
     lines = [
-        f"Lookout for Equipment: {who} {said}",
+        f"Lookout for Equipment: {version} {said}",
         "",
         f"Model:    {event.model_name}",
         f"Version:  {event.model_version if event.model_version is not None else 'none'}"
@@ -391,14 +408,14 @@ def _lookout_outcome(event: OutcomeEvent, said: str, severity: str) -> tuple[str
             f"{_figure(event.metrics.predicted_ranges)}"
         )
     detail = f": {reason}" if reason and severity != "OK" else ""
-    return f"{who}: {said}{detail}", lines, f"Model ARN: {event.model_arn}"
+    return f"{version}: {said}{detail}", lines, f"Model ARN: {event.model_arn}"
 
 
 def _sitewise_outcome(event: OutcomeEvent, said: str) -> tuple[str, list[str], str]:
     """A SiteWise execution's (or computation model's) outcome: the headline, the lines, the ARN line."""
     asset = event.asset_name or event.asset_id
-    who = f"{event.model_name} on {asset}" if asset else event.model_name
-    lines = [f"AWS IoT SiteWise: {who} {said}", "", f"Computation model: {event.model_name}"]
+    named = f"{event.model_name} on {asset}" if asset else event.model_name
+    lines = [f"AWS IoT SiteWise: {named} {said}", "", f"Computation model: {event.model_name}"]
     if asset:
         lines.append(f"Asset:     {asset}" + (f" ({event.asset_id})" if event.asset_name else ""))
     if event.execution_id:
@@ -410,7 +427,7 @@ def _sitewise_outcome(event: OutcomeEvent, said: str) -> tuple[str, list[str], s
     if event.diagnostics_object:
         lines.append(f"Evaluation results: {event.diagnostics_object}")
     detail = f": {event.failed_reason}" if event.failed_reason else ""
-    return f"{who}: {said}{detail}", lines, f"Computation model ARN: {event.model_arn}"
+    return f"{named}: {said}{detail}", lines, f"Computation model ARN: {event.model_arn}"
 
 
 def diagnostics_not_configured_alert(model_name: str, model_arn: str) -> Alert:
@@ -442,7 +459,7 @@ def workflow_failure_alert(
 ) -> Alert:
     """The training workflow ended without a model: what happened and what to do about it."""
     event_type = EventType.TRAINING_FAILED if error == Failure.TRAINING_FAILED else EventType.WORKFLOW_FAILED
-    who = model_name or "Training workflow"
+    named = model_name or "Training workflow"
     lines = [
         f"Lookout for Equipment training workflow failed: {error}",
         "",
@@ -462,7 +479,7 @@ def workflow_failure_alert(
         event_type,
         "ERROR",
         model_name or NO_MODEL,
-        f"{who}: {error}: {cause}",
+        f"{named}: {error}: {cause}",
         "\n".join(lines),
         model_name=model_name,
         error=error,

@@ -434,13 +434,6 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def console_link(region: str, bucket: str, key: str) -> str:
-    """The S3 console page of an object: a person opens it signed in, nothing is made public."""
-    from urllib.parse import quote
-
-    return f"https://{region}.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={quote(key, safe='')}"
-
-
 class FleetEnding(BaseModel):
     """A fleet execution that ended before its digest step, as Step Functions' status-change event tells it."""
 

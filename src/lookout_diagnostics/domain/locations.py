@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +34,15 @@ class S3Location(BaseModel):
     def summary_location(self) -> S3Location:
         """Where the summary JSON goes: beside the file, under a name no trigger matches."""
         return S3Location(bucket=self.bucket, key=summary_key(self.key))
+
+    def chart_location(self) -> S3Location:
+        """Where a summary's chart goes: beside the summary (``…summary.json`` gives ``…summary.png``)."""
+        return S3Location(bucket=self.bucket, key=self.key.removesuffix(".json") + ".png")
+
+    @property
+    def console_url(self) -> str:
+        """The S3 console's page of the object: a person opens it signed in; nothing is made public."""
+        return f"https://s3.console.aws.amazon.com/s3/object/{self.bucket}?prefix={quote(self.key, safe='')}"
 
     @classmethod
     def from_event(cls, bucket: str, encoded_key: str) -> S3Location:

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from lookout_diagnostics.aws import ledger, s3
 from lookout_diagnostics.domain.alert_keys import diagnostics_location_key, stable_id
-from lookout_diagnostics.domain.alerts import summary_alert, unreadable_alert
+from lookout_diagnostics.domain.alerts import summary_alert, unreadable_alert, who
+from lookout_diagnostics.domain.chart import draw_chart
 from lookout_diagnostics.domain.identity import Identification
 from lookout_diagnostics.domain.locations import S3Location, StoredObject
 from lookout_diagnostics.domain.summary import DiagnosticsSummary, sensor_names, summarise_stream, with_readable_names
@@ -110,7 +111,8 @@ def alert_diagnostics(
         else:
             summary_object = location.summary_location()
             s3.put_json(summary_object, summary.model_dump_json(indent=2))
-            alert = summary_alert(summary, identification, location, summary_object, note)
+            chart_object = _chart(summary, identification, summary_object)
+            alert = summary_alert(summary, identification, location, summary_object, note, chart_object)
         message_id = send(settings, claim, alert)
         ledger.record(settings.ledger_table_name, diagnostics_location_key(location.bucket, location.key), message_id)
     logger.info(
@@ -153,6 +155,20 @@ def _announced_version(announcement: Announcement) -> StoredObject | None:
     if overwritten:
         return None
     raise DiagnosticsObjectMissingError(f"{announcement.location.uri} does not exist")
+
+
+def _chart(
+    summary: DiagnosticsSummary, identification: Identification, summary_object: S3Location
+) -> S3Location | None:
+    """The summary's chart, beside it. One that cannot be drawn or stored costs the alert its link, not the alert."""
+    chart_object = summary_object.chart_location()
+    try:
+        png = draw_chart(summary, f"{who(identification.identity)}: {summary.severity.value}")
+        s3.put_bytes(chart_object, png, "image/png")
+    except Exception as error:
+        logger.warning("Chart not drawn", extra={"error": f"{type(error).__name__}: {error}"})
+        return None
+    return chart_object
 
 
 def _ignored(location: S3Location, detail: str) -> ObjectResult:

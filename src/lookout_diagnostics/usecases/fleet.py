@@ -34,7 +34,6 @@ from lookout_diagnostics.domain.fleet import (
     asset_row,
     check_quota,
     child_execution_arn,
-    console_link,
     count,
     digest_fingerprint,
     digest_headline,
@@ -157,11 +156,9 @@ def digest_fleet(
     if text is None:
         raise FleetInputError(f"the fleet's plan s3://{plan.Bucket}/{plan.PlanKey} is gone")
     planned = _PLAN.validate_json(text)
-    region = execution_arn.split(":")[3]
 
     def link(uri: str) -> str:
-        location = S3Location.from_uri(uri)
-        return console_link(region, location.bucket, location.key)
+        return S3Location.from_uri(uri).console_url
 
     rows = sorted(
         (
@@ -197,7 +194,7 @@ def digest_fleet(
         assets=rows[:EVENT_ROWS],
     )
     headline = digest_headline(plan.FleetName, counts)
-    table_link = console_link(region, table.bucket, table.key)
+    table_link = table.console_url
     if ended is not None:
         event = event.model_copy(update={"severity": "ERROR", "execution_status": ended.status})
         headline = f"{headline} (execution {ended.status})"

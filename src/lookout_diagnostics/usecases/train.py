@@ -85,9 +85,14 @@ def start_training(raw_input: object, execution_name: str, settings: Settings) -
     try:
         model_arn, status = lookout.create_model(plan.CreateModel)
     except LookoutQuotaExceededError as error:
+        # L4E says the same for both quotas. With models training, the refusal may be the 5 trainings at once
+        # (another fleet's, anyone's, or ones that ended a moment ago): wait for a slot. With none training, it
+        # is the model quota: waiting cannot help.
         training = len(lookout.LookoutClient().list_models(status="IN_PROGRESS"))
-        if training >= LOOKOUT_CONCURRENT_TRAININGS:  # another fleet, or anyone's training: wait for a slot
-            raise LookoutBusyError(f"{error} ({training} models are training in this account)") from error
+        if training:
+            raise LookoutBusyError(
+                f"{error} ({training} of at most {LOOKOUT_CONCURRENT_TRAININGS} models training in this account)"
+            ) from error
         raise
     return StartedTraining(
         ModelName=plan.ModelName,
