@@ -125,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Subject: {subject}\n\n{body}")
         heading("The summary's chart (linked from the alert):")
         save_charts(stack.bucket)
+        heading("As the chat service (Amazon Q Developer in chat applications, https) receives it:")
+        for card in stack.chat_cards():
+            print(json.dumps(json.loads(card), indent=2, ensure_ascii=False))
         heading("As an SQS (or Lambda, HTTPS) subscriber receives it (abridged):")
         for alert in received:
             print(json.dumps(abridged(alert.envelope), indent=2, ensure_ascii=False))

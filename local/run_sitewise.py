@@ -116,6 +116,9 @@ def run() -> bool:
             print(f"Subject: {subject}\n\n{body}")
         heading("The summary's chart (linked from the alert):")
         charts = save_charts(stack.bucket)
+        heading("As the chat service (Amazon Q Developer in chat applications, https) receives it:")
+        for card in stack.chat_cards():
+            print(json.dumps(json.loads(card), indent=2, ensure_ascii=False))
         events = stack.received_events()
         heading("The event, as a rule on source 'lookout-diagnostics' delivers it:")
         for outcome in events:

@@ -66,6 +66,8 @@ class Settings(SummaryThresholds, StackDefaults):
     # The services the stack serves (its EnableLookoutForEquipment and EnableIoTSiteWise).
     enable_lookout_for_equipment: bool = Field(default=True, validation_alias="ENABLE_LOOKOUT_FOR_EQUIPMENT")
     enable_iot_sitewise: bool = Field(default=True, validation_alias="ENABLE_IOT_SITEWISE")
+    # An alert's https body: a chat card (the chat service subscribes with https), or the JSON body.
+    chat_cards: bool = Field(default=True, validation_alias="CHAT_CARDS")
     # The fleet workflow: the single-asset workflows it runs each asset as (empty when the service is off).
     training_state_machine_arn: str | None = Field(default=None, validation_alias="TRAINING_STATE_MACHINE_ARN")
     sitewise_training_state_machine_arn: str | None = Field(

@@ -70,14 +70,18 @@ class EmulatedStack:
         moto delivers no email; it keeps every published message, whose per-protocol bodies
         (MessageStructure=json) include the one SNS sends to email subscriptions.
         """
+        return [(subject, str(bodies["email"])) for subject, bodies in self._published()]
+
+    def chat_cards(self) -> list[str]:
+        """The https body of each published alert: what the chat service (an https subscriber) receives."""
+        return [str(bodies.get("https", bodies["default"])) for _, bodies in self._published()]
+
+    def _published(self) -> list[tuple[str, dict[str, Any]]]:
         from moto.sns.models import sns_backends
 
         account, region = self.topic_arn.split(":")[4], self.topic_arn.split(":")[3]
         topic = sns_backends[account][region].topics[self.topic_arn]
-        emailed = []
-        for _message_id, message, subject, *_rest in topic.sent_notifications:
-            emailed.append((str(subject), str(json.loads(message)["email"])))
-        return emailed
+        return [(str(subject), json.loads(message)) for _id, message, subject, *_rest in topic.sent_notifications]
 
     def received_alerts(self) -> list[ReceivedAlert]:
         """Alerts the topic's SQS subscriber received since the last call."""

@@ -6,11 +6,11 @@ from lookout_diagnostics.aws.clients import client
 from lookout_diagnostics.domain.alerts import Alert
 
 
-def publish(topic_arn: str, alert: Alert) -> str:
+def publish(topic_arn: str, alert: Alert, chat_cards: bool = True) -> str:
     response = client("sns").publish(
         TopicArn=topic_arn,
         Subject=alert.subject,
-        Message=alert.message(),
+        Message=alert.message(chat_cards),
         MessageStructure="json",
         MessageAttributes=alert.attributes(),
     )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from lookout_diagnostics.domain.alert_keys import Outcome
+from lookout_diagnostics.domain.chat_card import chat_card
 from lookout_diagnostics.domain.fleet import DIGEST_TABLE_ROWS, AssetRow, FleetDigestEvent, FleetEnding, table_text
 from lookout_diagnostics.domain.identity import Identification, ModelIdentity
 from lookout_diagnostics.domain.locations import S3Location
@@ -81,11 +82,14 @@ class Alert(BaseModel):
             attributes["alert_id"] = {"DataType": "String", "StringValue": self.alert_id}
         return attributes
 
-    def message(self) -> str:
-        """The SNS message with one body per protocol (MessageStructure='json')."""
+    def message(self, chat_cards: bool = True) -> str:
+        """The SNS message with one body per protocol (MessageStructure='json'); `https` gets the chat card
+        (domain/chat_card.py) unless `chat_cards` is off."""
         body = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
         structure = {"default": self.text, "email": self.text, "sms": self.subject}
         structure.update(dict.fromkeys(JSON_PROTOCOLS, body))
+        if chat_cards:
+            structure["https"] = chat_card(self).to_json()
         return json.dumps(structure, ensure_ascii=False)
 
     def size_bytes(self) -> int:

@@ -70,7 +70,7 @@ def send(settings: Settings, claim: Claim, alert: Alert) -> str:
     if muted is not None:
         claim.done(f"muted:{muted}")
         return f"muted:{muted}"
-    message_id = sns.publish(settings.alert_topic_arn, alert.identified(stable_id(claim.key)))
+    message_id = sns.publish(settings.alert_topic_arn, alert.identified(stable_id(claim.key)), settings.chat_cards)
     claim.done(message_id)
     return message_id
 
