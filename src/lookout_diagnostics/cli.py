@@ -149,16 +149,31 @@ def _summarise_command(arguments: argparse.Namespace) -> int:
     finally:
         if progress:
             progress.finish()
-    if arguments.chart:
-        from lookout_diagnostics.domain.chart import draw_chart
-
-        try:
-            with open(arguments.chart, "wb") as chart:
-                chart.write(draw_chart(summary, f"{source}: {summary.severity.value}"))
-        except OSError as error:
-            return _fail(f"{arguments.chart}: {error.strerror or error}")
-        print(f"Chart: {arguments.chart}", file=sys.stderr)
     print(summary.model_dump_json(indent=2) if arguments.json else summary_text(summary, None))
+    if arguments.chart:
+        return _write_chart(arguments.chart, summary, source)
+    return 0
+
+
+def _write_chart(path: str, summary: DiagnosticsSummary, source: str) -> int:
+    """The chart drawn first, then written: a chart that cannot be drawn leaves no empty file. After the
+    summary was printed, a chart that fails is one line on stderr and exit code 1."""
+    from lookout_diagnostics.domain.chart import draw_chart
+
+    try:
+        png = draw_chart(summary, f"{source}: {summary.severity.value}")
+        with open(path, "wb") as chart:
+            chart.write(png)
+    except OSError as error:
+        print(f"lookout-diagnostics: error: {path}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        print(
+            f"lookout-diagnostics: error: {path}: the chart could not be drawn: {type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"Chart: {path}", file=sys.stderr)
     return 0
 
 

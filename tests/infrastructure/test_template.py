@@ -69,13 +69,14 @@ POWERTOOLS_AND_LOGGING = re.compile(r"^(POWERTOOLS_.*|LOG_LEVEL)$")
 
 # The functions that read diagnostics files and write summaries, with what else each may read.
 DIAGNOSTICS_PROCESSORS = {
-    "DiagnosticsFunction": set(),
+    # Every path that alerts a file reads the previous version's summary, to say what changed.
+    "DiagnosticsFunction": {SUMMARY_FILE_NAME},
     # The workflow reuses a summary the S3 trigger already wrote for the same file.
     "TrainingFinishedFunction": {SUMMARY_FILE_NAME},
     # The safety net summarises a success's file the S3 trigger did not alert.
-    "StatusPollerFunction": set(),
+    "StatusPollerFunction": {SUMMARY_FILE_NAME},
     # SiteWise's workflow summarises its evaluation results (and reuses the trigger's summary of them).
-    "SiteWiseTrainingFunction": set(),
+    "SiteWiseTrainingFunction": {SUMMARY_FILE_NAME},
 }
 # Functions that read summaries the others wrote, and never a diagnostics file.
 SUMMARY_READERS = {

@@ -362,3 +362,54 @@ def test_a_chart_that_cannot_be_drawn_costs_the_alert_its_link_not_the_alert(
     assert result["outcomes"][0]["status"] == "ALERTED"
     [alert] = stack.received_alerts()
     assert alert.body["chart_object"] is None and "Chart:" not in stack.emailed_alerts()[0][1]
+
+
+def test_the_alert_says_what_changed_since_the_previous_version_with_l4es_promotion_decision(
+    stack: EmulatedStack, lookout: FakeLookout
+) -> None:
+    # Given version 2 of the model, whose summary is stored beside its file: a quiet one
+    lookout.add_model("pump-station-7", diagnostics_bucket=stack.bucket, diagnostics_prefix=PREFIX)
+    v2_key = "diagnostics/pump station=7/version=2/model_diagnostics_results.json.gz"
+    lookout.add_version("pump-station-7", 2, diagnostics_object=(stack.bucket, v2_key))
+    quiet = io.BytesIO()
+    write_diagnostics_file(quiet, GeneratorSpec.model_validate(SPEC.model_dump() | {"episodes": 0}))
+    upload(stack, quiet.getvalue(), v2_key)
+    invoke("eventbridge-object-created", v2_key)
+    # And version 3, a retraining L4E promoted, weighed against version 2's metrics
+    lookout.add_version(
+        "pump-station-7",
+        3,
+        model_metrics=METRICS,
+        diagnostics_object=(stack.bucket, KEY),
+        source_type="RETRAINING",
+        auto_promotion_result="MODEL_PROMOTED",
+        auto_promotion_result_reason="better than the active version",
+    ).prior_model_metrics = json.dumps(METRICS | {"labeled_event_metrics": {"num_labeled": 4, "num_identified": 1}})
+    upload_generated(stack)
+    # When version 3's file lands
+    invoke("eventbridge-object-created")
+    # Then its alert says what changed since version 2: a large change, said in the subject too
+    _, alert = stack.received_alerts()
+    change = alert.body["change"]
+    assert change["previous"] == "v2" and change["large"] is True
+    assert change["event_count"] == [0, 2] and change["severity"][0] == "OK"
+    assert change["auto_promotion_result"] == "MODEL_PROMOTED"
+    assert change["prior_metrics"]["labeled_events_identified"] == 1
+    assert "; vs v2 0.0%->" in alert.subject
+    (_, _), (_, text) = stack.emailed_alerts()
+    assert "Since v2 (a large change):" in text and "promotion: MODEL_PROMOTED (better than the active version)" in text
+    assert (
+        f"its summary: s3://{stack.bucket}/diagnostics/pump station=7/version=2/model_diagnostics_results.summary.json"
+        in text
+    )
+    # And the chat card says so in a line
+    card = json.loads(stack.chat_cards()[-1])
+    assert "*Since v2:* anomaly rate 0.00% →" in card["content"]["description"]
+
+
+def test_a_first_version_has_no_change_to_report(stack: EmulatedStack, lookout: FakeLookout) -> None:
+    register_model(lookout, stack)  # version 1 wrote no diagnostics file
+    upload_generated(stack)
+    invoke("eventbridge-object-created")
+    [alert] = stack.received_alerts()
+    assert alert.body["change"] is None and "Since v" not in stack.emailed_alerts()[0][1]

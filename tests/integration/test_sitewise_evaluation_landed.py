@@ -166,3 +166,36 @@ def test_sensor_names_the_role_may_not_resolve_stay_as_ids_and_the_alert_still_g
     assert alert.body["model"]["model_arn"] == model.arn
     assert alert.body["summary"]["top_sensors"][0]["name"].startswith(f"{pump.id}\\")
     assert current_runtime().pop_denials()
+
+
+def test_a_second_training_on_the_asset_says_what_changed_since_the_first(
+    stack: EmulatedStack, sitewise: FakeSiteWise
+) -> None:
+    # Given a first training of pump-anomalies on Pump 7, its evaluation results alerted (and summarised)
+    model, pump, _ = trained_pump(sitewise)
+    first_key = evaluation_key(pump)
+    upload_evaluation(stack, pump, first_key, compressed=False)
+    deliver(first_key)
+    # And a second training a day later, into its own prefix
+    second_prefix = "sitewise/pump-anomalies/train-2/"
+    later = STARTED + timedelta(days=1)
+    sitewise.add_execution(
+        model, pump, started_at=later, ended_at=later + timedelta(hours=3),
+        payload={
+            "trainingMode": "TRAIN_MODEL", "exportDataStartTime": 1767225600, "exportDataEndTime": 1782864000,
+            "modelEvaluationConfiguration": {
+                "dataStartTime": 1780272000, "dataEndTime": 1782864000,
+                "resultDestination": {"bucketName": EXAMPLE_BUCKET, "prefix": second_prefix},
+            },
+        },
+    )  # fmt: skip
+    second_key = evaluation_key(pump, prefix=second_prefix)
+    upload_evaluation(stack, pump, second_key, compressed=False)
+    # When the second training's results land
+    deliver(second_key)
+    # Then its alert compares them with the first training's summary
+    _, alert = stack.received_alerts()
+    change = alert.body["change"]
+    assert change["previous"] == "training 2026-11-27"
+    assert change["previous_summary_object"].startswith(f"s3://{stack.bucket}/{PREFIX}")
+    assert change["event_count"][0] == change["event_count"][1]  # the same results, written twice

@@ -107,6 +107,7 @@ class FakeModelVersion:
     diagnostics_object: tuple[str, str] | None = None  # (bucket, key) of model_diagnostics_results.json.gz
     failed_reason: str | None = None
     auto_promotion_result: AutoPromotionResult | None = None
+    prior_model_metrics: str | None = None  # PriorModelMetrics: a retraining's, the version it was weighed against
     auto_promotion_result_reason: str | None = None
     training_execution_start_time: datetime | None = None
     training_execution_end_time: datetime | None = None
@@ -530,6 +531,7 @@ class FakeLookout(FakeService):
                 "ModelMetrics": version.model_metrics,
                 "ModelQuality": version.model_quality,
                 "AutoPromotionResult": version.auto_promotion_result,
+                "PriorModelMetrics": version.prior_model_metrics,
                 "AutoPromotionResultReason": version.auto_promotion_result_reason,
                 "ModelDiagnosticsOutputConfiguration": (
                     version.diagnostics_output.to_wire() if version.diagnostics_output else None

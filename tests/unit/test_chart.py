@@ -89,3 +89,37 @@ def test_the_command_line_draws_the_chart_it_is_asked_for(tmp_path: Path, capsys
     # Then the chart is there, and stderr says where
     assert png_size(chart.read_bytes()) == SIZE
     assert f"Chart: {chart}" in capsys.readouterr().err
+
+
+def test_names_with_dollars_and_files_at_the_calendars_ends_are_drawn() -> None:
+    # Given a summary whose sensor and model names hold "$" (mathtext to matplotlib) and whose records lie at
+    # year 1 and year 9999
+    lines = [
+        json.dumps({"timestamp": stamp, "prediction": 1, "anomaly_score": 0.9,
+                    "diagnostics": [{"name": "pump\\\\cost_$x^$", "value": 0.7}]})
+        for stamp in ("0001-01-01T00:00:00", "0001-01-01T00:00:05", "9999-12-31T23:59:59")
+    ]  # fmt: skip
+    summary = summarised("\n".join(lines).encode(), "edges.jsonl")
+    # When its chart is drawn, Then it is a chart, not an error
+    assert png_size(draw_chart(summary, "model $a^$ v1")) == SIZE
+
+
+def test_a_chart_that_cannot_be_drawn_leaves_the_summary_printed_and_no_empty_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lookout_diagnostics.domain import chart
+
+    def broken(*_: object) -> bytes:
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(chart, "draw_chart", broken)
+    source = tmp_path / "model_diagnostics_results.json.gz"
+    source.write_bytes(generated(PRESETS["demo"]))
+    target = tmp_path / "chart.png"
+    assert main(["summarise", str(source), "--chart", str(target)]) == 1
+    printed = capsys.readouterr()
+    assert "diagnostics: CRITICAL" in printed.out and not target.exists()
+    assert (
+        printed.err.strip()
+        == f"lookout-diagnostics: error: {target}: the chart could not be drawn: RuntimeError: no fonts"
+    )

@@ -111,3 +111,39 @@ def test_with_chat_cards_off_https_gets_the_json_body_as_before() -> None:
 def test_the_sitewise_thread_is_the_computation_model_on_its_asset() -> None:
     card = checked_card(json.loads(outcome(Outcome.FAILED, Service.IOT_SITEWISE).message())["https"])
     assert card["metadata"]["threadId"] == "pump-7#a-1"
+
+
+def test_a_card_for_the_longest_keys_and_hostile_names_stays_within_its_size_and_says_nothing_slack_would_act_on() -> (
+    None
+):
+    # Given a file under a 1,000-character key, and a sensor named to ping a channel and to link elsewhere
+    from lookout_diagnostics.domain.locations import S3Location
+
+    long_file = S3Location(bucket="plant-a", key="d/" + "k" * 960 + "/model_diagnostics_results.json.gz")
+    hostile = summary(events=3, sensor_name="<!channel> <https://evil.example|Open runbook>\nline")
+    alert = summary_alert(
+        hostile, IDENTIFIED, long_file, long_file.summary_location(),
+        chart_object=long_file.summary_location().chart_location(),
+    ).identified("0123456789abcdef0123456789abcdef")  # fmt: skip
+    # When the card is made, Then it is within the size, still a card, its figures and a link kept
+    card = checked_card(json.loads(alert.message())["https"])
+    assert card["content"]["description"].startswith("**WARNING** · 3 anomalous events")
+    assert (
+        "[Chart](https://s3.console.aws.amazon.com/s3/object/plant-a?prefix=d%2Fkkk" in card["content"]["description"]
+    )
+    # And with a short key, the hostile names are there, as inert text
+    short = summary_alert(hostile, IDENTIFIED, FILE, FILE.summary_location()).identified("0" * 32)
+    description = checked_card(json.loads(short.message())["https"])["content"]["description"]
+    assert "&lt;!channel&gt; &lt;https://evil.example|Open r" in description  # clipped, escaped
+    assert "<" not in description.replace("](", "") and ">" not in description
+
+
+def test_an_alert_that_fits_sns_fits_it_with_chat_cards_on_or_off() -> None:
+    # Given a summary whose alert must be cut to fit SNS (long names, many events)
+    from lookout_diagnostics.domain.alerts import MESSAGE_MAX_BYTES
+
+    huge = summary(events=50, sensor_name="n" * 85 + " é")
+    alert = summary_alert(huge, IDENTIFIED, FILE, FILE.summary_location())
+    # Then both ways of sending it are within SNS's limit (the https body is the JSON body again when cards are off)
+    for chat_cards in (True, False):
+        assert len(alert.message(chat_cards).encode()) <= MESSAGE_MAX_BYTES, chat_cards

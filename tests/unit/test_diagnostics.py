@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -300,3 +300,24 @@ def test_a_summary_stored_before_the_timeline_still_reads() -> None:
     old = DiagnosticsSummary.model_validate_json(json.dumps(stored))
     assert old.summary_version == 1 and old.timeline is None
     assert current["summary_version"] == 2 and current["timeline"]["bin_seconds"] == 5
+
+
+@pytest.mark.parametrize(
+    ("start", "step_seconds", "count"),
+    [("2024-01-01T00:00:03", 1, 86_400), ("2024-01-01T13:25:00", 300, 2016), ("2024-01-01T00:05:00", 300, 288)],
+)
+def test_every_record_of_an_in_order_file_is_in_the_timeline_whatever_its_first_moment(
+    start: str, step_seconds: int, count: int
+) -> None:
+    # Given records at a steady pace from a moment not aligned on the bins' widths
+    first = datetime.fromisoformat(start)
+    records = [
+        json.dumps({"timestamp": (first + i * timedelta(seconds=step_seconds)).isoformat(), "prediction": i % 2})
+        for i in range(count)
+    ]
+    # When it is summarised (the bins merge into wider ones as the range grows)
+    timeline = summarise(("\n".join(records)).encode(), source="steady.jsonl").timeline
+    # Then the bins hold every record, each once
+    assert timeline is not None
+    assert sum(b.normal + b.anomalous + b.machine_off for b in timeline.bins) == count
+    assert sum(b.anomalous for b in timeline.bins) == count // 2

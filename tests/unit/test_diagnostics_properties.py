@@ -585,7 +585,21 @@ def spread_texts(draw: st.DrawFn) -> bytes:
     return b"\n".join(records)
 
 
-@given(spread_texts(), st.randoms(use_true_random=False))
+@st.composite
+def dense_texts(draw: st.DrawFn) -> bytes:
+    """Records at a steady pace (1 s to 15 min apart) from an unaligned moment, hundreds of them: the range
+    crosses the bins' count one record at a time, in order, as real files do."""
+    start = draw(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2040, 1, 1)))
+    step = timedelta(seconds=draw(st.sampled_from([1, 3, 60, 300, 900])))
+    count = draw(st.integers(100, 600))
+    return b"\n".join(
+        json.dumps({"timestamp": (start + i * step).isoformat(), "prediction": i % 3 == 0}).replace("true", "1")
+        .replace("false", "0").encode()
+        for i in range(count)
+    )  # fmt: skip
+
+
+@given(st.one_of(spread_texts(), dense_texts()), st.randoms(use_true_random=False))
 def test_the_timeline_is_the_references_in_any_order_and_never_more_than_its_bins(text: bytes, order: Any) -> None:
     lines = text.split(b"\n")
     shuffled = b"\n".join(order.sample(lines, len(lines)))
@@ -601,6 +615,7 @@ def test_the_timeline_is_the_references_in_any_order_and_never_more_than_its_bin
             assert (got.mean_anomaly_score is None) == (want["mean_anomaly_score"] is None)
             assert math.isclose(got.mean_anomaly_score or 0, want["mean_anomaly_score"] or 0, abs_tol=1.5e-6)
     assert timelines[0] is not None and len(timelines[0].bins) <= TIMELINE_BINS
+    assert sum(b.normal + b.anomalous + b.machine_off for b in timelines[0].bins) == len(lines)  # each record once
     event(f"bin width {timelines[0].bin_seconds} s")
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from lookout_diagnostics.domain.alert_keys import Outcome
 from lookout_diagnostics.domain.chat_card import chat_card
+from lookout_diagnostics.domain.comparison import SummaryChange
 from lookout_diagnostics.domain.fleet import DIGEST_TABLE_ROWS, AssetRow, FleetDigestEvent, FleetEnding, table_text
 from lookout_diagnostics.domain.identity import Identification, ModelIdentity
 from lookout_diagnostics.domain.locations import S3Location
@@ -93,8 +94,11 @@ class Alert(BaseModel):
         return json.dumps(structure, ensure_ascii=False)
 
     def size_bytes(self) -> int:
+        """What SNS counts against its 256 KB, with the https body either way (a card, or the JSON body again:
+        ChatCardsOverHttps), so that an alert fitted here fits whichever the stack sends."""
         attributes = sum(len(k) + len(v["StringValue"].encode()) + 6 for k, v in self.attributes().items())
-        return len(self.message().encode()) + len(self.subject) + attributes
+        message = max(len(self.message(chat_cards).encode()) for chat_cards in (True, False))
+        return message + len(self.subject) + attributes
 
 
 def summary_alert(
@@ -104,6 +108,7 @@ def summary_alert(
     summary_object: S3Location | None,
     note: str | None = None,
     chart_object: S3Location | None = None,
+    change: SummaryChange | None = None,
 ) -> Alert:
     identity = identification.identity
     model_name = identity.model_name if identity else NO_MODEL
@@ -112,6 +117,8 @@ def summary_alert(
         f"{summary.event_count} anomalous event{'s' if summary.event_count != 1 else ''}, "
         f"{summary.anomaly_rate:.1%} anomalous"
     )
+    if change is not None and change.large:
+        outcome += f"; vs {change.subject_line()}"
     alert = _alert(
         EventType.DIAGNOSTICS_SUMMARY,
         summary.severity.value,
@@ -119,7 +126,11 @@ def summary_alert(
         f"{named}: {outcome}",
         _with_note(
             summary_text(
-                summary, identification, summary_object.uri if summary_object else None, chart_object=chart_object
+                summary,
+                identification,
+                summary_object.uri if summary_object else None,
+                chart_object=chart_object,
+                change=change,
             ),
             note,
         ),
@@ -128,10 +139,12 @@ def summary_alert(
         diagnostics_object=diagnostics.uri,
         summary_object=summary_object.uri if summary_object else None,
         chart_object=chart_object.uri if chart_object else None,
-        summary=_shortened_names(summary).model_dump(mode="json"),
+        change=change.model_dump(mode="json") if change else None,
+        # The timeline (up to 120 bins) is the summary object's and the chart's: not repeated in every body.
+        summary=_shortened_names(summary).model_dump(mode="json", exclude={"timeline"}),
         note=note,
     )
-    return _fit(alert, summary, identification, summary_object, chart_object)
+    return _fit(alert, summary, identification, summary_object, chart_object, change)
 
 
 def _alert(
@@ -227,6 +240,7 @@ def summary_text(
     event_lines: int = TEXT_EVENTS,
     *,
     chart_object: S3Location | None = None,
+    change: SummaryChange | None = None,
 ) -> str:
     """The summary as a person reads it (the alert's email body, and the command line's output)."""
     identity = identification.identity if identification else None
@@ -269,6 +283,8 @@ def summary_text(
             f"  labelled events {_figure(metrics.labeled_events)}, identified "
             f"{_figure(metrics.labeled_events_identified)}; predicted ranges {_figure(metrics.predicted_ranges)}",
         ]
+    if change is not None:
+        lines += ["", *change.text_lines()]
     lines += ["", f"Diagnostics file: {summary.source}"]
     if summary_uri is not None:
         lines.append(f"Summary JSON:     {summary_uri}")
@@ -322,6 +338,7 @@ def _fit(
     identification: Identification,
     summary_object: S3Location | None,
     chart_object: S3Location | None = None,
+    change: SummaryChange | None = None,
 ) -> Alert:
     note = alert.body.get("note")
     """Drop events from the message until it fits; the summary object keeps them all."""
@@ -347,6 +364,7 @@ def _fit(
                         summary_object.uri if summary_object else None,
                         min(kept, TEXT_EVENTS),
                         chart_object=chart_object,
+                        change=change,
                     ),
                     note,
                 ),

@@ -33,7 +33,8 @@ def draw_chart(summary: DiagnosticsSummary, title: str) -> bytes:
 
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI, layout="constrained")
     chart, side = figure.subplots(1, 2, width_ratios=[3.2, 1])
-    figure.suptitle(_clip(title, 90), fontsize=19, fontweight="bold", ha="left", x=0.01)
+    # parse_math=False everywhere a name is written: a "$" in a sensor's or a model's name is not mathtext.
+    figure.suptitle(_clip(title, 90), fontsize=19, fontweight="bold", ha="left", x=0.01, parse_math=False)
 
     bins = summary.timeline.bins if summary.timeline else []
     starts = [_moment(b.start) for b in bins]
@@ -56,7 +57,7 @@ def draw_chart(summary: DiagnosticsSummary, title: str) -> bytes:
         start, end = _moment(event.start), _moment(event.end)
         if least is not None and end - start < least:
             middle = start + (end - start) / 2
-            start, end = middle - least / 2, middle + least / 2
+            start, end = max(starts[0], middle - least / 2), min(ends[-1], middle + least / 2)
         chart.axvspan(start, end, color=_EVENT, alpha=0.28 if rank <= LABELLED_EVENTS else 0.15, linewidth=0)
         middle = start + (end - start) / 2
         if rank <= LABELLED_EVENTS and (least is None or all(abs(middle - at) > least * 6 for at in labelled)):
@@ -79,7 +80,8 @@ def draw_chart(summary: DiagnosticsSummary, title: str) -> bytes:
     if handles:
         side.legend(handles=handles, loc="lower left", fontsize=12, frameon=False, borderaxespad=0)
     if not bins:
-        chart.text(0.5, 0.5, "no timeline in this summary", ha="center", va="center", transform=chart.transAxes)
+        chart.text(0.5, 0.5, "no timeline in this summary", ha="center", va="center", transform=chart.transAxes,
+                   parse_math=False)  # fmt: skip
     elif not summary.normal and not summary.anomalous:
         chart.text(0.5, 0.55, "machine off for every record:\nnothing was judged", ha="center", va="center",
                    fontsize=14, transform=chart.transAxes)  # fmt: skip
@@ -89,7 +91,7 @@ def draw_chart(summary: DiagnosticsSummary, title: str) -> bytes:
 
     side.axis("off")
     side.text(0, 1, _side_text(summary, ranked), va="top", ha="left", fontsize=13, family="DejaVu Sans",
-              transform=side.transAxes)  # fmt: skip
+              transform=side.transAxes, parse_math=False)  # fmt: skip
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
@@ -139,8 +141,18 @@ def _legend_handles(scored: bool, summary: DiagnosticsSummary, bins: list[Any]) 
 
 
 def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)  # on the timeline's scale: UTC, unzoned
-    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+    """A moment on the timeline's scale (UTC, unzoned), within what matplotlib's dates can draw (a day inside
+    the calendar's ends: a file at year 1 or 9999 is drawn at its edge, not refused)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            moment = moment.replace(tzinfo=None)
+    return min(max(moment, _EARLIEST), _LATEST)
+
+
+_EARLIEST, _LATEST = datetime(1, 1, 2), datetime(9999, 12, 30)
 
 
 def _short_name(name: str) -> str:

@@ -12,14 +12,34 @@ Pure: an alert's fields in, a card out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from enum import Enum
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from lookout_diagnostics.domain.locations import S3Location
 
-if TYPE_CHECKING:
-    from lookout_diagnostics.domain.alerts import Alert
+
+class Alert(Protocol):
+    """What a card is made of: an alert (lookout_diagnostics.domain.alerts.Alert), as far as a card reads it."""
+
+    @property
+    def event_type(self) -> Enum: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+    @property
+    def alert_id(self) -> str | None: ...
+    @property
+    def asset_id(self) -> str | None: ...
+
 
 CARD_MAX_CHARS = 2400  # the whole card as JSON; the service dropped ~3,000-character cards in one public report
 TITLE_MAX = 200
@@ -81,6 +101,21 @@ def chat_card(alert: Alert) -> ChatCard:
         lines = lines[:-1]
         content = card.content.model_copy(update={"description": "\n".join(lines + links)})
         card = card.model_copy(update={"content": content})
+    # Still too long (keys of up to 1,024 bytes make long links): related resources go, then the links one by
+    # one from the last, then the title and summary are cut. The card always ends within CARD_MAX_CHARS.
+    if len(card.to_json()) > CARD_MAX_CHARS:
+        card = card.model_copy(update={"metadata": card.metadata.model_copy(update={"relatedResources": []})})
+    while len(card.to_json()) > CARD_MAX_CHARS and links:
+        links = links[:-1] if len(links) > 2 else []
+        content = card.content.model_copy(update={"description": "\n".join(lines + links)})
+        card = card.model_copy(update={"content": content})
+    while len(card.to_json()) > CARD_MAX_CHARS:
+        over = len(card.to_json()) - CARD_MAX_CHARS
+        description = card.content.description
+        cut = _clip(description, max(1, len(description) - over - 1))
+        content = card.content.model_copy(update={"description": cut, "title": _clip(card.content.title, 80)})
+        metadata = card.metadata.model_copy(update={"summary": _clip(card.metadata.summary, 80)})
+        card = card.model_copy(update={"content": content, "metadata": metadata})
     return card
 
 
@@ -89,7 +124,8 @@ def _described(alert: Alert) -> tuple[list[str], list[str]]:
     body = alert.body
     if body.get("summary"):
         steps = ["Open the chart: the worst events are numbered", "Check the top sensors of event #1 on the asset"]
-        return _summary_lines(body["summary"]), steps
+        change = _change_lines(body["change"]) if body.get("change") else []
+        return [*_summary_lines(body["summary"])[:3], *change, *_summary_lines(body["summary"])[3:]], steps
     if alert.event_type.value == "FLEET_DIGEST":
         ended = body.get("execution_status") not in (None, "RUNNING")
         return _fleet_lines(body), ["Open the table for every asset"] + (
@@ -130,6 +166,17 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _change_lines(change: dict[str, Any]) -> list[str]:
+    (rate_before, rate_now), (events_before, events_now) = change["anomaly_rate"], change["event_count"]
+    lines = [
+        f"*Since {_markdown(change['previous'])}:* anomaly rate {rate_before:.2%} → {rate_now:.2%}, "
+        f"events {events_before} → {events_now}" + (" (**a large change**)" if change["large"] else "")
+    ]
+    if change.get("auto_promotion_result"):
+        lines.append(f"*Promotion:* {_markdown(str(change['auto_promotion_result']))}")
+    return lines
+
+
 def _sensor(sensor: dict[str, Any]) -> str:
     return f"{_markdown(_clip(str(sensor['name']), 40))} ({sensor['mean_contribution']:.2f})"
 
@@ -154,6 +201,7 @@ def _fleet_lines(body: dict[str, Any]) -> list[str]:
 
 
 def _links(body: dict[str, Any]) -> list[str]:
+    """["", "[Chart](...) · [Summary](...)"]: one line; `chat_card` drops its links from the last when short of room."""
     links = []
     for field, label in (("chart_object", "Chart"), ("summary_object", "Summary"), ("table_object", "Table")):
         uri = body.get(field)
@@ -166,7 +214,7 @@ def _links(body: dict[str, Any]) -> list[str]:
             f"[Execution](https://{region}.console.aws.amazon.com/states/home?region={region}"
             f"#/v2/executions/details/{arn})"
         )
-    return ["", " · ".join(links)] if links else []
+    return ["", *links] if links else []
 
 
 def _thread(alert: Alert) -> str:
@@ -192,11 +240,12 @@ def _service(body: dict[str, Any]) -> list[str]:
 
 
 def _markdown(line: str) -> str:
-    """Text safe in markdown: the characters chat renders as formatting (and the backslash) are escaped."""
-    return line.translate(_ESCAPES)
+    """Text (a sensor's name, a reason) safe in a card: what markdown renders as formatting is escaped, what
+    Slack reads as a link or a mention (<...>) is written as entities, and a line break is a space."""
+    return " ".join(line.splitlines()).translate(_ESCAPES)
 
 
-_ESCAPES = str.maketrans({c: f"\\{c}" for c in "\\*_`[]"})
+_ESCAPES = str.maketrans({**{c: f"\\{c}" for c in "\\*_`[]"}, "&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 def _clip(text: str, width: int) -> str:

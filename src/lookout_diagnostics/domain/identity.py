@@ -64,6 +64,7 @@ class ModelVersion(BaseModel):
     failed_reason: str | None = None
     auto_promotion_result: str | None = None
     auto_promotion_result_reason: str | None = None
+    prior_model_metrics: str | None = None  # a retraining's: the metrics of the version it was compared with
     created_at: datetime | None = None
 
 
@@ -90,6 +91,7 @@ class DescribedModelVersion(BaseModel):
     FailedReason: str | None = None
     AutoPromotionResult: str | None = None
     AutoPromotionResultReason: str | None = None
+    PriorModelMetrics: str | None = None
     CreatedAt: datetime | None = None
 
 
@@ -109,6 +111,7 @@ def described_version(described: DescribedModelVersion) -> ModelVersion:
         failed_reason=described.FailedReason,
         auto_promotion_result=described.AutoPromotionResult,
         auto_promotion_result_reason=described.AutoPromotionResultReason,
+        prior_model_metrics=described.PriorModelMetrics,
         created_at=described.CreatedAt,
     )
 
@@ -153,6 +156,10 @@ class ModelIdentity(BaseModel):
     asset_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
     asset_name: str | None = Field(default=None, exclude_if=lambda value: value is None)
     execution_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    # L4E's decision on a retraining, and the metrics of the version it was weighed against (absent otherwise).
+    auto_promotion_result: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    auto_promotion_result_reason: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    prior_metrics: MetricsFigures | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Identification(BaseModel):
@@ -204,6 +211,9 @@ def _identity(model: ModelSummary, version: ModelVersion, *, confirmed: bool) ->
         source_type=version.source_type,
         metrics=parse_model_metrics(version.model_metrics),
         confirmed=confirmed,
+        auto_promotion_result=version.auto_promotion_result,
+        auto_promotion_result_reason=version.auto_promotion_result_reason,
+        prior_metrics=parse_model_metrics(version.prior_model_metrics),
     )
 
 

@@ -488,7 +488,8 @@ class _Timeline:
                 self.bins = bins = merged
                 index, low, high = (moment - _EPOCH) // self.step, low // factor, high // factor
             self.low, self.high = low, high
-            bins[index] = [0, 0, 0, None, 0.0, 0]
+            # After a merge the record's bin may hold records already: it is added to, never replaced.
+            bins.setdefault(index, [0, 0, 0, None, 0.0, 0])
         self.last, self.current = (_bound(index, self.step), _bound(index + 1, self.step)), bins[index]
         return bins[index]
 

@@ -12,12 +12,13 @@ from typing import Literal
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lookout_diagnostics.aws import ledger, s3
 from lookout_diagnostics.domain.alert_keys import diagnostics_location_key, stable_id
 from lookout_diagnostics.domain.alerts import summary_alert, unreadable_alert, who
 from lookout_diagnostics.domain.chart import draw_chart
+from lookout_diagnostics.domain.comparison import SummaryChange, compare
 from lookout_diagnostics.domain.identity import Identification
 from lookout_diagnostics.domain.locations import S3Location, StoredObject
 from lookout_diagnostics.domain.summary import DiagnosticsSummary, sensor_names, summarise_stream, with_readable_names
@@ -112,7 +113,8 @@ def alert_diagnostics(
             summary_object = location.summary_location()
             s3.put_json(summary_object, summary.model_dump_json(indent=2))
             chart_object = _chart(summary, identification, summary_object)
-            alert = summary_alert(summary, identification, location, summary_object, note, chart_object)
+            change = _change(summary, identification, location, service)
+            alert = summary_alert(summary, identification, location, summary_object, note, chart_object, change)
         message_id = send(settings, claim, alert)
         ledger.record(settings.ledger_table_name, diagnostics_location_key(location.bucket, location.key), message_id)
     logger.info(
@@ -169,6 +171,24 @@ def _chart(
         logger.warning("Chart not drawn", extra={"error": f"{type(error).__name__}: {error}"})
         return None
     return chart_object
+
+
+def _change(
+    summary: DiagnosticsSummary, identification: Identification, location: S3Location, service: DetectionService
+) -> SummaryChange | None:
+    """What changed since the model's previous version, when its summary is stored; an alert without it if the
+    service or S3 cannot be asked."""
+    identity = identification.identity
+    if identity is None:
+        return None
+    try:
+        previous = service.previous_summary(identity, location)
+    except (ClientError, BotoCoreError, ValidationError) as error:
+        logger.warning("Previous summary not read", extra={"error": f"{type(error).__name__}: {error}"})
+        return None
+    if previous is None:
+        return None
+    return compare(summary, previous.summary, previous.label, previous.location.uri, identity)
 
 
 def _ignored(location: S3Location, detail: str) -> ObjectResult:
