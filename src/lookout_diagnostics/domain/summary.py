@@ -452,12 +452,13 @@ class _Timeline:
     """Bins of the records' times, in constant memory: at most TIMELINE_BINS live at once. When a record falls
     outside the range the bins can span at the current width, every bin merges into the next width's."""
 
-    __slots__ = ("bins", "current", "high", "last", "low", "step", "width_index")
+    __slots__ = ("bins", "bounds", "current", "high", "last", "low", "step", "width_index")
 
     def __init__(self) -> None:
         self.width_index = 0
         self.step = timedelta(seconds=timeline_width(0))
         self.bins: dict[int, list[Any]] = {}  # index (start = epoch + index x width) -> counts, max, sum, scored
+        self.bounds: dict[int, tuple[datetime, datetime]] = {}  # each bin's [start, end): out-of-order records
         self.low = self.high = 0  # the lowest and highest index held
         # The last record's bin, and its bounds: most records share it (no record is in the empty range).
         self.current: list[Any] = []
@@ -478,19 +479,23 @@ class _Timeline:
         bins = self.bins
         if index not in bins:
             low, high = (index, index) if not bins else (min(self.low, index), max(self.high, index))
-            while high - low + 1 > TIMELINE_BINS:
-                factor = timeline_width(self.width_index + 1) // timeline_width(self.width_index)
-                self.width_index += 1
-                self.step = timedelta(seconds=timeline_width(self.width_index))
-                merged: dict[int, list[Any]] = {}
-                for old, counts in bins.items():
-                    _merge_into(merged.setdefault(old // factor, [0, 0, 0, None, 0.0, 0]), counts)
-                self.bins = bins = merged
-                index, low, high = (moment - _EPOCH) // self.step, low // factor, high // factor
+            if high - low + 1 > TIMELINE_BINS:
+                while high - low + 1 > TIMELINE_BINS:
+                    factor = timeline_width(self.width_index + 1) // timeline_width(self.width_index)
+                    self.width_index += 1
+                    self.step = timedelta(seconds=timeline_width(self.width_index))
+                    merged: dict[int, list[Any]] = {}
+                    for old, counts in bins.items():
+                        _merge_into(merged.setdefault(old // factor, [0, 0, 0, None, 0.0, 0]), counts)
+                    self.bins = bins = merged
+                    index, low, high = (moment - _EPOCH) // self.step, low // factor, high // factor
+                self.bounds = {i: (_bound(i, self.step), _bound(i + 1, self.step)) for i in bins}
             self.low, self.high = low, high
             # After a merge the record's bin may hold records already: it is added to, never replaced.
-            bins.setdefault(index, [0, 0, 0, None, 0.0, 0])
-        self.last, self.current = (_bound(index, self.step), _bound(index + 1, self.step)), bins[index]
+            if index not in bins:
+                bins[index] = [0, 0, 0, None, 0.0, 0]
+                self.bounds[index] = (_bound(index, self.step), _bound(index + 1, self.step))
+        self.last, self.current = self.bounds[index], bins[index]
         return bins[index]
 
     def result(self) -> Timeline | None:
