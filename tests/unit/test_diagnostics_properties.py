@@ -621,3 +621,56 @@ def test_the_timeline_is_the_references_in_any_order_and_never_more_than_its_bin
 
 def _without_means(timeline: dict[str, Any]) -> dict[str, Any]:
     return timeline | {"bins": [{**b, "mean_anomaly_score": None} for b in timeline["bins"]]}
+
+
+# --------------------------------------------------------------------------- a summary of parts, merged
+
+
+def _parts_summary(text: bytes, cuts: list[int], grouping: str, thresholds: SummaryThresholds) -> dict[str, Any]:
+    """The file's lines cut into parts, each folded into an aggregate of its own, merged: left to right, or the
+    last two parts first (associativity)."""
+    from lookout_diagnostics.domain.summary import _Aggregate
+
+    lines = text.split(b"\n")
+    bounds = [0, *sorted(set(cut % (len(lines) + 1) for cut in cuts)), len(lines)]
+    parts = []
+    for number, (start, end) in enumerate(itertools.pairwise(bounds)):
+        part = _Aggregate(thresholds, first_part=number == 0)
+        part.add_lines(lines[start:end], start)
+        parts.append(part)
+    if grouping == "right" and len(parts) >= 3:
+        parts[-2].absorb(parts[-1])
+        parts.pop()
+    merged = parts[0]
+    for part in parts[1:]:
+        merged.absorb(part)
+    return merged.summary("whole").model_dump(exclude={"summary_version", "source", "severity_reason"})
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal, floats to 9 significant digits (a sum's last bits depend on the order it was added in)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+@given(
+    st.one_of(valid_texts(), dense_texts()),
+    st.lists(st.integers(0, 10_000), max_size=5),
+    st.sampled_from(["left", "right"]),
+    thresholds,
+)
+def test_summarising_any_split_of_a_file_and_merging_the_parts_equals_summarising_it_whole(
+    text: bytes, cuts: list[int], grouping: str, judged_by: SummaryThresholds
+) -> None:
+    note(text.decode(errors="replace"))
+    whole = outcome(lambda: summarise_stream(io.BytesIO(text), source="f.jsonl", thresholds=judged_by))
+    if isinstance(whole, tuple):  # no records: nothing to merge
+        return
+    merged = _parts_summary(text, cuts, grouping, judged_by)
+    event(f"{len(set(cuts)) + 1} parts, {whole['event_count']} events")
+    assert _close(merged, whole)

@@ -256,8 +256,13 @@ def _fold_lines(stream: _Readable, aggregate: _Aggregate) -> None:
 class _Aggregate:
     """Running totals. One instance per file; `add_lines` is the hot path, kept flat on purpose."""
 
-    def __init__(self, thresholds: SummaryThresholds) -> None:
+    def __init__(self, thresholds: SummaryThresholds, *, first_part: bool = True) -> None:
         self.thresholds = thresholds
+        # A later part of a file (summarised apart, then merged: `absorb`) holds its leading anomalous run
+        # aside: it may continue the event the part before it ended in.
+        self.first_part = first_part
+        self.leading: _OpenEvent | None = None
+        self.first: datetime | None = None  # the part's first record's moment: its order against the part before
         self.rows = self.normal = self.anomalous = self.machine_off = 0
         self.max_score: float | None = None
         self.earliest: tuple[datetime, str] | None = None
@@ -369,6 +374,7 @@ class _Aggregate:
         event = self.open
         if event is None:
             event = self.open = _OpenEvent(timestamp)
+            event.leads = self.normal + self.machine_off == 0 and self.event_count == 0 and self.leading is None
         event.extend(timestamp, score, contributions)
 
     def _count(self, moment: datetime, timestamp: str, score: float | None, off: bool, prediction: int) -> None:
@@ -391,7 +397,9 @@ class _Aggregate:
 
     def _order(self, moment: datetime, timestamp: str) -> None:
         previous = self.previous
-        if previous is not None:
+        if previous is None:
+            self.first = moment
+        else:
             if moment < previous:
                 self.out_of_order += 1
             elif moment == previous:
@@ -407,6 +415,12 @@ class _Aggregate:
         if event is None:
             return
         self.open = None
+        if event.leads and not self.first_part:
+            self.leading = event  # counted when merged with the part before (absorb), or as the part's own
+            return
+        self._count_event(event)
+
+    def _count_event(self, event: _OpenEvent) -> None:
         self.event_count += 1
         self.longest_event = max(self.longest_event, event.points)
         finished = event.finish(self.thresholds.top_sensors)
@@ -416,7 +430,68 @@ class _Aggregate:
         else:
             heapq.heappushpop(self.kept, entry)
 
+    def absorb(self, later: _Aggregate) -> None:
+        """Fold in the aggregate of the part of the file that comes right after this one's (summarised apart):
+        afterwards this one is as if it had read both parts in order. An event running across the seam is one
+        event; the seam's order (out of order, duplicate) is counted. Associative: parts merge in any grouping."""
+        self.rows += later.rows
+        self.normal += later.normal
+        self.anomalous += later.anomalous
+        self.machine_off += later.machine_off
+        if later.max_score is not None and (self.max_score is None or later.max_score > self.max_score):
+            self.max_score = later.max_score
+        if later.earliest is not None and (self.earliest is None or later.earliest[0] < self.earliest[0]):
+            self.earliest = later.earliest
+        if later.latest is not None and (self.latest is None or later.latest[0] > self.latest[0]):
+            self.latest = later.latest
+        if self.previous is not None and later.first is not None:
+            if later.first < self.previous:
+                self.out_of_order += 1
+            elif later.first == self.previous:
+                self.duplicates += 1
+        self.out_of_order += later.out_of_order
+        self.duplicates += later.duplicates
+        if self.first is None:
+            self.first = later.first
+        if later.previous is not None:
+            self.previous = later.previous
+        for name, value in later.sensor_sums.items():
+            self.sensor_sums[name] = self.sensor_sums.get(name, 0.0) + value
+        if len(self.sensor_sums) > MAX_SENSORS:
+            raise DiagnosticsFileError(f"more than {MAX_SENSORS} distinct sensors")
+        self.timeline.absorb(later.timeline)
+        # The seam: the later part's leading run continues this part's open event, or is an event of its own.
+        head = later.leading if later.leading is not None else (later.open if later.open and later.open.leads else None)
+        if head is not None:
+            if self.open is not None:
+                self.open.join(head)
+            else:
+                self.open = _OpenEvent.copy_of(head, leads=self.rows == later.rows and not self.first_part)
+        # Unless the later part is empty or one anomalous run to its end, it went past its leading run: what was
+        # open here is over.
+        if not (later.rows == 0 or (head is not None and head is later.open)):
+            self._close_event()
+        offset = self.event_count
+        self.event_count += later.event_count
+        self.longest_event = max(self.longest_event, later.longest_event)
+        for points, score, sequence, finished in later.kept:
+            entry = (points, score, sequence - offset, finished)  # sequences count down: -1 is the first event
+            if len(self.kept) < self.thresholds.max_events:
+                heapq.heappush(self.kept, entry)
+            else:
+                heapq.heappushpop(self.kept, entry)
+        if later.open is not None and head is not later.open:
+            self.open = later.open
+
     def summary(self, source: str) -> DiagnosticsSummary:
+        if self.leading is not None:  # never merged with a part before it: its leading run is its first event
+            leading, self.leading = self.leading, None
+            self.kept = [(points, score, sequence - 1, finished) for points, score, sequence, finished in self.kept]
+            heapq.heapify(self.kept)
+            counted, self.event_count = self.event_count, 0
+            self._count_event(leading)
+            self.event_count += counted
+        self.first_part = True
         self._close_event()
         judged = self.normal + self.anomalous
         rate = self.anomalous / judged if judged else 0.0
@@ -498,6 +573,38 @@ class _Timeline:
         self.last, self.current = self.bounds[index], bins[index]
         return bins[index]
 
+    def absorb(self, other: _Timeline) -> None:
+        """Fold in another part's bins: both at the wider of the two widths, then as wide as the range needs."""
+        if not other.bins:
+            return
+        theirs = other.bins
+        for step in range(other.width_index, self.width_index):  # theirs up to my width
+            factor = timeline_width(step + 1) // timeline_width(step)
+            coarser: dict[int, list[Any]] = {}
+            for index, counts in theirs.items():
+                _merge_into(coarser.setdefault(index // factor, [0, 0, 0, None, 0.0, 0]), counts)
+            theirs = coarser
+        while self.width_index < other.width_index:  # mine up to theirs
+            self._coarsen()
+        for index, counts in theirs.items():
+            _merge_into(self.bins.setdefault(index, [0, 0, 0, None, 0.0, 0]), counts)
+        self.low, self.high = min(self.bins), max(self.bins)
+        while self.high - self.low + 1 > TIMELINE_BINS:
+            self._coarsen()
+        self.bounds = {i: (_bound(i, self.step), _bound(i + 1, self.step)) for i in self.bins}
+        self.current, self.last = [], (datetime.max, datetime.min)
+
+    def _coarsen(self) -> None:
+        factor = timeline_width(self.width_index + 1) // timeline_width(self.width_index)
+        self.width_index += 1
+        self.step = timedelta(seconds=timeline_width(self.width_index))
+        merged: dict[int, list[Any]] = {}
+        for index, counts in self.bins.items():
+            _merge_into(merged.setdefault(index // factor, [0, 0, 0, None, 0.0, 0]), counts)
+        self.bins = merged
+        if merged:
+            self.low, self.high = min(merged), max(merged)
+
     def result(self) -> Timeline | None:
         if not self.bins:
             return None
@@ -535,7 +642,7 @@ def _merge_into(total: list[Any], counts: list[Any]) -> None:
 
 
 class _OpenEvent:
-    __slots__ = ("end", "max_score", "points", "start", "sums")
+    __slots__ = ("end", "leads", "max_score", "points", "start", "sums")
 
     def __init__(self, start: str) -> None:
         self.start = start
@@ -543,6 +650,23 @@ class _OpenEvent:
         self.points = 0
         self.max_score: float | None = None
         self.sums: dict[str, float] = {}
+        self.leads = False  # the run its part begins with (a later part's: it may continue the part before)
+
+    @classmethod
+    def copy_of(cls, other: _OpenEvent, *, leads: bool) -> _OpenEvent:
+        event = cls(other.start)
+        event.join(other)
+        event.start, event.leads = other.start, leads
+        return event
+
+    def join(self, later: _OpenEvent) -> None:
+        """The run continued by `later` (the records right after this one's)."""
+        self.end = later.end
+        self.points += later.points
+        if later.max_score is not None and (self.max_score is None or later.max_score > self.max_score):
+            self.max_score = later.max_score
+        for name, value in later.sums.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value
 
     def extend(self, timestamp: str, score: float | None, contributions: list[tuple[str, float]]) -> None:
         self.end = timestamp
