@@ -399,11 +399,10 @@ class _Aggregate:
         previous = self.previous
         if previous is None:
             self.first = moment
-        else:
-            if moment < previous:
-                self.out_of_order += 1
-            elif moment == previous:
-                self.duplicates += 1
+        elif moment < previous:
+            self.out_of_order += 1
+        elif moment == previous:
+            self.duplicates += 1
         self.previous = moment
         if self.earliest is None or moment < self.earliest[0]:
             self.earliest = (moment, timestamp)
