@@ -125,7 +125,8 @@ def _described(alert: Alert) -> tuple[list[str], list[str]]:
     if body.get("summary"):
         steps = ["Open the chart: the worst events are numbered", "Check the top sensors of event #1 on the asset"]
         change = _change_lines(body["change"]) if body.get("change") else []
-        return [*_summary_lines(body["summary"])[:3], *change, *_summary_lines(body["summary"])[3:]], steps
+        lines = _summary_lines(body["summary"])
+        return [*lines[:3], *change, *lines[3:]], steps
     if alert.event_type.value == "FLEET_DIGEST":
         ended = body.get("execution_status") not in (None, "RUNNING")
         return _fleet_lines(body), ["Open the table for every asset"] + (

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -130,7 +131,6 @@ class FleetPlan(BaseModel):
     Service: AnyService
     Bucket: str
     PlanKey: str
-    ResultPrefix: str
     Assets: int
     ToTrain: int
     Invalid: int
@@ -161,8 +161,6 @@ def inline_assets(assets: Iterable[dict[str, Any]]) -> Iterator[tuple[int, dict[
 def manifest_assets(stream: IO[bytes], form: Literal["JSONL", "CSV"]) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """Each asset of a manifest with its line number, read line by line; a line that cannot be read is
     given as the reason (a string) instead of an asset. Blank lines are skipped."""
-    import io
-
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
         yield from (_jsonl if form == "JSONL" else _csv)(text)
@@ -415,8 +413,6 @@ def table_text(rows: list[AssetRow], limit: int = DIGEST_TABLE_ROWS) -> str:
 
 
 def table_csv(rows: Iterable[AssetRow]) -> str:
-    import io
-
     buffer = io.StringIO()
     columns = list(AssetRow.model_fields)
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")

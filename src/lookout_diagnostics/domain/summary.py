@@ -555,14 +555,9 @@ class _Timeline:
             low, high = (index, index) if not bins else (min(self.low, index), max(self.high, index))
             if high - low + 1 > TIMELINE_BINS:
                 while high - low + 1 > TIMELINE_BINS:
-                    factor = timeline_width(self.width_index + 1) // timeline_width(self.width_index)
-                    self.width_index += 1
-                    self.step = timedelta(seconds=timeline_width(self.width_index))
-                    merged: dict[int, list[Any]] = {}
-                    for old, counts in bins.items():
-                        _merge_into(merged.setdefault(old // factor, [0, 0, 0, None, 0.0, 0]), counts)
-                    self.bins = bins = merged
+                    factor = self._coarsen()
                     index, low, high = (moment - _EPOCH) // self.step, low // factor, high // factor
+                bins = self.bins
                 self.bounds = {i: (_bound(i, self.step), _bound(i + 1, self.step)) for i in bins}
             self.low, self.high = low, high
             # After a merge the record's bin may hold records already: it is added to, never replaced.
@@ -593,7 +588,8 @@ class _Timeline:
         self.bounds = {i: (_bound(i, self.step), _bound(i + 1, self.step)) for i in self.bins}
         self.current, self.last = [], (datetime.max, datetime.min)
 
-    def _coarsen(self) -> None:
+    def _coarsen(self) -> int:
+        """Every bin into the next width's; returns the factor between the widths."""
         factor = timeline_width(self.width_index + 1) // timeline_width(self.width_index)
         self.width_index += 1
         self.step = timedelta(seconds=timeline_width(self.width_index))
@@ -603,6 +599,7 @@ class _Timeline:
         self.bins = merged
         if merged:
             self.low, self.high = min(merged), max(merged)
+        return factor
 
     def result(self) -> Timeline | None:
         if not self.bins:

@@ -114,7 +114,6 @@ def prepare_fleet(raw: object, execution_arn: str, settings: Settings) -> FleetP
         Service=fleet.Service,
         Bucket=settings.diagnostics_bucket,
         PlanKey=plan_location.key,
-        ResultPrefix=f"{base}/results",
         Assets=len(planned),
         ToTrain=len(to_train),
         Invalid=sum(asset.Action is Action.INVALID for asset in planned),
@@ -275,10 +274,10 @@ def _assets(fleet: FleetInput) -> Iterator[Iterator[tuple[int, dict[str, Any] | 
         raise FleetInputError(f"the manifest {location.uri} cannot be read: {error}") from error
 
 
-def _mute_keys(fleet: FleetInput, assets: list[PlannedAsset]) -> set[str]:
+def _mute_keys(service: Service, assets: list[PlannedAsset]) -> set[str]:
     """The mute of each asset's alerts, as alerts name what they are about: L4E's model; SiteWise's computation
     model (by the name its alerts carry) on the asset."""
-    if fleet.Service is Service.LOOKOUT_FOR_EQUIPMENT:
+    if service is Service.LOOKOUT_FOR_EQUIPMENT:
         return {mute_key(str((asset.Input or {})["ModelName"])) for asset in assets}
     sitewise = SiteWiseClient()
     keys = set()
@@ -296,12 +295,11 @@ def _mute(fleet: FleetInput, assets: list[PlannedAsset], execution_arn: str, set
     longest = max((int((asset.Input or {}).get("MaxWaitSeconds", 48 * 3600)) for asset in assets), default=0)
     waves = -(-len(assets) // fleet.concurrency)
     until = int(time.time()) + waves * longest + MUTE_MARGIN_SECONDS
-    for key in sorted(_mute_keys(fleet, assets)):
+    for key in sorted(_mute_keys(fleet.Service, assets)):
         ledger.mute(settings.ledger_table_name, key, until, execution_arn)
 
 
 def _unmute(planned: list[PlannedAsset], plan: FleetPlan, execution_arn: str, settings: Settings) -> None:
-    fleet = FleetInput(FleetName=plan.FleetName, Service=plan.Service, Assets=[{}])
     to_train = [asset for asset in planned if asset.Action is Action.TRAIN]
-    for key in sorted(_mute_keys(fleet, to_train)):
+    for key in sorted(_mute_keys(plan.Service, to_train)):
         ledger.unmute(settings.ledger_table_name, key, execution_arn)
