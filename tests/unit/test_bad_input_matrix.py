@@ -186,23 +186,41 @@ def test_nesting_within_the_parsers_limit_in_an_unknown_field_is_ignored(predict
     assert summarise(lines(NORMAL, record)).rows == 2
 
 
-@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"])
+AT = '"timestamp":"2021-03-11T22:25:00"'
+NUMBER_TEMPLATES = {
+    "score-normal-row": "{" + AT + ',"prediction":0,"anomaly_score":%s}',
+    "score-anomalous-row": "{" + AT + ',"prediction":1,"anomaly_score":%s}',
+    "value-anomalous-row": "{" + AT + ',"prediction":1,"diagnostics":[{"name":"a\\\\b","value":%s}]}',
+    "value-normal-row": "{" + AT + ',"prediction":0,"diagnostics":[{"name":"a\\\\b","value":%s}]}',
+}
+
+
 @pytest.mark.parametrize(
-    "template",
+    ("literal", "where"),
     [
-        '{"timestamp":"2021-03-11T22:25:00","prediction":0,"anomaly_score":%s}',
-        '{"timestamp":"2021-03-11T22:25:00","prediction":1,"anomaly_score":%s}',
-        '{"timestamp":"2021-03-11T22:25:00","prediction":1,"diagnostics":[{"name":"a\\\\b","value":%s}]}',
-        '{"timestamp":"2021-03-11T22:25:00","prediction":0,"diagnostics":[{"name":"a\\\\b","value":%s}]}',
+        (literal, where)
+        for literal in ("NaN", "Infinity", "-Infinity", "1e999", "-1e999")
+        for where in NUMBER_TEMPLATES
+        # A normal record's diagnostics are never read: a number JSON allows there is not refused (below).
+        if not (where == "value-normal-row" and literal.endswith("1e999"))
     ],
-    ids=["score-normal-row", "score-anomalous-row", "value-anomalous-row", "value-normal-row"],
 )
-def test_non_finite_numbers_are_refused_as_not_json(literal: str, template: str) -> None:
-    # Given a score or a contribution that is NaN, Infinity or 1e999 (not JSON, or overflowing a double)
+def test_non_finite_numbers_are_refused_as_not_json(literal: str, where: str) -> None:
+    # Given a score or a contribution that is NaN, Infinity (not JSON) or 1e999 (overflowing a double)
     # When the file is summarised, Then the line is refused, by number
-    error = refusal(lines(NORMAL, template % literal))
+    error = refusal(lines(NORMAL, NUMBER_TEMPLATES[where] % literal))
     assert error.line == 2
     assert error.reason.startswith("not valid JSON (")
+
+
+@pytest.mark.parametrize("literal", ["1e999", "-1e999", "1" * 400])
+def test_a_number_beyond_a_double_in_a_normal_records_diagnostics_is_valid_json_left_unread(literal: str) -> None:
+    # Given a normal record whose diagnostics (which no summary reads) hold a number JSON allows but a double cannot
+    line = NUMBER_TEMPLATES["value-normal-row"] % literal
+    # When the file is summarised, Then the record is counted, whether the block's decoder or the exact path reads it
+    for text in (lines(NORMAL, line), lines(NORMAL, " " + line)):
+        summary = summarise(text)
+        assert (summary.rows, summary.normal) == (2, 2)
 
 
 # --------------------------------------------------------------------------- time order

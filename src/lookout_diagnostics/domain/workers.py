@@ -1,0 +1,226 @@
+"""Folding a file's blocks in worker processes, merged in file order.
+
+The reading process decompresses and cuts the file into blocks of whole lines; each block goes to one of N
+worker processes, which folds it into an aggregate of its own (a *part*) and sends the part back; the reader
+merges the parts into the whole in the order of the file. Memory stays flat: at most one block per worker is
+in flight, and a part holds totals, never records.
+
+Only `multiprocessing.Process` and `Pipe` are used: AWS Lambda has no `/dev/shm`, where `Pool` and `Queue`
+keep their semaphores. Processes are forked where the platform can (Linux, Lambda), spawned elsewhere.
+Pure domain code: it knows blocks and parts, not JSON, S3 or Lambda.
+"""
+
+from __future__ import annotations
+
+import mmap
+import multiprocessing
+import os
+import struct
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+from lookout_diagnostics.errors import DiagnosticsFileError
+
+# Lambda gives a function one vCPU per 1,769 MB of memory (6 at most, at 10,240 MB), whatever it lets it see.
+LAMBDA_MB_PER_VCPU = 1769
+# Below this much of a file (uncompressed), workers cost more to start than they save: the reader folds it alone.
+START_AFTER_BYTES = 16 << 20
+# Each worker's slot of memory shared with the reader: a block is about 1 MiB and a line at most 16 MiB, so a
+# block outgrows it only where lines are megabytes long (it then goes through the pipe).
+SLOT_BYTES = 4 << 20
+_LENGTH = struct.Struct("<Q")
+_IN_THE_PIPE = (1 << 64) - 1  # the length that says: the block follows in the pipe
+
+
+class Part(Protocol):
+    """What workers fold blocks into: an aggregate of consecutive lines that merges with the next one's."""
+
+    def add_block(self, block: bytes, line_number: int) -> int:
+        """Fold in a block of whole lines, the first being line `line_number + 1`; return how many lines."""
+        ...
+
+    def absorb(self, later: Self) -> None:
+        """Merge in the part of the file right after this one's."""
+        ...
+
+
+P = TypeVar("P", bound=Part)
+
+
+class WorkerFailedError(RuntimeError):
+    """A worker process died or failed for a reason of its own (not the file's): a bug or the memory limit."""
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use: those it is allowed to run on, and in Lambda those its memory buys."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    if memory.isdigit():
+        cpus = min(cpus, max(1, int(memory) // LAMBDA_MB_PER_VCPU))
+    return max(1, cpus)
+
+
+class InOrder(Generic[P]):
+    """Folds blocks into `whole`: alone, or with `workers` processes once START_AFTER_BYTES have been read.
+
+    A worker makes each part with `new_part(the part it made before, or None)`: a part may start from what the
+    one before it learnt (such as how wide its timeline's bins had to be).
+
+    `lines` is how many lines have been folded, in order: after an error from reading it is where the reading
+    stopped (the caller words such an error). An error in a block is raised with its line in the whole file.
+    """
+
+    def __init__(
+        self, whole: P, new_part: Callable[[P | None], P], *, workers: int, start_after: int = START_AFTER_BYTES
+    ) -> None:
+        self.whole = whole
+        self.new_part = new_part
+        self.workers = workers
+        self.start_after = start_after
+        self.lines = 0
+
+    def fold(self, blocks: Iterator[bytes]) -> None:
+        read = 0
+        for block in blocks:
+            self.lines += self.whole.add_block(block, self.lines)
+            read += len(block)
+            if self.workers > 1 and read >= self.start_after:
+                break
+        else:
+            return
+        with _Workers(self.workers, self.new_part) as workers:
+            waiting: deque[int] = deque()  # the workers holding a block, in the file's order
+            turn = 0
+            while True:
+                try:
+                    block = next(blocks)
+                except StopIteration:
+                    break
+                except BaseException:
+                    # An error in a block read before comes first, as it would reading alone.
+                    while waiting:
+                        self._merge(workers.result(waiting.popleft()))
+                    raise
+                if len(waiting) == self.workers:  # each worker holds one block at most: the oldest is this turn's
+                    self._merge(workers.result(waiting.popleft()))
+                workers.send(turn, block)
+                waiting.append(turn)
+                turn = (turn + 1) % self.workers
+            while waiting:
+                self._merge(workers.result(waiting.popleft()))
+
+    def _merge(self, result: tuple[Any, ...]) -> None:
+        match result:
+            case ("part", part, lines):
+                self.whole.absorb(part)
+                self.lines += lines
+            case ("refused", reason, line):
+                raise DiagnosticsFileError(reason, line=None if line is None else self.lines + line)
+            case ("failed", trace):
+                raise WorkerFailedError(f"a summarising worker failed:\n{trace}")
+
+
+class _Workers:
+    """N worker processes, each with a pipe it reads blocks from and writes results to.
+
+    A forked worker also shares a slot of memory with the reader (anonymous shared memory, which needs no
+    `/dev/shm`): a block is copied there and only its length goes through the pipe, which spares each block
+    the pipe's round trips between the processes. A block larger than the slot, or any block to a spawned
+    worker, goes through the pipe itself.
+    """
+
+    def __init__(self, count: int, new_part: Callable[[Any], Part]) -> None:
+        forked = "fork" in multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork") if forked else multiprocessing.get_context("spawn")
+        self.connections: list[Connection] = []
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+        self.slots: list[mmap.mmap | None] = []
+        for _ in range(count):
+            mine, theirs = context.Pipe()
+            slot = mmap.mmap(-1, SLOT_BYTES) if forked else None
+            # A forked worker inherits the reader's ends of its pipe and of those made before: it closes them, or
+            # it and those workers would never read the end of their pipe.
+            inherited = [*self.connections, mine] if forked else []
+            process = context.Process(target=_work, args=(theirs, slot, new_part, inherited), daemon=True)
+            process.start()
+            theirs.close()
+            self.connections.append(mine)
+            self.processes.append(process)
+            self.slots.append(slot)
+
+    def send(self, worker: int, block: bytes) -> None:
+        connection, slot = self.connections[worker], self.slots[worker]
+        try:
+            if slot is None:
+                connection.send_bytes(block)
+            elif len(block) <= SLOT_BYTES:
+                slot[: len(block)] = block
+                connection.send_bytes(_LENGTH.pack(len(block)))
+            else:
+                connection.send_bytes(_LENGTH.pack(_IN_THE_PIPE))
+                connection.send_bytes(block)
+        except OSError as error:  # its end closed: it died
+            raise WorkerFailedError(f"a summarising worker stopped ({self._exit_of(worker)})") from error
+
+    def result(self, worker: int) -> tuple[Any, ...]:
+        try:
+            result: tuple[Any, ...] = self.connections[worker].recv()
+        except (EOFError, OSError) as error:
+            raise WorkerFailedError(f"a summarising worker stopped ({self._exit_of(worker)})") from error
+        return result
+
+    def _exit_of(self, worker: int) -> str:
+        process = self.processes[worker]
+        process.join(timeout=5)
+        return f"exit code {process.exitcode}; -9 is the kill of a process out of memory"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for connection in self.connections:  # a worker reads the end of its pipe and returns
+            connection.close()
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():  # pragma: no cover - only if a worker hangs
+                process.kill()
+                process.join()
+        for slot in self.slots:
+            if slot is not None:
+                slot.close()
+
+
+def _work(
+    connection: Connection, slot: mmap.mmap | None, new_part: Callable[[Any], Part], inherited: list[Connection]
+) -> None:
+    """A worker: fold each block it is sent into a part of its own and send the part back, until the pipe ends."""
+    for other in inherited:
+        other.close()
+    part = None
+    while True:
+        try:
+            message = connection.recv_bytes()
+            if slot is None:
+                block = message
+            else:
+                (length,) = _LENGTH.unpack(message)
+                block = connection.recv_bytes() if length == _IN_THE_PIPE else slot[:length]
+        except EOFError:
+            return
+        part = new_part(part)
+        result: tuple[Any, ...]
+        try:
+            result = ("part", part, part.add_block(block, 0))
+        except DiagnosticsFileError as error:
+            result = ("refused", error.reason, error.line)
+        except Exception:  # a bug, not the file: the reader raises it with this trace
+            result = ("failed", traceback.format_exc())
+        try:
+            message = bytes(ForkingPickler.dumps(result))
+        except Exception:  # a part that cannot be sent is a bug too
+            message = bytes(ForkingPickler.dumps(("failed", traceback.format_exc())))
+        connection.send_bytes(message)
