@@ -1118,3 +1118,23 @@ def test_the_stack_refuses_to_serve_no_service_at_all(template: dict[str, Any]) 
     # Then CloudFormation refuses only the first
     assert not holds(EnableLookoutForEquipment="false", EnableIoTSiteWise="false")
     assert holds(EnableLookoutForEquipment="false") and holds(EnableIoTSiteWise="false") and holds()
+
+
+def test_every_function_that_summarises_has_the_memory_the_sizing_parameter_gives(template: dict[str, Any]) -> None:
+    # Given the functions and the memory each is given
+    memory = {
+        logical_id: resource["Properties"].get("MemorySize")
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    # Then the four that summarise a file (the S3 trigger, the workflows' finishing steps and the poller's safety
+    # net) take it from SummaryMemoryMB, and no other does: one vCPU (1769 MB) by default, within Lambda's range
+    sized = sorted(function for function, size in memory.items() if size == {"Ref": "SummaryMemoryMB"})
+    assert sized == [
+        "DiagnosticsFunction",
+        "SiteWiseTrainingFunction",
+        "StatusPollerFunction",
+        "TrainingFinishedFunction",
+    ]
+    parameter = template["Parameters"]["SummaryMemoryMB"]
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (1769, 512, 10240)

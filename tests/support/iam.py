@@ -858,9 +858,16 @@ class LambdaRuntime:
         properties = self._function(function)["Properties"]
         return LocalContext(
             function_name=function,
-            memory_limit_in_mb=int(properties.get("MemorySize", 128)),
-            timeout_seconds=int(properties.get("Timeout", 3)),
+            memory_limit_in_mb=int(self._value(properties.get("MemorySize", 128))),
+            timeout_seconds=int(self._value(properties.get("Timeout", 3))),
         )
+
+    def _value(self, value: Any) -> Any:
+        """A property's value: a `!Ref Parameter` is the parameter's value in this stack, or its default."""
+        reference = value.get("Ref") if isinstance(value, dict) else None
+        if reference is None:
+            return value
+        return self.parameters.get(reference, self.template["Parameters"][reference]["Default"])
 
     def invoke(self, function: str, event: Any, context: Any = None) -> Any:
         """Call `function`'s handler with `event` under its role; its result, or its exception, unchanged."""

@@ -19,10 +19,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from itertools import pairwise
 from random import Random
 from typing import Any
+from unittest.mock import patch
 
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 
+from lookout_diagnostics.domain import summary as summary_module
 from lookout_diagnostics.domain.summary import (
     GZIP_MAGIC,
     MACHINE_OFF,
@@ -452,6 +454,16 @@ MUTATIONS = st.sampled_from(
     [
         *(b"", b"{", b"}", b"[", b"]", b'"', b",", b":", b"\\", b"0", b"-", b" ", b"\n", b"\r"),  # JSON's syntax
         *(b"1e999", b"NaN", b"Infinity", b"true", b"null", b'"timestamp":"x",', b'"prediction":1,'),  # values, names
+        *(
+            b"\\ud800",
+            b"1e400",
+            b"[[",
+            b"}{",
+            b"},{",
+            b'"x":{"y":[1]},',
+            b"\t",
+            "\u2028".encode(),
+        ),  # escapes, nesting, two
         *(b"\x00", b"\xff", b"\xc3", b"\xed\xa0\x80"),  # a NUL, bytes that are not UTF-8, a surrogate's
     ]
 )
@@ -505,21 +517,28 @@ def test_a_mutated_line_gives_a_summary_or_a_typed_error(file: StoredFile) -> No
 
 
 @given(mutated_texts(), st.booleans())
-def test_the_fast_path_and_the_exact_path_agree(text: bytes, gzipped: bool) -> None:
-    # A line that does not start with '{' always takes the exact path (a full parse): indenting every line
-    # by a space must change nothing, whatever the lines hold, refusals and their reasons included.
+def test_the_fast_paths_and_the_exact_path_agree(text: bytes, gzipped: bool) -> None:
+    # Three paths read a line: a block of lines decoded in one call (msgspec), a line at a time (simdjson), and
+    # the exact path (orjson, every field checked), which words every refusal. Each falls back on the next:
+    # with the faster ones taken away, whatever the lines hold, the outcome must not change, refusals included.
+    # Indenting every line changes nothing either.
     indented = b"\n".join(b" " + line if line.strip() else line for line in text.split(b"\n"))
+    codecs = summary_module._codecs()
 
-    def reason(data: bytes) -> dict[str, Any] | tuple[str, int | None, str]:
+    def reason(data: bytes, paths: dict[str, Any]) -> dict[str, Any] | tuple[str, int | None, str]:
         stored_data = gzip.compress(data, mtime=0) if gzipped else data
-        try:
-            summary = summarise_stream(io.BytesIO(stored_data), source="f.jsonl", thresholds=SummaryThresholds())
-        except DiagnosticsFileError as error:
-            return ("refused", error.line, error.reason.split(": line ")[0])
+        with patch.object(summary_module, "_codecs", lambda: codecs._replace(**paths)):
+            try:
+                summary = summarise_stream(io.BytesIO(stored_data), source="f.jsonl", thresholds=SummaryThresholds())
+            except DiagnosticsFileError as error:
+                return ("refused", error.line, error.reason.split(": line ")[0])
         return summary.model_dump(exclude={"source"})
 
     note(repr(text))
-    assert reason(text) == reason(indented)
+    by_blocks = reason(text, {})
+    assert reason(text, {"batch": None}) == by_blocks
+    assert reason(text, {"batch": None, "lazy_parser": None}) == by_blocks
+    assert reason(indented, {}) == by_blocks
 
 
 @given(

@@ -37,9 +37,9 @@ class _Codecs(NamedTuple):
 
 
 class _Batch(NamedTuple):
-    """msgspec's typed decoders: a block of lines into records in one call, an anomalous record's diagnostics."""
+    """msgspec's typed decoders: a line into a record, an anomalous record's diagnostics."""
 
-    records: Callable[[bytes], list[tuple[Any]]]  # lines as [[record],[record],...]
+    record: Callable[[bytes], Any]
     contributions: Callable[[Any], list[Any] | None]
     errors: tuple[type[BaseException], ...]
 
@@ -78,8 +78,8 @@ def _codecs() -> _Codecs:
 
 
 def _batch() -> _Batch | None:
-    """Typed decoding of many lines per call: each record's five fields, checked for type in native code, and
-    its diagnostics kept as unread bytes (a normal record's are never decoded). Unknown fields are skipped."""
+    """Typed decoding of a line: its record's five fields, checked for type in native code, and its diagnostics
+    kept as unread bytes (a normal record's are never decoded). Unknown fields are skipped."""
     try:
         import msgspec
     except ImportError:  # pragma: no cover - without the wheel blocks take the line-by-line paths
@@ -99,7 +99,7 @@ def _batch() -> _Batch | None:
     )
     contribution = msgspec.defstruct("Contribution", [("name", str), ("value", float)], gc=False)
     return _Batch(
-        msgspec.json.Decoder(list[tuple[record]]).decode,  # type: ignore[valid-type]
+        msgspec.json.Decoder(record).decode,
         msgspec.json.Decoder(list[contribution] | None).decode,  # type: ignore[valid-type]
         (msgspec.MsgspecError, RecursionError),
     )
@@ -369,26 +369,26 @@ class _Aggregate:
         """Fold in a block of whole lines (joined by newlines), the first being line `line_number + 1`; returns
         how many lines it holds.
 
-        The fast path decodes the block's records in one call (msgspec). It is taken only when every line is one
-        record: the block is UTF-8, each line starts with '{', and there are as many records as lines. A record
-        it does not fold (anything but a plain normal, machine-off or anomalous record) sends the rest of the
-        block to `add_lines`, which decides and words every error: the outcome is the same either way.
+        The fast path decodes each line with msgspec into a typed record (its five fields checked in native
+        code, its diagnostics kept as unread bytes), the block's lines in one pass. It is taken only where every
+        line is exactly one record: a line that is not sends the block to `add_lines`, and a record it does not
+        fold (anything but a plain normal, machine-off or anomalous one) sends the rest of the block there,
+        which decides and words every error: the outcome is the same either way.
         """
-        records = self._records(block)
+        lines = block.split(b"\n")
+        records = self._records(block, lines)
         if records is None:
-            lines = block.split(b"\n")
             self.add_lines(lines, line_number)
             return len(lines)
         add_record = self._add_decoded
-        for index, (record,) in enumerate(records):
+        for index, record in enumerate(records):
             if not add_record(record, line_number + index + 1):
-                lines = block.split(b"\n")
                 self.add_lines(lines[index:], line_number + index)
-                return len(lines)
-        return len(records)
+                break
+        return len(lines)
 
-    def _records(self, block: bytes) -> list[tuple[Any]] | None:
-        """The block's records, each line's alone in a tuple; None where a line is anything but one record."""
+    def _records(self, block: bytes, lines: list[bytes]) -> list[Any] | None:
+        """Each line's record, or None where a line is anything but one record msgspec reads."""
         batch = self._batch
         if batch is None:
             return None
@@ -397,8 +397,8 @@ class _Aggregate:
                 block.decode()
             except UnicodeDecodeError:
                 return None
-        try:  # each line in an array of its own: a blank line, or one with two records, is not one record
-            return batch.records(b"".join((b"[[", block.replace(b"\n", b"],["), b"]]")))
+        try:
+            return list(map(batch.record, lines))
         except batch.errors:
             return None
 
@@ -501,7 +501,7 @@ class _Aggregate:
             return False
         try:
             line.decode()
-            ((record,),) = batch.records(b"[[%b]]" % line)
+            record = batch.record(line)
         except UnicodeDecodeError:
             return False
         except batch.errors:

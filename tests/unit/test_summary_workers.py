@@ -1,0 +1,121 @@
+"""A file summarised by worker processes gives what it gives read alone: the summary, or the same refusal.
+
+Blocks are made tiny here (a few lines, or less than one) so that small files cross many blocks: every seam
+between parts (an event across it, a record out of order or repeated at it, a bad line right after it) is met.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+from local.generator import GeneratorSpec, write_diagnostics_file
+from lookout_diagnostics.domain import summary as summary_module
+from lookout_diagnostics.domain.summary import summarise_stream
+from lookout_diagnostics.errors import DiagnosticsFileError
+from lookout_diagnostics.settings import SummaryThresholds
+from tests.unit.test_diagnostics_properties import mutated_texts, valid_texts
+
+THRESHOLDS = SummaryThresholds(max_events=3, top_sensors=2)
+
+
+def outcome(data: bytes, *, workers: int, block_bytes: int = 64) -> dict[str, Any] | tuple[str, int | None, str]:
+    """The summary's figures, or the refusal's line and reason; with workers from the first block on."""
+    with patch.object(summary_module, "WORKER_BLOCK_BYTES", block_bytes):
+        try:
+            summary = summarise_stream(
+                io.BytesIO(data), source="f.jsonl", thresholds=THRESHOLDS, workers=workers, workers_after=0
+            )
+        except DiagnosticsFileError as error:
+            return ("refused", error.line, error.reason)
+    return summary.model_dump()
+
+
+@settings(max_examples=30)
+@given(valid_texts(max_records=24) | mutated_texts(), st.sampled_from([2, 3]), st.sampled_from([1, 64, 700]))
+def test_workers_give_the_summary_or_the_refusal_that_reading_alone_gives(
+    text: bytes, workers: int, block_bytes: int
+) -> None:
+    # Given any valid file, or one with a few bytes spoilt, cut into blocks of a line or less, or a few lines
+    note(repr(text))
+    # When it is summarised by workers, Then the outcome is the one of reading it alone
+    assert outcome(text, workers=workers, block_bytes=block_bytes) == outcome(text, workers=1)
+
+
+def generated(rows: int) -> bytes:
+    """A realistic file's records as plain JSON Lines: 12 events, machine-off stretches, 6 sensors."""
+    spec = GeneratorSpec(rows=rows, sensors=6, components=2, episodes=12, machine_off_stretches=3, seed=7)
+    buffer = io.BytesIO()
+    write_diagnostics_file(buffer, spec, compressed=False)
+    return buffer.getvalue()
+
+
+def test_a_generated_file_of_many_blocks_gives_the_same_summary_as_gzip_and_as_plain_lines() -> None:
+    # Given a file of 3,000 records with 12 events and machine-off stretches, in blocks of about 4 KiB
+    text = generated(3_000)
+    for data in (text, gzip.compress(text, mtime=0)):
+        # When it is summarised by three workers, Then its summary is that of reading it alone
+        together = outcome(data, workers=3, block_bytes=4096)
+        assert together == outcome(data, workers=1)
+        assert isinstance(together, dict) and together["event_count"] == 12
+
+
+def test_a_bad_line_far_into_the_file_is_named_by_its_number_in_the_file() -> None:
+    # Given a file of 3,000 records whose line 2,345 is not JSON and whose line 2,900 has no timestamp
+    lines = generated(3_000).split(b"\n")
+    lines[2344] = lines[2344][:-5]
+    lines[2899] = b'{"prediction": 0}'
+    # When it is summarised by two workers, Then the first bad line is refused, as it is reading alone
+    together = outcome(b"\n".join(lines), workers=2, block_bytes=4096)
+    assert together == outcome(b"\n".join(lines), workers=1)
+    assert together[:2] == ("refused", 2345)
+
+
+def test_a_truncated_file_is_refused_as_truncated_after_every_line_before_the_cut_is_read() -> None:
+    # Given a gzip file cut short in its middle, and the same with a bad line before the cut
+    text = generated(3_000)
+    cut = gzip.compress(text, mtime=0)[:-20_000]
+    spoilt = text.split(b"\n")
+    spoilt[10] = b"{"
+    cut_and_spoilt = gzip.compress(b"\n".join(spoilt), mtime=0)[:-20_000]
+    # When each is summarised by two workers
+    # Then the cut is refused as truncated, and the bad line before it is refused first, as reading alone
+    assert outcome(cut, workers=2, block_bytes=4096)[0:1] == ("refused",)
+    assert outcome(cut, workers=2, block_bytes=4096) == outcome(cut, workers=1)
+    assert outcome(cut_and_spoilt, workers=2, block_bytes=4096) == outcome(cut_and_spoilt, workers=1)
+    assert outcome(cut_and_spoilt, workers=2, block_bytes=4096)[:2] == ("refused", 11)
+
+
+def test_a_line_too_long_is_named_by_its_number_with_workers_too() -> None:
+    # Given a limit of 10 KiB on a line, blocks of 4 KiB, and line 1,501 of 20 KiB
+    lines = generated(3_000).split(b"\n")
+    lines[1500] = b'{"x": "' + b"a" * 20_000 + b'"}'
+    with patch.object(summary_module, "MAX_LINE_BYTES", 10 << 10), patch.object(summary_module, "CHUNK_BYTES", 4096):
+        # When the file is summarised by two workers, Then line 1,501 is refused, as reading alone
+        together = outcome(b"\n".join(lines), workers=2, block_bytes=4096)
+        assert together == outcome(b"\n".join(lines), workers=1)
+    assert together[:2] == ("refused", 1501)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_start_only_past_the_bytes_worth_their_start(workers: int) -> None:
+    # Given a small file (far less than the default 16 MiB after which workers start)
+    started: list[int] = []
+    real = summary_module.InOrder.fold
+
+    def fold(self: Any, blocks: Any) -> None:
+        started.append(self.workers)
+        real(self, blocks)
+
+    with patch.object(summary_module.InOrder, "fold", fold), patch("multiprocessing.context.Process.start") as start:
+        # When it is summarised with `workers`
+        summarise_stream(io.BytesIO(generated(3_000)), source="f.jsonl", thresholds=THRESHOLDS, workers=workers)
+    # Then no process was started
+    assert started == [workers]
+    start.assert_not_called()
