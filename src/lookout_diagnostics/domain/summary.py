@@ -380,12 +380,55 @@ class _Aggregate:
         if records is None:
             self.add_lines(lines, line_number)
             return len(lines)
-        add_record = self._add_decoded
-        for index, record in enumerate(records):
-            if not add_record(record, line_number + index + 1):
-                self.add_lines(lines[index:], line_number + index)
-                break
+        add_record, add_normals = self._add_decoded, self._add_plain_normals
+        index, count = 0, len(records)
+        while index < count:
+            index = add_normals(records, index, line_number)
+            if index < count:
+                if not add_record(records[index], line_number + index + 1):
+                    self.add_lines(lines[index:], line_number + index)
+                    break
+                index += 1
         return len(lines)
+
+    def _add_plain_normals(self, records: list[Any], start: int, line_number: int) -> int:
+        """Fold in the run of records from `start` that are the usual case, and return where the run ends: normal
+        records, each later than the one before and in its timeline bin, with no event open. `_count`'s work for
+        them, in one loop over local variables (the same sums, in the same order)."""
+        previous, latest, timeline = self.previous, self.latest, self.timeline
+        if previous is None or latest is None or self.open is not None or not timeline.current:
+            return start
+        end_of_bin, counts = timeline.last[1], timeline.current
+        highest, bin_highest, bin_total, scored = self.max_score, counts[_MAX], counts[_SUM], 0
+        index, stop, text = start, len(records), ""
+        while index < stop:
+            record = records[index]
+            if record.prediction != 0 or record.prediction_reason == MACHINE_OFF:
+                break
+            timestamp = record.timestamp
+            moment = _parse_timestamp(timestamp, line_number + index + 1)
+            if not previous < moment < end_of_bin:
+                break
+            score = record.anomaly_score
+            if score is not None:
+                if highest is None or score > highest:
+                    highest = score
+                if bin_highest is None or score > bin_highest:
+                    bin_highest = score
+                bin_total += score
+                scored += 1
+            previous, text = moment, timestamp
+            index += 1
+        folded = index - start
+        if folded:
+            self.rows += folded
+            self.normal += folded
+            self.previous, self.max_score = previous, highest
+            if previous > latest[0]:
+                self.latest = (previous, text)
+            counts[_NORMAL] += folded
+            counts[_MAX], counts[_SUM], counts[_SCORED] = bin_highest, bin_total, counts[_SCORED] + scored
+        return index
 
     def _records(self, block: bytes, lines: list[bytes]) -> list[Any] | None:
         """Each line's record, or None where a line is anything but one record msgspec reads."""
