@@ -89,8 +89,9 @@ clean:
 # Benchmarks: commands, not tests, and not part of `make test` (docs/performance.md).
 # `make bench` summarises L4E's largest evaluation file (1.5 M rows x 30 sensors, generated once
 # into out/bench/) with the project and with a naive baseline: BENCH_ARGS=--quick for a small one.
-# `make bench-coldstart` times each handler's import against `import boto3`, in an environment
-# holding only the functions' runtime dependencies, as the deployment package does.
+# `make bench-coldstart` times each handler's import against its floor (the same third-party imports,
+# without the project's code) and `import boto3`, tracing on and off, in an environment holding only
+# the functions' runtime dependencies, as the deployment package does. It fails over 1.25x the floor.
 .PHONY: bench bench-coldstart
 RUNTIME := out/runtime-venv
 BENCH_ARGS ?=

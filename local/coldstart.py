@@ -1,64 +1,185 @@
-"""Import time of every Lambda handler against `import boto3` alone: a proxy for cold starts.
+"""Import time of every Lambda handler against its floor, the same dependencies without the project's code.
 
     python -m local.coldstart [--python out/runtime-venv/bin/python] [--runs 9] [--top 8]
 
-Every module in src/handlers/ is found by itself, so a new handler is measured without a change
-here. Each measurement is a fresh interpreter that times one `import`; the modules take turns
-(boto3, handler 1, handler 2, ..., boto3, ...) so that drift on a noisy machine hits them alike,
-after one unmeasured round that writes the bytecode caches. It prints the median of each and its
-ratio to boto3's against the target (at most 1.5x), and with --top the packages that cost a
-handler most (self time summed per package, from `python -X importtime`). Exits 1 if a handler is
-over the target. One more row, not judged, gives the scale: the floor every handler here imports
-before any code of the project's (boto3 for its AWS calls, pydantic with one model built, and
-Powertools' Logger, Metrics and Tracer as the handlers build them).
+A proxy for cold starts. The target: each handler imports in at most 1.25x its floor, the process that
+imports exactly what that handler depends on from outside the project, and nothing of the project's.
+Each floor is derived, not written down, so it cannot drift from the code: a fresh interpreter imports
+the handler and reports what it loaded from outside the project, and the floor is built from that:
+- every third-party module the handler loaded (boto3, botocore, pydantic, Powertools, the X-Ray SDK
+  when the handler builds a Tracer, ...), imported by name in the order the handler loaded them;
+- one small pydantic model, when the handler's import defines models of the project's: pydantic's
+  first model costs more than its import (its field machinery loads then);
+- the Powertools utilities the handler builds at import (its module-level Logger, Metrics, Tracer),
+  built alike: Tracer patches lookout_diagnostics.tracing.PATCHED_MODULES, as the project's does.
+Standard-library modules are left out: the ones the project's code alone needs count against it.
+
+Tracing changes the floor: with it off the handlers build no Tracer and import no X-Ray SDK
+(lookout_diagnostics.tracing). Both ways are measured; the target is judged on tracing on, what the
+deployed functions run (Tracing: Active in template.yaml), and tracing off is shown.
+
+Each measurement is a fresh interpreter that times one `import` (or one floor); a handler and its floor
+are measured one after the other, in alternating order, round after round (with `import boto3` once a
+round), so that drift on a noisy machine hits them alike, after one unmeasured round that writes the
+bytecode caches. It prints the medians, and each handler's ratio to its floor and to `import boto3` as
+the median of the rounds' ratios: on a shared machine that is now fast, now slow, a ratio of two
+medians can set a fast run of one against a slow run of the other, a handler over the floor measured
+beside it cannot. With --top, the packages that cost a handler most (self time summed per package,
+from `python -X importtime`). Exits 1, naming them, if a handler is over the target with tracing on.
 
 Two things make the figure a Lambda's rather than a laptop's:
 - the environment variables Lambda's runtime sets (LAMBDA_TASK_ROOT and others): the X-Ray SDK
   behind Powertools' Tracer builds an X-Ray API client at import outside Lambda (about 100 ms) and
-  a local sampler inside it;
+  a local sampler inside it, and Powertools traces only inside Lambda;
 - `--python`: an interpreter with only the functions' dependencies (src/requirements.txt), as in
   the deployment package; `make bench-coldstart` builds one in out/runtime-venv. The development
-  venv also holds moto, pytest and requests, and the Tracer patches requests when it is there.
+  venv also holds moto, pytest and requests.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pkgutil
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from lookout_diagnostics.tracing import PATCHED_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ROOT / "src" / "handlers"
+PROJECT_PACKAGES = ("handlers", "lookout_diagnostics")
 BASELINE = "boto3"
-TARGET_RATIO = 1.5
-# Not judged, shown for scale: what every handler here imports before any code of ours. pydantic's
-# first model costs more than its import (its field machinery loads then), so one is built.
-FLOOR = "(floor: boto3, pydantic, powertools)"
-FLOOR_CODE = (
-    "import boto3\n"
-    "from aws_lambda_powertools import Logger, Metrics, Tracer\n"
-    "from pydantic import BaseModel\n"
-    "class Event(BaseModel):\n"
-    "    id: str\n"
-    "Logger(); Metrics(); Tracer(patch_modules=['botocore'])"
-)
+TARGET_RATIO = 1.25
+# How the floor builds each Powertools utility a handler holds at import, as the project builds it.
+UTILITIES = {
+    "Logger": "Logger()",
+    "Metrics": "Metrics()",
+    "Tracer": f"Tracer(patch_modules={list(PATCHED_MODULES)!r})",
+}
 _TIMER = "import time; t = time.perf_counter()\n{code}\nprint(time.perf_counter() - t)"
+# Run in a fresh interpreter: import the handler named in argv[1], print what it loaded from outside the project.
+_PROBE = """
+import importlib, json, sys, sysconfig
+from pathlib import Path
+
+before = set(sys.modules)
+handler = importlib.import_module(sys.argv[1])
+project = set(sys.argv[2:])
+sites = [Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")]
+
+def third_party(name):
+    path = getattr(sys.modules.get(name), "__file__", None)
+    return name not in project and path is not None and any(Path(path).resolve().is_relative_to(s) for s in sites)
+
+loaded = [name for name in sys.modules if name not in before]
+packages = []
+for name in loaded:
+    top = name.partition(".")[0]
+    if top not in packages and third_party(top):
+        packages.append(top)
+utilities = []
+for value in vars(handler).values():
+    kind = type(value)
+    if kind.__module__.startswith("aws_lambda_powertools.") and kind.__name__ not in utilities:
+        utilities.append(kind.__name__)
+models = False
+if "pydantic" in sys.modules:
+    pending = [sys.modules["pydantic"].BaseModel]
+    while pending and not models:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        models = model.__module__.partition(".")[0] in project
+print(json.dumps({
+    "packages": packages,
+    "modules": [name for name in loaded if name.partition(".")[0] in packages],
+    "utilities": utilities,
+    "defines_models": models,
+}))
+"""
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A way the functions can run: what it adds to Lambda's environment, and whether the target judges it."""
+
+    name: str
+    environment: Mapping[str, str]
+    judged: bool
+
+
+CONFIGURATIONS = (
+    Configuration("tracing on (as deployed: Tracing: Active)", {}, judged=True),
+    Configuration("tracing off (POWERTOOLS_TRACE_DISABLED=true)", {"POWERTOOLS_TRACE_DISABLED": "true"}, judged=False),
+)
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What a handler imports from outside the project, as a process that imported it saw."""
+
+    packages: tuple[str, ...]  # third-party top-level packages, in the order they loaded
+    modules: tuple[str, ...]  # every module of those packages that loaded, in order
+    utilities: tuple[str, ...]  # the Powertools utilities the handler builds at import: Logger, Metrics, Tracer
+    defines_models: bool  # whether the import defines pydantic models of the project's
+
+    def floor_code(self) -> str:
+        """The floor: these modules imported, one pydantic model defined if the handler defines any, these
+        utilities built; none of the project's code."""
+        unknown = sorted(set(self.utilities) - set(UTILITIES))
+        if unknown:
+            raise SystemExit(f"no floor for the Powertools utilities {unknown}: add how to build them to UTILITIES")
+        lines = [f"import {module}" for module in self.modules]
+        if self.defines_models:
+            lines += ["from pydantic import BaseModel", "class Event(BaseModel):", "    id: str"]
+        if self.utilities:
+            lines.append(f"from aws_lambda_powertools import {', '.join(self.utilities)}")
+            lines += [UTILITIES[utility] for utility in self.utilities]
+        return "\n".join(lines)
+
+    def describe(self) -> str:
+        model = ", one pydantic model defined" if self.defines_models else ""
+        built = f"; builds {', '.join(self.utilities)}" if self.utilities else ""
+        return f"imports {', '.join(self.packages)} ({len(self.modules)} modules){model}{built}"
+
+
+@dataclass
+class Measurement:
+    """A handler's import times and its floor's, taken in turns in one configuration."""
+
+    handler: str
+    dependencies: Dependencies
+    handler_seconds: list[float] = field(default_factory=list)
+    floor_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        """The handler over its floor: the median of the rounds' ratios."""
+        return paired_ratio(self.handler_seconds, self.floor_seconds)
+
+
+def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """The median of the ratios of times taken in the same round."""
+    if len(numerators) != len(denominators) or not numerators:
+        raise ValueError("one time of each per round, and at least one round")
+    return statistics.median(top / bottom for top, bottom in zip(numerators, denominators, strict=True))
 
 
 def handler_modules() -> list[str]:
     return sorted(f"handlers.{module.name}" for module in pkgutil.iter_modules([str(HANDLERS)]))
 
 
-def _environment() -> dict[str, str]:
-    """What Lambda's python3.13 runtime sets that changes what an import does, and the code's path."""
+def environment(configuration: Configuration) -> dict[str, str]:
+    """What Lambda's python3.13 runtime sets that changes what an import does, the code's path, and the
+    configuration's own variables."""
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
-    environment = {name: value for name, value in os.environ.items() if name in keep}
-    environment |= {
+    variables = {name: value for name, value in os.environ.items() if name in keep}
+    variables |= {
         "PYTHONPATH": str(ROOT / "src"),
         "LAMBDA_TASK_ROOT": str(ROOT / "src"),
         "AWS_LAMBDA_FUNCTION_NAME": "coldstart",
@@ -67,34 +188,48 @@ def _environment() -> dict[str, str]:
         "AWS_REGION": "eu-west-1",
         "AWS_DEFAULT_REGION": "eu-west-1",
     }
-    return environment
+    return variables | dict(configuration.environment)
 
 
-def _code(target: str) -> str:
-    return FLOOR_CODE if target == FLOOR else f"import {target}"
-
-
-def import_seconds(python: str, target: str) -> float:
-    """Seconds to import `target` (a module, or the floor) in a fresh interpreter."""
+def _run(python: str, arguments: Sequence[str], configuration: Configuration, what: str) -> str:
     done = subprocess.run(
-        [python, "-c", _TIMER.format(code=_code(target))],
-        capture_output=True,
-        text=True,
-        env=_environment(),
-        check=False,
+        [python, *arguments], capture_output=True, text=True, env=environment(configuration), check=False
     )
     if done.returncode != 0:
-        raise SystemExit(f"importing {target} failed:\n{done.stderr}")
-    return float(done.stdout)
+        raise SystemExit(f"{what} failed ({configuration.name}):\n{done.stderr}")
+    return done.stdout
 
 
-def heaviest_imports(python: str, module: str, top: int) -> list[tuple[str, float]]:
+def dependencies(python: str, handler: str, configuration: Configuration) -> Dependencies:
+    """What `handler` loads from outside the project, read in a fresh interpreter."""
+    found = json.loads(_run(python, ["-c", _PROBE, handler, *PROJECT_PACKAGES], configuration, f"importing {handler}"))
+    return Dependencies(
+        packages=tuple(found["packages"]),
+        modules=tuple(found["modules"]),
+        utilities=tuple(found["utilities"]),
+        defines_models=bool(found["defines_models"]),
+    )
+
+
+def seconds_to_run(python: str, code: str, configuration: Configuration, what: str) -> float:
+    """Seconds `code` (an import, or a floor) takes in a fresh interpreter."""
+    return float(_run(python, ["-c", _TIMER.format(code=code)], configuration, what))
+
+
+def over_target(measurements: Sequence[Measurement]) -> list[str]:
+    """The handlers over the target, each with its ratio."""
+    return [f"{each.handler} ({each.ratio:.2f}x)" for each in measurements if each.ratio > TARGET_RATIO]
+
+
+def heaviest_imports(
+    python: str, module: str, top: int, configuration: Configuration = CONFIGURATIONS[0]
+) -> list[tuple[str, float]]:
     """The packages that cost importing `module` most: self time summed per top-level package (one run)."""
     done = subprocess.run(
         [python, "-X", "importtime", "-c", f"import {module}"],
         capture_output=True,
         text=True,
-        env=_environment(),
+        env=environment(configuration),
         check=False,
     )
     totals: dict[str, float] = {}
@@ -108,6 +243,58 @@ def heaviest_imports(python: str, module: str, top: int) -> list[tuple[str, floa
     return sorted(totals.items(), key=lambda item: -item[1])[:top]
 
 
+def measure(python: str, handlers: Sequence[str], runs: int) -> tuple[list[float], dict[str, list[Measurement]]]:
+    """`import boto3`'s times, and each configuration's measurements: one unmeasured round, then `runs` rounds."""
+    by_configuration = {
+        configuration.name: [Measurement(handler, dependencies(python, handler, configuration)) for handler in handlers]
+        for configuration in CONFIGURATIONS
+    }
+    baseline: list[float] = []
+    for round_ in range(runs + 1):
+        boto3 = seconds_to_run(python, f"import {BASELINE}", CONFIGURATIONS[0], f"importing {BASELINE}")
+        for configuration in CONFIGURATIONS:
+            for each in by_configuration[configuration.name]:
+                turns = [
+                    (each.dependencies.floor_code(), f"the floor of {each.handler}", each.floor_seconds),
+                    (f"import {each.handler}", f"importing {each.handler}", each.handler_seconds),
+                ]
+                for code, what, times in turns if round_ % 2 else reversed(turns):
+                    seconds = seconds_to_run(python, code, configuration, what)
+                    if round_:  # the first round writes the bytecode caches
+                        times.append(seconds)
+        if round_:
+            baseline.append(boto3)
+    return baseline, by_configuration
+
+
+def report(baseline: Sequence[float], by_configuration: Mapping[str, Sequence[Measurement]]) -> list[str]:
+    """The tables, the floors, and the handlers over the target in the judged configuration."""
+    boto3 = statistics.median(baseline)
+    over: list[str] = []
+    for configuration in CONFIGURATIONS:
+        measurements = by_configuration[configuration.name]
+        judged = f"judged: each handler <= {TARGET_RATIO}x its floor" if configuration.judged else "not judged"
+        print(f"\n{configuration.name}, {judged}\n")
+        print(f"{'module':<32} {'median ms':>9} {'floor ms':>9} {'x floor':>8} {'x boto3':>8} {'floor x boto3':>14}")
+        print(f"{'import ' + BASELINE:<32} {boto3 * 1e3:>9.0f} {'':>9} {'':>8} {1:>8.2f}")
+        for each in measurements:
+            handler, floor = statistics.median(each.handler_seconds), statistics.median(each.floor_seconds)
+            verdict = ("ok" if each.ratio <= TARGET_RATIO else "OVER") if configuration.judged else ""
+            print(
+                f"{each.handler:<32} {handler * 1e3:>9.0f} {floor * 1e3:>9.0f} {each.ratio:>8.2f} "
+                f"{paired_ratio(each.handler_seconds, baseline):>8.2f} "
+                f"{paired_ratio(each.floor_seconds, baseline):>14.2f}  {verdict}"
+            )
+        floors: dict[str, list[str]] = {}
+        for each in measurements:
+            floors.setdefault(each.dependencies.describe(), []).append(each.handler.removeprefix("handlers."))
+        for description, handlers in floors.items():
+            print(f"  floor of {', '.join(handlers)}: {description}")
+        if configuration.judged:
+            over += over_target(measurements)
+    return over
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.coldstart", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="fresh processes per target; the median is kept")
@@ -117,33 +304,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     python = arguments.python
 
     handlers = handler_modules()
-    targets = [BASELINE, FLOOR, *handlers]
-    for target in targets:  # writes the bytecode caches; not measured
-        import_seconds(python, target)
-    seconds: dict[str, list[float]] = {target: [] for target in targets}
-    for _ in range(arguments.runs):
-        for target in targets:
-            seconds[target].append(import_seconds(python, target))
-    medians = {target: statistics.median(values) for target, values in seconds.items()}
-
-    print(f"{python}: {arguments.runs} fresh processes per module, Lambda's environment, median import time\n")
-    print(f"{'module':<40} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'x boto3':>8}  target <= {TARGET_RATIO}x")
-    over = []
-    for target in targets:
-        ratio = medians[target] / medians[BASELINE]
-        verdict = "" if target in (BASELINE, FLOOR) else ("ok" if ratio <= TARGET_RATIO else "OVER")
-        if verdict == "OVER":
-            over.append(target)
-        print(
-            f"{target:<40} {medians[target] * 1e3:>10.0f} {min(seconds[target]) * 1e3:>8.0f} "
-            f"{max(seconds[target]) * 1e3:>8.0f} {ratio:>8.2f}  {verdict}"
-        )
+    baseline, by_configuration = measure(python, handlers, arguments.runs)
+    print(
+        f"{python}: {arguments.runs} fresh processes per module, Lambda's environment; median import time, "
+        "and ratios as the median of the rounds' ratios"
+    )
+    over = report(baseline, by_configuration)
     for handler in handlers if arguments.top else []:
         heaviest = ", ".join(
             f"{name} {cost * 1e3:.0f}" for name, cost in heaviest_imports(python, handler, arguments.top)
         )
-        print(f"\n{handler}, ms of import by package (one run): {heaviest}")
-    return 1 if over else 0
+        print(f"\n{handler}, ms of import by package (one run, tracing on): {heaviest}")
+    if over:
+        print(f"\nOVER the target of {TARGET_RATIO}x the floor: {', '.join(over)}")
+        return 1
+    print(f"\nevery handler within {TARGET_RATIO}x its floor")
+    return 0
 
 
 if __name__ == "__main__":

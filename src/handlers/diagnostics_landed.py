@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
@@ -17,11 +17,11 @@ from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.errors import MalformedEventError
 from lookout_diagnostics.lambda_events import S3Notification, S3ObjectEvent, parse
 from lookout_diagnostics.settings import get_settings
+from lookout_diagnostics.tracing import build_tracer
 from lookout_diagnostics.usecases.alert_diagnostics import Announcement, ObjectResult, process_announced_object
 
 logger = Logger()
-# botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.
-tracer = Tracer(patch_modules=["botocore"])
+tracer = build_tracer()  # Powertools' Tracer only when tracing is on: the X-Ray SDK loads with it
 metrics = Metrics()
 
 CORRELATION_ID = 'id || Records[0].responseElements."x-amz-request-id"'

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, RootModel
@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field, RootModel
 from lookout_diagnostics.domain.fleet import FleetEnding, FleetPlan
 from lookout_diagnostics.lambda_events import parse
 from lookout_diagnostics.settings import Settings, get_settings
+from lookout_diagnostics.tracing import build_tracer
 from lookout_diagnostics.usecases.fleet import digest_ended_fleet, digest_fleet, prepare_fleet
 
 logger = Logger()
-# botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.
-tracer = Tracer(patch_modules=["botocore"])
+tracer = build_tracer()  # Powertools' Tracer only when tracing is on: the X-Ray SDK loads with it
 metrics = Metrics()
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, RootModel
 
 from lookout_diagnostics.lambda_events import parse
 from lookout_diagnostics.settings import get_settings
+from lookout_diagnostics.tracing import build_tracer
 from lookout_diagnostics.usecases.train_sitewise import (
     SiteWiseExecutionState,
     SiteWiseTrainingStatus,
@@ -25,8 +26,7 @@ from lookout_diagnostics.usecases.train_sitewise import (
 )
 
 logger = Logger()
-# botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.
-tracer = Tracer(patch_modules=["botocore"])
+tracer = build_tracer()  # Powertools' Tracer only when tracing is on: the X-Ray SDK loads with it
 metrics = Metrics()
 
 

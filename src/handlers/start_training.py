@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from lookout_diagnostics.lambda_events import parse
 from lookout_diagnostics.settings import get_settings
+from lookout_diagnostics.tracing import build_tracer
 from lookout_diagnostics.usecases.train import start_training
 
 logger = Logger()
-# botocore alone: the AWS calls patch_all would trace here, without probing a dozen other libraries at import.
-tracer = Tracer(patch_modules=["botocore"])
+tracer = build_tracer()  # Powertools' Tracer only when tracing is on: the X-Ray SDK loads with it
 
 
 class StartEvent(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lookout_diagnostics.settings import get_settings
-from tests.support.state_machine import EmulatedStateMachine
+from tests.support.state_machine import EmulatedStateMachine, LambdaHandler
 from tests.support.template import ROOT, STATE_MACHINE_NAMES
 
 TRAINING_DEFINITION = ROOT / "statemachine" / "train_model.asl.json"
@@ -15,7 +15,7 @@ def create_training_workflow(machine: EmulatedStateMachine) -> str:
     """The training state machine from statemachine/, each step under its function's role when IAM is enforced."""
     from handlers import start_training, training_failed, training_finished
 
-    handlers = {
+    handlers: dict[str, LambdaHandler] = {
         "StartTrainingFunction": start_training.lambda_handler,
         "TrainingFinishedFunction": training_finished.lambda_handler,
         "TrainingFailedFunction": training_failed.lambda_handler,
