@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from lookout_diagnostics.domain import workers
-from lookout_diagnostics.domain.workers import InOrder, WorkerFailedError, available_cpus
+from lookout_diagnostics.domain.workers import Block, InOrder, WorkerFailedError, available_cpus
 from lookout_diagnostics.errors import DiagnosticsFileError
 
 
@@ -40,8 +40,13 @@ class Lines:
         self.blocks.extend(later.blocks)
 
 
-def blocks(count: int) -> Iterator[bytes]:
-    return (f"block {n}\nsecond line".encode() for n in range(count))
+def texts(count: int) -> list[bytes]:
+    return [f"block {n}\nsecond line".encode() for n in range(count)]
+
+
+def blocks(count: int) -> Iterator[Block]:
+    """Blocks as the reader cuts them: in pieces (here, the head of the first line and the rest)."""
+    return ((text[:3], memoryview(text)[3:]) for text in texts(count))
 
 
 @pytest.mark.parametrize("count", [1, 2, 3])
@@ -52,15 +57,15 @@ def test_every_block_is_merged_once_in_the_files_order_whatever_the_workers(coun
     # When they are folded with `count` workers
     folding.fold(blocks(50))
     # Then the whole holds every block once, in order, and every line is counted
-    assert whole.blocks == list(blocks(50))
+    assert whole.blocks == texts(50)
     assert folding.lines == 100
 
 
 def test_a_refused_line_is_named_by_its_line_in_the_file_and_the_first_one_wins() -> None:
     # Given blocks of two lines where the 31st block refuses its line 2 and the 40th its line 1
-    def with_bad() -> Iterator[bytes]:
+    def with_bad() -> Iterator[Block]:
         for n, block in enumerate(blocks(50)):
-            yield b"bad 2" if n == 30 else b"bad 1" if n == 39 else block
+            yield (b"bad 2",) if n == 30 else (b"bad 1",) if n == 39 else block
 
     # When they are folded with two workers, from the first block
     with pytest.raises(DiagnosticsFileError) as refused:
@@ -71,9 +76,9 @@ def test_a_refused_line_is_named_by_its_line_in_the_file_and_the_first_one_wins(
 
 def test_an_error_reading_comes_after_the_refusal_of_a_block_read_before_it() -> None:
     # Given a block refused at its first line, and then the reading failing
-    def failing() -> Iterator[bytes]:
+    def failing() -> Iterator[Block]:
         yield from blocks(3)
-        yield b"bad 1"
+        yield (b"bad 1",)
         raise EOFError("truncated")
 
     # When they are folded with two workers, Then the refusal of the line comes first, as reading alone
@@ -84,7 +89,7 @@ def test_an_error_reading_comes_after_the_refusal_of_a_block_read_before_it() ->
 
 def test_an_error_reading_leaves_the_lines_counted_up_to_it() -> None:
     # Given good blocks and then the reading failing
-    def failing() -> Iterator[bytes]:
+    def failing() -> Iterator[Block]:
         yield from blocks(9)
         raise EOFError("truncated")
 
@@ -98,9 +103,9 @@ def test_an_error_reading_leaves_the_lines_counted_up_to_it() -> None:
 @pytest.mark.parametrize(("block", "says"), [(b"exit", "exit code 3"), (b"bug", "KeyError: 'a bug'")])
 def test_a_worker_that_dies_or_fails_is_an_error_that_says_so_not_a_hang(block: bytes, says: str) -> None:
     # Given a block that kills its worker, or meets a bug
-    def deadly() -> Iterator[bytes]:
+    def deadly() -> Iterator[Block]:
         yield from blocks(5)
-        yield block
+        yield (block,)
         yield from blocks(5)
 
     # When the blocks are folded with two workers, Then WorkerFailedError says what happened
@@ -122,9 +127,9 @@ class Noting(Lines):
         self.held.append(Noting.handed_out - len(self.blocks))
 
 
-def test_no_more_blocks_are_held_than_one_per_worker() -> None:
+def test_no_more_blocks_are_held_than_the_workers_slots() -> None:
     # Given a reader that counts the blocks it hands out
-    def counted() -> Iterator[bytes]:
+    def counted() -> Iterator[Block]:
         for block in blocks(40):
             Noting.handed_out += 1
             yield block
@@ -135,8 +140,8 @@ def test_no_more_blocks_are_held_than_one_per_worker() -> None:
     InOrder(whole, Lines.after, workers=3, start_after=0).fold(counted())
     # Then each block after the first (read alone, before the workers start) was merged
     assert len(whole.held) == 39
-    # and at no merge were more than three blocks out (one per worker) besides the one being read
-    assert max(whole.held) <= 3 + 1
+    # and at no merge were more blocks out than the workers' slots (two each), besides the one being read
+    assert max(whole.held) <= 3 * workers.SLOTS_PER_WORKER + 1
 
 
 def test_a_part_that_cannot_be_sent_back_is_an_error_that_says_so() -> None:
@@ -155,7 +160,7 @@ def test_a_spawned_worker_reads_its_blocks_through_the_pipe(monkeypatch: pytest.
     whole = Lines()
     # When blocks are folded with two workers, Then every block is merged in order all the same
     InOrder(whole, Lines.after, workers=2, start_after=0).fold(blocks(6))
-    assert whole.blocks == list(blocks(6))
+    assert whole.blocks == texts(6)
 
 
 def test_a_block_larger_than_the_shared_slot_goes_through_the_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,7 +169,7 @@ def test_a_block_larger_than_the_shared_slot_goes_through_the_pipe(monkeypatch: 
     whole = Lines()
     # When they are folded with two workers, Then every block arrives whole
     InOrder(whole, Lines.after, workers=2, start_after=0).fold(blocks(6))
-    assert whole.blocks == list(blocks(6))
+    assert whole.blocks == texts(6)
 
 
 @pytest.mark.parametrize(("memory", "cpus"), [("1769", 1), ("3000", 1), ("3538", 2), ("10240", 5), ("128", 1)])

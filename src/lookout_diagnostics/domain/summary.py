@@ -23,7 +23,7 @@ from typing import IO, Any, Literal, NamedTuple, Protocol, cast
 
 from pydantic import BaseModel, Field
 
-from lookout_diagnostics.domain.workers import START_AFTER_BYTES, InOrder, available_cpus
+from lookout_diagnostics.domain.workers import START_AFTER_BYTES, Block, InOrder, available_cpus
 from lookout_diagnostics.errors import DiagnosticsFileError
 from lookout_diagnostics.settings import SummaryThresholds
 
@@ -298,21 +298,23 @@ class _LineTooLong(Exception):
     """The line after the blocks read so far is longer than MAX_LINE_BYTES."""
 
 
-def _blocks(stream: _Readable, chunk_bytes: int) -> Iterator[bytes]:
+def _blocks(stream: _Readable, chunk_bytes: int) -> Iterator[Block]:
     """The stream's lines in blocks of whole lines, read `chunk_bytes` at a time; a block is its lines joined by
-    newlines, without the last one. Raises _LineTooLong when the line after the last block outgrows MAX_LINE_BYTES."""
+    newlines, without the last one, in two pieces: the end of the line the chunk before began, and the chunk up to
+    its last newline (workers.Block: a worker's block is copied once, into shared memory). Raises _LineTooLong
+    when the line after the last block outgrows MAX_LINE_BYTES."""
     pending = b""
     while chunk := stream.read(chunk_bytes):
         cut = chunk.rfind(b"\n")
         if cut < 0:
             pending += chunk
         else:
-            yield b"".join((pending, memoryview(chunk)[:cut]))  # one copy: the block's lines are never split apart
+            yield (pending, memoryview(chunk)[:cut])
             pending = chunk[cut + 1 :]
         if len(pending) > MAX_LINE_BYTES:
             raise _LineTooLong
     if pending:
-        yield pending
+        yield (pending,)
 
 
 class _Aggregate:
@@ -794,6 +796,7 @@ class _Timeline:
             for index, counts in theirs.items():
                 _merge_into(coarser.setdefault(index // factor, [0, 0, 0, None, 0.0, 0]), counts)
             theirs = coarser
+        width = self.width_index
         while self.width_index < other.width_index:  # mine up to theirs
             self._coarsen()
         for index, counts in theirs.items():
@@ -801,7 +804,11 @@ class _Timeline:
         self.low, self.high = min(self.bins), max(self.bins)
         while self.high - self.low + 1 > TIMELINE_BINS:
             self._coarsen()
-        self.bounds = {i: (_bound(i, self.step), _bound(i + 1, self.step)) for i in self.bins}
+        bounds = self.bounds
+        if self.width_index != width:  # every bin is new
+            bounds.clear()
+        for index in self.bins.keys() - bounds.keys():
+            bounds[index] = (_bound(index, self.step), _bound(index + 1, self.step))
         self.current, self.last = [], (datetime.max, datetime.min)
 
     def widen_to(self, width_index: int) -> None:

@@ -29,11 +29,17 @@ from lookout_diagnostics.errors import DiagnosticsFileError
 LAMBDA_MB_PER_VCPU = 1769
 # Below this much of a file (uncompressed), workers cost more to start than they save: the reader folds it alone.
 START_AFTER_BYTES = 16 << 20
-# Each worker's slot of memory shared with the reader: a block is about 1 MiB and a line at most 16 MiB, so a
-# block outgrows it only where lines are megabytes long (it then goes through the pipe).
+# Each worker's slots of memory shared with the reader: a block is about 1 MiB and a line at most 16 MiB, so a
+# block outgrows one only where lines are megabytes long (it then goes through the pipe). Two per worker: one
+# it reads while the reader fills the other.
 SLOT_BYTES = 4 << 20
-_LENGTH = struct.Struct("<Q")
-_IN_THE_PIPE = (1 << 64) - 1  # the length that says: the block follows in the pipe
+SLOTS_PER_WORKER = 2
+_SLOT = struct.Struct("<IQ")  # a message: the slot holding the block, and its length
+_IN_THE_PIPE = (1 << 32) - 1  # the slot that says: the block follows in the pipe
+
+
+# A block of whole lines, in pieces to be joined (the reader cuts blocks without copying them).
+Block = tuple[bytes | memoryview, ...]
 
 
 class Part(Protocol):
@@ -83,9 +89,10 @@ class InOrder(Generic[P]):
         self.start_after = start_after
         self.lines = 0
 
-    def fold(self, blocks: Iterator[bytes]) -> None:
+    def fold(self, blocks: Iterator[Block]) -> None:
         read = 0
-        for block in blocks:
+        for pieces in blocks:
+            block = b"".join(pieces)
             self.lines += self.whole.add_block(block, self.lines)
             read += len(block)
             if self.workers > 1 and read >= self.start_after:
@@ -97,7 +104,7 @@ class InOrder(Generic[P]):
             turn = 0
             while True:
                 try:
-                    block = next(blocks)
+                    pieces = next(blocks)
                 except StopIteration:
                     break
                 except BaseException:
@@ -105,9 +112,12 @@ class InOrder(Generic[P]):
                     while waiting:
                         self._merge(workers.result(waiting.popleft()))
                     raise
-                if len(waiting) == self.workers:  # each worker holds one block at most: the oldest is this turn's
+                # Each worker holds `depth` blocks at most, handed out in turn: the oldest is this turn's. A block
+                # through the pipe waits until no worker holds one (it cannot fill a pipe a worker writes to).
+                size = sum(map(len, pieces))
+                while waiting and (len(waiting) == self.workers * workers.depth or not workers.fits(size)):
                     self._merge(workers.result(waiting.popleft()))
-                workers.send(turn, block)
+                workers.send(turn, pieces, size)
                 waiting.append(turn)
                 turn = (turn + 1) % self.workers
             while waiting:
@@ -127,44 +137,54 @@ class InOrder(Generic[P]):
 class _Workers:
     """N worker processes, each with a pipe it reads blocks from and writes results to.
 
-    A forked worker also shares a slot of memory with the reader (anonymous shared memory, which needs no
-    `/dev/shm`): a block is copied there and only its length goes through the pipe, which spares each block
-    the pipe's round trips between the processes. A block larger than the slot, or any block to a spawned
-    worker, goes through the pipe itself.
+    A forked worker also shares `depth` slots of memory with the reader (anonymous shared memory, which needs
+    no `/dev/shm`): a block is copied into the next slot and only the slot and the length go through the pipe,
+    so the reader never waits on a pipe for a block, and a worker finds its next block ready when it finishes
+    one. A block larger than a slot, or any block to a spawned worker, goes through the pipe itself.
     """
 
     def __init__(self, count: int, new_part: Callable[[Any], Part]) -> None:
         forked = "fork" in multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork") if forked else multiprocessing.get_context("spawn")
+        self.depth = SLOTS_PER_WORKER if forked else 1
         self.connections: list[Connection] = []
         self.processes: list[multiprocessing.process.BaseProcess] = []
-        self.slots: list[mmap.mmap | None] = []
+        self.slots: list[list[mmap.mmap]] = []
+        self.sent = [0] * count  # blocks sent to each worker: the next one's slot
         for _ in range(count):
             mine, theirs = context.Pipe()
-            slot = mmap.mmap(-1, SLOT_BYTES) if forked else None
+            slots = [mmap.mmap(-1, SLOT_BYTES) for _ in range(SLOTS_PER_WORKER)] if forked else []
             # A forked worker inherits the reader's ends of its pipe and of those made before: it closes them, or
             # it and those workers would never read the end of their pipe.
             inherited = [*self.connections, mine] if forked else []
-            process = context.Process(target=_work, args=(theirs, slot, new_part, inherited), daemon=True)
+            process = context.Process(target=_work, args=(theirs, slots, new_part, inherited), daemon=True)
             process.start()
             theirs.close()
             self.connections.append(mine)
             self.processes.append(process)
-            self.slots.append(slot)
+            self.slots.append(slots)
 
-    def send(self, worker: int, block: bytes) -> None:
-        connection, slot = self.connections[worker], self.slots[worker]
+    def fits(self, size: int) -> bool:
+        """Whether a block of `size` bytes goes through a slot (else through the pipe)."""
+        return self.depth > 1 and size <= SLOT_BYTES
+
+    def send(self, worker: int, pieces: Block, size: int) -> None:
+        connection, slots = self.connections[worker], self.slots[worker]
         try:
-            if slot is None:
-                connection.send_bytes(block)
-            elif len(block) <= SLOT_BYTES:
-                slot[: len(block)] = block
-                connection.send_bytes(_LENGTH.pack(len(block)))
+            if not slots:
+                connection.send_bytes(b"".join(pieces))
+            elif self.fits(size):
+                slot, start = slots[self.sent[worker] % len(slots)], 0
+                for piece in pieces:  # the block's one copy
+                    slot[start : start + len(piece)] = piece
+                    start += len(piece)
+                connection.send_bytes(_SLOT.pack(self.sent[worker] % len(slots), size))
             else:
-                connection.send_bytes(_LENGTH.pack(_IN_THE_PIPE))
-                connection.send_bytes(block)
+                connection.send_bytes(_SLOT.pack(_IN_THE_PIPE, size))
+                connection.send_bytes(b"".join(pieces))
         except OSError as error:  # its end closed: it died
             raise WorkerFailedError(f"a summarising worker stopped ({self._exit_of(worker)})") from error
+        self.sent[worker] += 1
 
     def result(self, worker: int) -> tuple[Any, ...]:
         try:
@@ -189,13 +209,13 @@ class _Workers:
             if process.is_alive():  # pragma: no cover - only if a worker hangs
                 process.kill()
                 process.join()
-        for slot in self.slots:
-            if slot is not None:
+        for slots in self.slots:
+            for slot in slots:
                 slot.close()
 
 
 def _work(
-    connection: Connection, slot: mmap.mmap | None, new_part: Callable[[Any], Part], inherited: list[Connection]
+    connection: Connection, slots: list[mmap.mmap], new_part: Callable[[Any], Part], inherited: list[Connection]
 ) -> None:
     """A worker: fold each block it is sent into a part of its own and send the part back, until the pipe ends."""
     for other in inherited:
@@ -204,11 +224,11 @@ def _work(
     while True:
         try:
             message = connection.recv_bytes()
-            if slot is None:
+            if not slots:
                 block = message
             else:
-                (length,) = _LENGTH.unpack(message)
-                block = connection.recv_bytes() if length == _IN_THE_PIPE else slot[:length]
+                slot, length = _SLOT.unpack(message)
+                block = connection.recv_bytes() if slot == _IN_THE_PIPE else slots[slot][:length]
         except EOFError:
             return
         part = new_part(part)
