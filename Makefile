@@ -87,8 +87,10 @@ clean:
 	rm -rf $(VENV) $(TOOLS) $(CHECKOV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks: commands, not tests, and not part of `make test` (docs/performance.md).
-# `make bench` summarises L4E's largest evaluation file (1.5 M rows x 30 sensors, generated once
-# into out/bench/) with the project and with a naive baseline: BENCH_ARGS=--quick for a small one.
+# `make bench` summarises L4E's largest evaluation file (1.5 M rows x 30 sensors, generated once into
+# out/bench/) with the project, DuckDB and a naive loop, at 1 CPU and at all CPUs, three rounds, and prints
+# the ratios against the targets (docs/performance.md): BENCH_ARGS=--quick for a small file,
+# BENCH_ARGS="--sensors 100 --worst-case" for the worst case.
 # `make bench-coldstart` times each handler's import against its floor (the same third-party imports,
 # without the project's code) and `import boto3`, tracing on and off, in an environment holding only
 # the functions' runtime dependencies, as the deployment package does. It fails over 1.25x the floor.
