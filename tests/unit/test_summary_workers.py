@@ -25,12 +25,12 @@ from tests.unit.test_diagnostics_properties import mutated_texts, valid_texts
 THRESHOLDS = SummaryThresholds(max_events=3, top_sensors=2)
 
 
-def outcome(data: bytes, *, workers: int, block_bytes: int = 64) -> dict[str, Any] | tuple[str, int | None, str]:
-    """The summary's figures, or the refusal's line and reason; with workers from the first block on."""
+def outcome(data: bytes, *, cpus: int, block_bytes: int = 64) -> dict[str, Any] | tuple[str, int | None, str]:
+    """The summary's figures, or the refusal's line and reason; with workers from the second block on."""
     with patch.object(summary_module, "WORKER_BLOCK_BYTES", block_bytes):
         try:
             summary = summarise_stream(
-                io.BytesIO(data), source="f.jsonl", thresholds=THRESHOLDS, workers=workers, workers_after=0
+                io.BytesIO(data), source="f.jsonl", thresholds=THRESHOLDS, cpus=cpus, parallel_after=0
             )
         except DiagnosticsFileError as error:
             return ("refused", error.line, error.reason)
@@ -44,8 +44,8 @@ def test_workers_give_the_summary_or_the_refusal_that_reading_alone_gives(
 ) -> None:
     # Given any valid file, or one with a few bytes spoilt, cut into blocks of a line or less, or a few lines
     note(repr(text))
-    # When it is summarised by workers, Then the outcome is the one of reading it alone
-    assert outcome(text, workers=workers, block_bytes=block_bytes) == outcome(text, workers=1)
+    # When it is summarised with workers, Then the outcome is the one of reading it alone
+    assert outcome(text, cpus=workers, block_bytes=block_bytes) == outcome(text, cpus=1)
 
 
 def generated(rows: int) -> bytes:
@@ -60,9 +60,9 @@ def test_a_generated_file_of_many_blocks_gives_the_same_summary_as_gzip_and_as_p
     # Given a file of 3,000 records with 12 events and machine-off stretches, in blocks of about 4 KiB
     text = generated(3_000)
     for data in (text, gzip.compress(text, mtime=0)):
-        # When it is summarised by three workers, Then its summary is that of reading it alone
-        together = outcome(data, workers=3, block_bytes=4096)
-        assert together == outcome(data, workers=1)
+        # When it is summarised with three CPUs, Then its summary is that of reading it alone
+        together = outcome(data, cpus=3, block_bytes=4096)
+        assert together == outcome(data, cpus=1)
         assert isinstance(together, dict) and together["event_count"] == 12
 
 
@@ -71,9 +71,9 @@ def test_a_bad_line_far_into_the_file_is_named_by_its_number_in_the_file() -> No
     lines = generated(3_000).split(b"\n")
     lines[2344] = lines[2344][:-5]
     lines[2899] = b'{"prediction": 0}'
-    # When it is summarised by two workers, Then the first bad line is refused, as it is reading alone
-    together = outcome(b"\n".join(lines), workers=2, block_bytes=4096)
-    assert together == outcome(b"\n".join(lines), workers=1)
+    # When it is summarised with two CPUs, Then the first bad line is refused, as it is reading alone
+    together = outcome(b"\n".join(lines), cpus=2, block_bytes=4096)
+    assert together == outcome(b"\n".join(lines), cpus=1)
     assert together[:2] == ("refused", 2345)
 
 
@@ -84,12 +84,12 @@ def test_a_truncated_file_is_refused_as_truncated_after_every_line_before_the_cu
     spoilt = text.split(b"\n")
     spoilt[10] = b"{"
     cut_and_spoilt = gzip.compress(b"\n".join(spoilt), mtime=0)[:-20_000]
-    # When each is summarised by two workers
+    # When each is summarised with two CPUs
     # Then the cut is refused as truncated, and the bad line before it is refused first, as reading alone
-    assert outcome(cut, workers=2, block_bytes=4096)[0:1] == ("refused",)
-    assert outcome(cut, workers=2, block_bytes=4096) == outcome(cut, workers=1)
-    assert outcome(cut_and_spoilt, workers=2, block_bytes=4096) == outcome(cut_and_spoilt, workers=1)
-    assert outcome(cut_and_spoilt, workers=2, block_bytes=4096)[:2] == ("refused", 11)
+    assert outcome(cut, cpus=2, block_bytes=4096)[0:1] == ("refused",)
+    assert outcome(cut, cpus=2, block_bytes=4096) == outcome(cut, cpus=1)
+    assert outcome(cut_and_spoilt, cpus=2, block_bytes=4096) == outcome(cut_and_spoilt, cpus=1)
+    assert outcome(cut_and_spoilt, cpus=2, block_bytes=4096)[:2] == ("refused", 11)
 
 
 def test_a_line_too_long_is_named_by_its_number_with_workers_too() -> None:
@@ -97,9 +97,9 @@ def test_a_line_too_long_is_named_by_its_number_with_workers_too() -> None:
     lines = generated(3_000).split(b"\n")
     lines[1500] = b'{"x": "' + b"a" * 20_000 + b'"}'
     with patch.object(summary_module, "MAX_LINE_BYTES", 10 << 10), patch.object(summary_module, "CHUNK_BYTES", 4096):
-        # When the file is summarised by two workers, Then line 1,501 is refused, as reading alone
-        together = outcome(b"\n".join(lines), workers=2, block_bytes=4096)
-        assert together == outcome(b"\n".join(lines), workers=1)
+        # When the file is summarised with two CPUs, Then line 1,501 is refused, as reading alone
+        together = outcome(b"\n".join(lines), cpus=2, block_bytes=4096)
+        assert together == outcome(b"\n".join(lines), cpus=1)
     assert together[:2] == ("refused", 1501)
 
 
@@ -110,12 +110,31 @@ def test_workers_start_only_past_the_bytes_worth_their_start(workers: int) -> No
     real = summary_module.InOrder.fold
 
     def fold(self: Any, blocks: Any) -> None:
-        started.append(self.workers)
+        started.append(self.cpus)
         real(self, blocks)
 
     with patch.object(summary_module.InOrder, "fold", fold), patch("multiprocessing.context.Process.start") as start:
         # When it is summarised with `workers`
-        summarise_stream(io.BytesIO(generated(3_000)), source="f.jsonl", thresholds=THRESHOLDS, workers=workers)
+        summarise_stream(io.BytesIO(generated(3_000)), source="f.jsonl", thresholds=THRESHOLDS, cpus=workers)
     # Then no process was started
     assert started == [workers]
     start.assert_not_called()
+
+
+@pytest.mark.parametrize("ending", [b"", b"\n", b"\n\n", b"\n \n"])
+def test_a_workers_block_read_in_pieces_counts_every_line_and_refuses_on_the_right_one(ending: bytes) -> None:
+    # Given pieces of 1 KiB, a block of 3,000 records (far more than two pieces) with a line longer than a piece,
+    # ending in blank lines or not
+    lines = generated(3_000).rstrip(b"\n").split(b"\n")
+    lines[100] = lines[100][:-1] + b', "note": "' + b"x" * 3000 + b'"}'
+    block = b"\n".join(lines) + ending
+    with patch.object(summary_module, "CHUNK_BYTES", 1024):
+        # When a worker's part reads it, Then it counts every line, as the block's own lines
+        part = summary_module._Aggregate(THRESHOLDS)
+        assert part.add_block(block, 0) == block.count(b"\n") + 1
+        assert part.rows == 3_000
+        # and a bad line in the middle is refused at its number
+        spoilt = b"\n".join([*lines[:2222], b"{", *lines[2223:]])
+        with pytest.raises(DiagnosticsFileError) as refused:
+            summary_module._Aggregate(THRESHOLDS).add_block(spoilt, 10)
+        assert refused.value.line == 2233

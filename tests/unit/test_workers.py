@@ -53,8 +53,8 @@ def blocks(count: int) -> Iterator[Block]:
 def test_every_block_is_merged_once_in_the_files_order_whatever_the_workers(count: int) -> None:
     # Given 50 blocks of two lines, the first 10 read alone
     whole = Lines()
-    folding = InOrder(whole, Lines.after, workers=count, start_after=10 * len(b"block 0\nsecond line"))
-    # When they are folded with `count` workers
+    folding = InOrder(whole, Lines.after, cpus=count, start_after=10 * len(b"block 0\nsecond line"))
+    # When they are folded with `count` CPUs
     folding.fold(blocks(50))
     # Then the whole holds every block once, in order, and every line is counted
     assert whole.blocks == texts(50)
@@ -67,9 +67,9 @@ def test_a_refused_line_is_named_by_its_line_in_the_file_and_the_first_one_wins(
         for n, block in enumerate(blocks(50)):
             yield (b"bad 2",) if n == 30 else (b"bad 1",) if n == 39 else block
 
-    # When they are folded with two workers, from the first block
+    # When they are folded with two CPUs, from the first block
     with pytest.raises(DiagnosticsFileError) as refused:
-        InOrder(Lines(), Lines.after, workers=2, start_after=0).fold(with_bad())
+        InOrder(Lines(), Lines.after, cpus=2, start_after=0).fold(with_bad())
     # Then the refusal names line 62: 30 blocks of two lines before it, and its own second line
     assert (refused.value.line, refused.value.reason) == (62, "a bad line")
 
@@ -81,9 +81,9 @@ def test_an_error_reading_comes_after_the_refusal_of_a_block_read_before_it() ->
         yield (b"bad 1",)
         raise EOFError("truncated")
 
-    # When they are folded with two workers, Then the refusal of the line comes first, as reading alone
+    # When they are folded with two CPUs, Then the refusal of the line comes first, as reading alone
     with pytest.raises(DiagnosticsFileError) as refused:
-        InOrder(Lines(), Lines.after, workers=2, start_after=0).fold(failing())
+        InOrder(Lines(), Lines.after, cpus=2, start_after=0).fold(failing())
     assert refused.value.line == 7
 
 
@@ -93,7 +93,7 @@ def test_an_error_reading_leaves_the_lines_counted_up_to_it() -> None:
         yield from blocks(9)
         raise EOFError("truncated")
 
-    folding = InOrder(Lines(), Lines.after, workers=2, start_after=0)
+    folding = InOrder(Lines(), Lines.after, cpus=2, start_after=0)
     # When they are folded, Then the reading's error comes out, with every line before it counted
     with pytest.raises(EOFError):
         folding.fold(failing())
@@ -102,15 +102,16 @@ def test_an_error_reading_leaves_the_lines_counted_up_to_it() -> None:
 
 @pytest.mark.parametrize(("block", "says"), [(b"exit", "exit code 3"), (b"bug", "KeyError: 'a bug'")])
 def test_a_worker_that_dies_or_fails_is_an_error_that_says_so_not_a_hang(block: bytes, says: str) -> None:
-    # Given a block that kills its worker, or meets a bug
+    # Given a block that kills its worker, or meets a bug, right after the first (read alone): the worker, free,
+    # takes it
     def deadly() -> Iterator[Block]:
-        yield from blocks(5)
+        yield from blocks(1)
         yield (block,)
         yield from blocks(5)
 
-    # When the blocks are folded with two workers, Then WorkerFailedError says what happened
+    # When the blocks are folded with two CPUs, Then WorkerFailedError says what happened
     with pytest.raises(WorkerFailedError, match=says):
-        InOrder(Lines(), Lines.after, workers=2, start_after=0).fold(deadly())
+        InOrder(Lines(), Lines.after, cpus=2, start_after=0).fold(deadly())
 
 
 class Noting(Lines):
@@ -136,12 +137,12 @@ def test_no_more_blocks_are_held_than_the_workers_slots() -> None:
 
     Noting.handed_out = 0
     whole = Noting()
-    # When 40 blocks are folded with three workers
-    InOrder(whole, Lines.after, workers=3, start_after=0).fold(counted())
+    # When 40 blocks are folded with three CPUs
+    InOrder(whole, Lines.after, cpus=3, start_after=0).fold(counted())
     # Then each block after the first (read alone, before the workers start) was merged
     assert len(whole.held) == 39
-    # and at no merge were more blocks out than the workers' slots (two each), besides the one being read
-    assert max(whole.held) <= 3 * workers.SLOTS_PER_WORKER + 1
+    # and at no merge were more blocks out than the bound on those waiting, besides the one being read
+    assert max(whole.held) <= workers.WAITING_PER_CPU * 3 + 1
 
 
 def test_a_part_that_cannot_be_sent_back_is_an_error_that_says_so() -> None:
@@ -149,17 +150,17 @@ def test_a_part_that_cannot_be_sent_back_is_an_error_that_says_so() -> None:
     class Unsendable(Lines):
         pass
 
-    # When blocks are folded with two workers, Then WorkerFailedError names the pickling
+    # When blocks are folded with two CPUs, Then WorkerFailedError names the pickling
     with pytest.raises(WorkerFailedError, match="Can't"):
-        InOrder(Lines(), lambda before: Unsendable(), workers=2, start_after=0).fold(blocks(4))
+        InOrder(Lines(), lambda before: Unsendable(), cpus=2, start_after=0).fold(blocks(4))
 
 
 def test_a_spawned_worker_reads_its_blocks_through_the_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a platform that cannot fork (macOS, Windows)
     monkeypatch.setattr(workers.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     whole = Lines()
-    # When blocks are folded with two workers, Then every block is merged in order all the same
-    InOrder(whole, Lines.after, workers=2, start_after=0).fold(blocks(6))
+    # When blocks are folded with two CPUs, Then every block is merged in order all the same
+    InOrder(whole, Lines.after, cpus=2, start_after=0).fold(blocks(6))
     assert whole.blocks == texts(6)
 
 
@@ -167,8 +168,8 @@ def test_a_block_larger_than_the_shared_slot_goes_through_the_pipe(monkeypatch: 
     # Given slots of 16 bytes, and blocks of 20
     monkeypatch.setattr(workers, "SLOT_BYTES", 16)
     whole = Lines()
-    # When they are folded with two workers, Then every block arrives whole
-    InOrder(whole, Lines.after, workers=2, start_after=0).fold(blocks(6))
+    # When they are folded with two CPUs, Then every block arrives whole
+    InOrder(whole, Lines.after, cpus=2, start_after=0).fold(blocks(6))
     assert whole.blocks == texts(6)
 
 

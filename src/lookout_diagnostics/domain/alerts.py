@@ -10,8 +10,6 @@ import json
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from lookout_diagnostics.domain.alert_keys import Outcome
 from lookout_diagnostics.domain.chat_card import chat_card
 from lookout_diagnostics.domain.comparison import SummaryChange
@@ -22,6 +20,7 @@ from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.domain.services import Service, service_of
 from lookout_diagnostics.domain.summary import AnomalousEvent, DiagnosticsSummary, SensorContribution
 from lookout_diagnostics.domain.training import Failure
+from lookout_diagnostics.models import Model
 
 SUBJECT_MAX = 99  # SNS allows 100 characters; ASCII only, no line breaks
 MESSAGE_MAX_BYTES = 250_000  # SNS allows 262,144 bytes for the message and its attributes together
@@ -49,7 +48,7 @@ AlertSeverity = Literal["OK", "WARNING", "CRITICAL", "ERROR"]
 JSON_PROTOCOLS = ("sqs", "lambda", "http", "https", "email-json", "firehose")
 
 
-class Alert(BaseModel):
+class Alert(Model):
     event_type: EventType
     severity: AlertSeverity
     model_name: str

@@ -15,9 +15,10 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from lookout_diagnostics.domain.locations import S3Location
+from lookout_diagnostics.models import Model
 
 
 class Alert(Protocol):
@@ -47,7 +48,7 @@ CARD_EVENTS = 3
 CARD_FLEET_ROWS = 5
 
 
-class CardContent(BaseModel):
+class CardContent(Model):
     textType: Literal["client-markdown"] = "client-markdown"
     title: str
     description: str
@@ -55,7 +56,7 @@ class CardContent(BaseModel):
     keywords: list[str] = Field(default_factory=list)
 
 
-class CardMetadata(BaseModel):
+class CardMetadata(Model):
     threadId: str
     summary: str
     eventType: str
@@ -63,7 +64,7 @@ class CardMetadata(BaseModel):
     additionalContext: dict[str, str] = Field(default_factory=dict)
 
 
-class ChatCard(BaseModel):
+class ChatCard(Model):
     version: Literal["1.0"] = "1.0"
     source: Literal["custom"] = "custom"
     id: str | None = None

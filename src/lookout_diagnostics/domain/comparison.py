@@ -7,10 +7,9 @@ gives them (L4E's AutoPromotionResult and PriorModelMetrics).
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from lookout_diagnostics.domain.identity import MetricsFigures, ModelIdentity
 from lookout_diagnostics.domain.summary import DiagnosticsSummary
+from lookout_diagnostics.models import Model
 
 # A change is large (and said in the subject) when the anomaly rate at least doubles or halves by at least half a
 # percentage point, the event count at least doubles or halves by at least 3 events, or the severity changes.
@@ -18,7 +17,7 @@ RATE_FACTOR, RATE_POINTS = 2.0, 0.005
 EVENT_FACTOR, EVENT_COUNT = 2.0, 3
 
 
-class SummaryChange(BaseModel):
+class SummaryChange(Model):
     """The alert's `change` (JSON) and its "Since ..." lines (text)."""
 
     previous: str  # "v2", or "execution <id>"

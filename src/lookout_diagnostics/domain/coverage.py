@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from lookout_diagnostics.domain.identity import ModelSummary
+from lookout_diagnostics.models import Model
 
 
-class CoverageChange(BaseModel):
+class CoverageChange(Model):
     """An UpdateModel that makes a model's future versions write diagnostics to the stack's bucket."""
 
     model_name: str

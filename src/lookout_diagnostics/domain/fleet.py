@@ -22,11 +22,12 @@ from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import IO, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from lookout_diagnostics.domain.services import Service
 from lookout_diagnostics.domain.training import input_problems
 from lookout_diagnostics.errors import FleetInputError, FleetQuotaExceededError, InvalidTrainingInputError
+from lookout_diagnostics.models import Model
 
 FLEET_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 # Lookout for Equipment's quotas (docs/service-facts.md): models per account, models training at once.
@@ -52,7 +53,7 @@ EVENT_ROWS = 50  # rows in the alert's JSON and the EventBridge event (256 KB ea
 AnyService = Service  # the type, where a field is named Service
 
 
-class ManifestLocation(BaseModel):
+class ManifestLocation(Model):
     """An S3 object listing the fleet's assets, one per line: JSON Lines (`.jsonl`) or CSV with a header."""
 
     model_config = ConfigDict(extra="forbid")
@@ -73,7 +74,7 @@ class ManifestLocation(BaseModel):
         raise FleetInputError(f"Manifest.Key {self.Key!r}: name it .jsonl or .csv, or give Manifest.Format")
 
 
-class FleetInput(BaseModel):
+class FleetInput(Model):
     """What a person pastes into the fleet workflow's "Start execution" box (events/fleet-input.json)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -111,7 +112,7 @@ class Action(StrEnum):
 AssetAction = Action  # the type, where a field is named Action
 
 
-class PlannedAsset(BaseModel):
+class PlannedAsset(Model):
     """One item of the plan the Distributed Map reads (its ItemReader): one child execution."""
 
     Index: int
@@ -124,7 +125,7 @@ class PlannedAsset(BaseModel):
     Problem: str | None = None  # why the asset cannot be trained (INVALID, EXISTS)
 
 
-class FleetPlan(BaseModel):
+class FleetPlan(Model):
     """What the prepare step tells the state machine (the items themselves are in S3)."""
 
     FleetName: str
@@ -312,7 +313,7 @@ _OUTCOME_RANK = {outcome: rank for rank, outcome in enumerate(AssetOutcome)}
 _SEVERITY_RANK = {"CRITICAL": 0, "WARNING": 1, "OK": 2}
 
 
-class AssetRow(BaseModel):
+class AssetRow(Model):
     """One line of the digest's table."""
 
     asset: str
@@ -331,7 +332,7 @@ class AssetRow(BaseModel):
         return (_OUTCOME_RANK[self.outcome], severity, -(self.anomalous_events or 0), self.asset)
 
 
-class DigestCounts(BaseModel):
+class DigestCounts(Model):
     assets: int = 0
     trained: int = 0
     reported: int = 0
@@ -430,7 +431,7 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-class FleetEnding(BaseModel):
+class FleetEnding(Model):
     """A fleet execution that ended before its digest step, as Step Functions' status-change event tells it."""
 
     execution_arn: str
@@ -449,7 +450,7 @@ class FleetEnding(BaseModel):
         )
 
 
-class FleetDigestEvent(BaseModel):
+class FleetDigestEvent(Model):
     """The fleet's EventBridge event (detail type "Fleet Training Digest"), the digest for machines."""
 
     schema_version: str = "1"
@@ -464,7 +465,7 @@ class FleetDigestEvent(BaseModel):
     execution_status: str = "RUNNING"  # FAILED, TIMED_OUT or ABORTED: the execution ended before its digest step
 
 
-class ChildExecution(BaseModel):
+class ChildExecution(Model):
     """An asset's training execution, as Step Functions describes it."""
 
     arn: str

@@ -11,24 +11,25 @@ import json
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.services import Service
+from lookout_diagnostics.models import Model
 
 # Bounds on the work one identification may do (each is a DescribeModelVersion call).
 MAX_CANDIDATE_MODELS = 5
 MAX_VERSIONS_PER_MODEL = 10
 
 
-class DiagnosticsOutput(BaseModel):
+class DiagnosticsOutput(Model):
     model_config = ConfigDict(frozen=True)
 
     bucket: str
     prefix: str
 
 
-class ModelSummary(BaseModel):
+class ModelSummary(Model):
     """One model as ListModels reports it."""
 
     name: str
@@ -41,7 +42,7 @@ class ModelSummary(BaseModel):
     created_at: datetime | None = None
 
 
-class VersionSummary(BaseModel):
+class VersionSummary(Model):
     """One version as ListModelVersions reports it."""
 
     version: int
@@ -49,7 +50,7 @@ class VersionSummary(BaseModel):
     created_at: datetime | None = None
 
 
-class ModelVersion(BaseModel):
+class ModelVersion(Model):
     """One model version as DescribeModelVersion reports it."""
 
     model_name: str
@@ -68,12 +69,12 @@ class ModelVersion(BaseModel):
     created_at: datetime | None = None
 
 
-class _ResultsObject(BaseModel):
+class _ResultsObject(Model):
     Bucket: str
     Key: str
 
 
-class DescribedModelVersion(BaseModel):
+class DescribedModelVersion(Model):
     """DescribeModelVersion's answer, as far as it is read: from the SDK, or from Step Functions' SDK task
     (which passes timestamps as ISO 8601 text). The one place that answer is parsed."""
 
@@ -126,7 +127,7 @@ class LookoutReader(Protocol):
     def describe_model_version(self, model_name: str, version: int) -> ModelVersion: ...
 
 
-class MetricsFigures(BaseModel):
+class MetricsFigures(Model):
     """The key figures of ModelMetrics (a JSON string; every key may be missing)."""
 
     labeled_events: int | None = None
@@ -139,7 +140,7 @@ class MetricsFigures(BaseModel):
     auc: float | None = None
 
 
-class ModelIdentity(BaseModel):
+class ModelIdentity(Model):
     """The model (and version) that wrote a diagnostics file: an L4E model version, or a SiteWise
     computation model's training execution on one asset."""
 
@@ -162,7 +163,7 @@ class ModelIdentity(BaseModel):
     prior_metrics: MetricsFigures | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
-class Identification(BaseModel):
+class Identification(Model):
     identity: ModelIdentity | None
     note: str
 

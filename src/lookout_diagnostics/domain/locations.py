@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import quote, unquote_plus
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from lookout_diagnostics.domain.alert_keys import diagnostics_key
 from lookout_diagnostics.domain.services import Service, service_of, summary_key
 from lookout_diagnostics.errors import InvalidLocationError
+from lookout_diagnostics.models import Model
 
 
-class S3Location(BaseModel):
+class S3Location(Model):
     model_config = ConfigDict(frozen=True)
 
     bucket: str
@@ -68,7 +69,7 @@ class S3Location(BaseModel):
         return cls(bucket=bucket, key=key)
 
 
-class StoredObject(BaseModel):
+class StoredObject(Model):
     """One stored version of an object: what a diagnostics alert is about."""
 
     model_config = ConfigDict(frozen=True)

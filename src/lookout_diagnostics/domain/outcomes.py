@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from lookout_diagnostics.domain.alert_keys import Outcome, outcome_key, stable_id
 from lookout_diagnostics.domain.identity import (
@@ -22,6 +22,7 @@ from lookout_diagnostics.domain.identity import (
 )
 from lookout_diagnostics.domain.locations import S3Location, StoredObject
 from lookout_diagnostics.domain.services import DIAGNOSTICS_FILE_NAME, Service
+from lookout_diagnostics.models import Model
 
 TERMINAL_VERSION_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCELED"})
 # The newest versions remembered per model; older ones are terminal and never change again.
@@ -31,7 +32,7 @@ VERSIONS_KEPT = 100
 __all__ = ["Outcome"]  # re-exported: outcomes are named in lookout_diagnostics.domain.alert_keys, with their keys
 
 
-class OutcomeEvent(BaseModel):
+class OutcomeEvent(Model):
     """One terminal outcome, as alerts and EventBridge events describe it (detail schema version 1)."""
 
     schema_version: str = "1"
@@ -60,7 +61,7 @@ class OutcomeEvent(BaseModel):
         return outcome_key(self.model_arn, self.model_version, self.outcome, self.execution_id)
 
 
-class PendingSuccess(BaseModel):
+class PendingSuccess(Model):
     """A success whose diagnostics file the S3 trigger should alert; the poller checks it did."""
 
     event: OutcomeEvent
@@ -86,7 +87,7 @@ class PendingSuccess(BaseModel):
         )
 
 
-class SeenModel(BaseModel):
+class SeenModel(Model):
     """What the poller last saw of one model (one item in the state table)."""
 
     model_arn: str
@@ -266,7 +267,7 @@ NO_DIAGNOSTICS_NOTE = (
 )
 
 
-class SuccessReport(BaseModel):
+class SuccessReport(Model):
     """How a version's success is told: by its diagnostics file's alert, or by an outcome alert with a note."""
 
     diagnostics: S3Location | None = None  # the file to summarise: its alert is the success's alert

@@ -23,13 +23,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, Field
 
 from lookout_diagnostics.domain.alert_keys import Outcome, outcome_key, stable_id
 from lookout_diagnostics.domain.identity import Identification, ModelIdentity
 from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.domain.services import Service
+from lookout_diagnostics.models import Model
 
 TRAINING_ACTION = "AWS/ANOMALY_DETECTION_TRAINING"
 INFERENCE_ACTION = "AWS/ANOMALY_DETECTION_INFERENCE"
@@ -47,7 +48,7 @@ MAX_ASSETS_DESCRIBED = 10
 ACTION_TO_EXECUTION_SKEW = timedelta(minutes=5)
 
 
-class ComputationModel(BaseModel):
+class ComputationModel(Model):
     model_config = ConfigDict(frozen=True)
 
     id: str
@@ -58,7 +59,7 @@ class ComputationModel(BaseModel):
     inference_definition_id: str | None = None
 
 
-class Asset(BaseModel):
+class Asset(Model):
     model_config = ConfigDict(frozen=True)
 
     id: str
@@ -66,7 +67,7 @@ class Asset(BaseModel):
     properties: dict[str, str]  # property id -> property name
 
 
-class Action(BaseModel):
+class Action(Model):
     """One ExecuteAction call, as DescribeAction reports it."""
 
     model_config = ConfigDict(frozen=True)
@@ -94,7 +95,7 @@ class Action(BaseModel):
         return self.payload.get("trainingMode") == "TRAIN_MODEL"
 
 
-class Execution(BaseModel):
+class Execution(Model):
     """One execution, as ListExecutions and DescribeExecution report it."""
 
     model_config = ConfigDict(frozen=True)
@@ -107,8 +108,8 @@ class Execution(BaseModel):
     state: str
     started_at: datetime
     ended_at: datetime | None = None
-    details: dict[str, str] = {}
-    result: dict[str, str] = {}
+    details: dict[str, str] = Field(default_factory=dict)
+    result: dict[str, str] = Field(default_factory=dict)
 
     @property
     def ended(self) -> datetime:

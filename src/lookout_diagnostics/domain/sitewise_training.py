@@ -14,10 +14,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from lookout_diagnostics.domain.training import MAX_POLLS, input_problems, utc
 from lookout_diagnostics.errors import InvalidTrainingInputError
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import StackDefaults
 
 UUID_PATTERN = r"^(?!00000000-0000-0000-0000-000000000000)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -47,7 +48,7 @@ UploadFrequency = Literal[
 ]
 
 
-class ComputationModelToCreate(BaseModel):
+class ComputationModelToCreate(Model):
     """A computation model for the workflow to create: the asset model's properties to bind, by name."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
@@ -58,7 +59,7 @@ class ComputationModelToCreate(BaseModel):
     ResultProperty: Annotated[str, Field(min_length=1)]
 
 
-class SiteWiseTrainingInput(BaseModel):
+class SiteWiseTrainingInput(Model):
     """The console input of the SiteWise training workflow (events/sitewise-training-input.json): an existing
     computation model (ComputationModelId), or one to create (NewComputationModel); the asset to train on."""
 
@@ -108,7 +109,7 @@ class SiteWiseTrainingInput(BaseModel):
         return max(start, end - timedelta(days=EVALUATION_DAYS)), end
 
 
-class SiteWiseTrainingPlan(BaseModel):
+class SiteWiseTrainingPlan(Model):
     """What the start step sends to ExecuteAction, and what the workflow then waits with."""
 
     ComputationModelId: str | None

@@ -21,10 +21,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import IO, Any, Literal, NamedTuple, Protocol, cast
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from lookout_diagnostics.domain.workers import START_AFTER_BYTES, Block, InOrder, available_cpus
 from lookout_diagnostics.errors import DiagnosticsFileError
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import SummaryThresholds
 
 
@@ -107,8 +108,9 @@ def _batch() -> _Batch | None:
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 1 << 18  # fits in L2 cache with its lines: 256 KiB beat 1 and 4 MiB by 6-10%
-# A block sent to a worker: larger, as each costs a round trip through a pipe and a merge.
-WORKER_BLOCK_BYTES = 1 << 20
+# A block handed out with more than one CPU: larger, as each costs a round trip through a pipe and a merge
+# (a worker reads it in CHUNK_BYTES pieces, which stay in cache).
+WORKER_BLOCK_BYTES = 2 << 20
 # A record of L4E's with 100 sensors is about 6 KB; a line of this size is not a record
 # but a broken or hostile file, and holding it would break the constant-memory promise.
 MAX_LINE_BYTES = 16 << 20
@@ -147,7 +149,7 @@ class Severity(StrEnum):
     CRITICAL = "CRITICAL"
 
 
-class SensorContribution(BaseModel):
+class SensorContribution(Model):
     name: str
     mean_contribution: float = Field(description="Mean diagnostics value over the anomalous records")
     # Only where `name` was made readable (SiteWise ids): absent from the JSON otherwise.
@@ -156,7 +158,7 @@ class SensorContribution(BaseModel):
     )
 
 
-class AnomalousEvent(BaseModel):
+class AnomalousEvent(Model):
     start: str
     end: str
     points: int
@@ -164,7 +166,7 @@ class AnomalousEvent(BaseModel):
     top_sensors: list[SensorContribution]
 
 
-class TimelineBin(BaseModel):
+class TimelineBin(Model):
     """The records of one stretch of time: [start, end), in the file's time scale (UTC where it gives zones)."""
 
     start: str
@@ -176,14 +178,14 @@ class TimelineBin(BaseModel):
     mean_anomaly_score: float | None
 
 
-class Timeline(BaseModel):
+class Timeline(Model):
     """The file's time range in at most TIMELINE_BINS bins of `bin_seconds`; bins without records are left out."""
 
     bin_seconds: int
     bins: list[TimelineBin]
 
 
-class DiagnosticsSummary(BaseModel):
+class DiagnosticsSummary(Model):
     """The public JSON contract of a summary (documented in docs/contracts.md). Version 2 added `timeline`;
     a version 1 summary (stored before) reads with `timeline` None."""
 
@@ -216,15 +218,16 @@ def summarise_stream(
     source: str,
     thresholds: SummaryThresholds,
     progress: Callable[[int], None] | None = None,
-    workers: int | None = None,
-    workers_after: int = START_AFTER_BYTES,
+    cpus: int | None = None,
+    parallel_after: int = START_AFTER_BYTES,
 ) -> DiagnosticsSummary:
     """Summarise a diagnostics file read from a binary stream (gzip, or plain JSON Lines).
 
-    `progress`, if given, is called with the number of stored (compressed) bytes read so far. `workers` is how
-    many processes parse (default: the CPUs available, `available_cpus`); with more than one, this process
-    decompresses and merges and they start once `workers_after` bytes (uncompressed) have been read alone.
-    Raises DiagnosticsFileError naming the reason and, where there is one, the line.
+    `progress`, if given, is called with the number of stored (compressed) bytes read so far. `cpus` is how many
+    CPUs to use (default: those available, `available_cpus`); with more than one, once `parallel_after` bytes
+    (uncompressed) have been read, `cpus - 1` worker processes parse blocks while this one decompresses, parses
+    when they are all busy, and merges. Raises DiagnosticsFileError naming the reason and, where there is one,
+    the line.
     """
     codecs = _codecs()
     counted = _CountingReader(raw, progress)
@@ -239,7 +242,7 @@ def summarise_stream(
         stream = counted
     aggregate = _Aggregate(thresholds)
     try:
-        _fold(stream, aggregate, available_cpus() if workers is None else workers, workers_after)
+        _fold(stream, aggregate, available_cpus() if cpus is None else cpus, parallel_after)
     except codecs.decompression_errors as error:
         raise DiagnosticsFileError(_decompression_reason(error)) from error
     if aggregate.rows == 0:
@@ -280,14 +283,12 @@ def _decompression_reason(error: BaseException) -> str:
     return f"corrupt gzip data: {error}"
 
 
-def _fold(stream: _Readable, aggregate: _Aggregate, workers: int, start_after: int) -> None:
-    """Fold in the stream's lines a block at a time, alone or with worker processes (domain/workers.py)."""
-    thresholds = aggregate.thresholds
-    folding = InOrder(
-        aggregate, functools.partial(_Aggregate.part_after, thresholds), workers=workers, start_after=start_after
-    )
+def _fold(stream: _Readable, aggregate: _Aggregate, cpus: int, parallel_after: int) -> None:
+    """Fold in the stream's lines a block at a time, on one CPU or more (domain/workers.py)."""
+    new_part = functools.partial(_Aggregate.part_after, aggregate.thresholds)
+    folding = InOrder(aggregate, new_part, cpus=cpus, start_after=parallel_after)
     try:
-        folding.fold(_blocks(stream, CHUNK_BYTES if workers <= 1 else WORKER_BLOCK_BYTES))
+        folding.fold(_blocks(stream, CHUNK_BYTES if cpus <= 1 else WORKER_BLOCK_BYTES))
     except _LineTooLong:
         raise DiagnosticsFileError(
             f"a line is longer than {MAX_LINE_BYTES >> 20} MiB", line=folding.lines + 1
@@ -343,8 +344,8 @@ class _Aggregate:
         self.timeline = _Timeline()
         codecs = _codecs()
         self._loads = codecs.loads
-        # One parser per file: it keeps its buffer from line to line.
-        self._parse: Callable[[bytes], Any] | None = codecs.lazy_parser().parse if codecs.lazy_parser else None
+        # One simdjson parser per file, made when first needed (it keeps its buffer from line to line).
+        self._parse: Callable[[bytes], Any] | None = None
         self._batch = codecs.batch
 
     @classmethod
@@ -364,8 +365,7 @@ class _Aggregate:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         codecs = _codecs()
-        self._loads, self._batch = codecs.loads, codecs.batch
-        self._parse = codecs.lazy_parser().parse if codecs.lazy_parser else None
+        self._loads, self._batch, self._parse = codecs.loads, codecs.batch, None
 
     def add_block(self, block: bytes, line_number: int) -> int:
         """Fold in a block of whole lines (joined by newlines), the first being line `line_number + 1`; returns
@@ -377,6 +377,22 @@ class _Aggregate:
         fold (anything but a plain normal, machine-off or anomalous one) sends the rest of the block there,
         which decides and words every error: the outcome is the same either way.
         """
+        if len(block) > 2 * CHUNK_BYTES:  # a worker's block: read in pieces of CHUNK_BYTES, which stay in cache
+            lines_read, start, end = 0, 0, len(block)
+            while start <= end:  # each piece ends before a newline; the last one is the rest (maybe empty)
+                cut = end
+                if end - start > CHUNK_BYTES:
+                    cut = block.rfind(b"\n", start, start + CHUNK_BYTES)
+                    if cut < 0:  # a line longer than a piece
+                        cut = block.find(b"\n", start + CHUNK_BYTES)
+                    if cut < 0:
+                        cut = end
+                lines_read += self._add_lines_of(block[start:cut], line_number + lines_read)
+                start = cut + 1
+            return lines_read
+        return self._add_lines_of(block, line_number)
+
+    def _add_lines_of(self, block: bytes, line_number: int) -> int:
         lines = block.split(b"\n")
         records = self._records(block, lines)
         if records is None:
@@ -478,6 +494,8 @@ class _Aggregate:
         `add`, the exact path, which decides and words every error: the outcome is the same either way.
         """
         parse = self._parse
+        if parse is None and (parser := _codecs().lazy_parser) is not None:
+            parse = self._parse = parser().parse
         if parse is None:
             for line in lines:
                 line_number += 1

@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from lookout_diagnostics.errors import InvalidTrainingInputError
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
 
 NAME_PATTERN = r"^[0-9a-zA-Z_-]{1,200}$"
@@ -32,7 +33,7 @@ MAX_POLLS = 2000
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
-class S3OutputConfiguration(BaseModel):
+class S3OutputConfiguration(Model):
     model_config = ConfigDict(extra="forbid")
 
     Bucket: Annotated[str, Field(pattern=BUCKET_PATTERN)]
@@ -50,21 +51,21 @@ class S3OutputConfiguration(BaseModel):
         return self
 
 
-class DiagnosticsOutputConfiguration(BaseModel):
+class DiagnosticsOutputConfiguration(Model):
     model_config = ConfigDict(extra="forbid")
 
     S3OutputConfiguration: S3OutputConfiguration
     KmsKeyId: str | None = None
 
 
-class Tag(BaseModel):
+class Tag(Model):
     model_config = ConfigDict(extra="forbid")
 
     Key: Annotated[str, Field(min_length=1, max_length=128)]
     Value: Annotated[str, Field(max_length=256)]
 
 
-class TrainingInput(BaseModel):
+class TrainingInput(Model):
     """What a user pastes into the console's "Start execution" box."""
 
     model_config = ConfigDict(extra="forbid")
@@ -101,7 +102,7 @@ class TrainingInput(BaseModel):
         return self
 
 
-class TrainingPlan(BaseModel):
+class TrainingPlan(Model):
     """A validated input: the CreateModel request and how long to wait (StartTraining uses it)."""
 
     ModelName: str
@@ -304,7 +305,7 @@ _FAILURES: dict[str, tuple[Failure, str]] = {
 }
 
 
-class WorkflowFailure(BaseModel):
+class WorkflowFailure(Model):
     """What the workflow's failure step reports: the Fail state's error and cause."""
 
     Error: Failure
@@ -312,7 +313,7 @@ class WorkflowFailure(BaseModel):
     Advice: str
 
 
-class Lenient(BaseModel):
+class Lenient(Model):
     """Read what is usable of a state that may hold anything (a failed input included): the rest is absent."""
 
     model_config = ConfigDict(extra="ignore")
