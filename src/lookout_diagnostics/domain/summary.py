@@ -310,6 +310,8 @@ def _blocks(stream: _Readable, chunk_bytes: int) -> Iterator[Block]:
         if cut < 0:
             pending += chunk
         else:
+            if pending and len(pending) + chunk.find(b"\n") > MAX_LINE_BYTES:  # the line it ends is too long
+                raise _LineTooLong
             yield (pending, memoryview(chunk)[:cut])
             pending = chunk[cut + 1 :]
         if len(pending) > MAX_LINE_BYTES:
