@@ -138,3 +138,58 @@ def test_a_workers_block_read_in_pieces_counts_every_line_and_refuses_on_the_rig
         with pytest.raises(DiagnosticsFileError) as refused:
             summary_module._Aggregate(THRESHOLDS).add_block(spoilt, 10)
         assert refused.value.line == 2233
+
+
+def sensor_rows(count: int, *, per_row: int = 2) -> list[bytes]:
+    """Anomalous rows, each bringing `per_row` sensors not seen before."""
+    return [
+        b'{"timestamp":"2024-01-01T00:00:%02d","prediction":1,"diagnostics":[%s]}'
+        % (row, b",".join(b'{"name":"s%d","value":1}' % (row * per_row + i) for i in range(per_row)))
+        for row in range(count)
+    ]
+
+
+@pytest.mark.parametrize(("cpus", "block_bytes"), [(2, 100), (3, 150), (2, 400)])
+def test_one_sensor_too_many_in_all_is_refused_on_its_line_whoever_read_it(cpus: int, block_bytes: int) -> None:
+    # Given at most 7 sensors, and six rows each bringing two new ones (the 8th comes on line 4), in blocks of a
+    # row or two, each read by a part that sees fewer than 8 alone
+    text = b"\n".join(sensor_rows(6)) + b"\n"
+    with patch.object(summary_module, "MAX_SENSORS", 7):
+        # When it is summarised with workers, Then the line that brought one too many is named, as reading alone
+        together = outcome(text, cpus=cpus, block_bytes=block_bytes)
+        assert together == outcome(text, cpus=1) == ("refused", 4, "more than 7 distinct sensors")
+
+
+def test_a_refusal_in_a_block_comes_after_one_sensor_too_many_earlier_in_that_block() -> None:
+    # Given at most one sensor, a row of sensor a, then (in the next block) a row of sensor b and a line not JSON
+    first, second = sensor_rows(2, per_row=1)
+    text = first + b" " * 5 + b"\n" + second + b"\n{bad\n"
+    with patch.object(summary_module, "MAX_SENSORS", 1):
+        # When it is summarised with two CPUs, Then the sensor on line 2 is refused before the bad line 3
+        together = outcome(text, cpus=2, block_bytes=len(first) + 5)
+        assert together == outcome(text, cpus=1) == ("refused", 2, "more than 1 distinct sensors")
+
+
+def test_with_workers_a_mean_may_differ_by_one_in_its_last_decimal_and_nothing_else() -> None:
+    # Given three anomalous records whose values, added as (a + b) + c alone and as a + (b + c) across two parts,
+    # round to means 0.714642 and 0.714641
+    values = (0.9922201, 0.325677, 0.8260274)
+    text = b"".join(
+        b'{"timestamp":"2024-01-01T00:00:0%d","prediction":1,"anomaly_score":%r,"diagnostics":[{"name":"s","value":%r}]}\n'
+        % (i, v, v)
+        for i, v in enumerate(values)
+    )
+    first_line = text.index(b"\n") + 1
+    # When it is summarised alone, and with two CPUs, the second and third records in a block of their own
+    alone = outcome(text, cpus=1)
+    together = outcome(text, cpus=2, block_bytes=first_line)
+    assert isinstance(alone, dict) and isinstance(together, dict)
+    # Then the sensor's means differ by one in the 6th decimal at most (the sums' grouping), and all else is equal
+    mean_alone, mean_together = (
+        alone["top_sensors"][0]["mean_contribution"],
+        together["top_sensors"][0]["mean_contribution"],
+    )
+    assert abs(mean_alone - mean_together) <= 1.0000001e-6
+    for summary in (alone, together):
+        summary["top_sensors"][0]["mean_contribution"] = summary["events"][0]["top_sensors"][0]["mean_contribution"] = 0
+    assert alone == together

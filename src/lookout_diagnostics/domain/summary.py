@@ -354,6 +354,9 @@ class _Aggregate:
         self.previous: datetime | None = None
         self.out_of_order = self.duplicates = 0
         self.sensor_sums: dict[str, float] = {}
+        # Each sensor's first line, as this part numbers its lines: where a merge finds one sensor too many.
+        self.first_seen: dict[str, int] = {}
+        self.lines = 0  # lines folded by add_block: the numbering of the part merged after this one starts there
         self.event_count = 0
         self.longest_event = 0
         # The open event: start, end, points, max score, per-sensor sums.
@@ -408,8 +411,11 @@ class _Aggregate:
                         cut = end
                 lines_read += self._add_lines_of(block[start:cut], line_number + lines_read)
                 start = cut + 1
+            self.lines += lines_read
             return lines_read
-        return self._add_lines_of(block, line_number)
+        lines_read = self._add_lines_of(block, line_number)
+        self.lines += lines_read
+        return lines_read
 
     def _add_lines_of(self, block: bytes, line_number: int) -> int:
         records = self._records(block)
@@ -628,10 +634,11 @@ class _Aggregate:
             event = self.open = _OpenEvent(timestamp)
             event.leads = self.normal + self.machine_off == 0 and self.event_count == 0 and self.leading is None
         if event.extend(timestamp, score, names, values):  # names in another order than the record before
-            sums = self.sensor_sums
+            sums, first_seen = self.sensor_sums, self.first_seen
             for name in names:
                 if name not in sums:
                     sums[name] = 0.0
+                    first_seen[name] = line_number
             if len(sums) > MAX_SENSORS:
                 raise DiagnosticsFileError(f"more than {MAX_SENSORS} distinct sensors", line=line_number)
 
@@ -715,10 +722,16 @@ class _Aggregate:
             self.first = later.first
         if later.previous is not None:
             self.previous = later.previous
+        known, count = self.sensor_sums, len(self.sensor_sums)
+        for name, line in later.first_seen.items():  # in the order they first came: the crossing is on a line
+            if name not in known:
+                count += 1
+                if count > MAX_SENSORS:
+                    raise DiagnosticsFileError(f"more than {MAX_SENSORS} distinct sensors", line=self.lines + line)
+                self.first_seen[name] = self.lines + line
         for name, value in later.sensor_sums.items():
-            self.sensor_sums[name] = self.sensor_sums.get(name, 0.0) + value
-        if len(self.sensor_sums) > MAX_SENSORS:
-            raise DiagnosticsFileError(f"more than {MAX_SENSORS} distinct sensors")
+            known[name] = known.get(name, 0.0) + value
+        self.lines += later.lines
         self.timeline.absorb(later.timeline)
         # The seam: the later part's leading run continues this part's open event, or is an event of its own.
         head = later.leading if later.leading is not None else (later.open if later.open and later.open.leads else None)

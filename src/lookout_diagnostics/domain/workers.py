@@ -53,7 +53,7 @@ class Part(Protocol):
         ...
 
     def absorb(self, later: Self) -> None:
-        """Merge in the part of the file right after this one's."""
+        """Merge in the part of the file right after this one's; raise a refusal only the whole can see."""
         ...
 
 
@@ -143,8 +143,12 @@ class InOrder(Generic[P]):
             case ("part", part, lines):
                 self.whole.absorb(part)
                 self.lines += lines
-            case ("refused", reason, line):
-                raise DiagnosticsFileError(reason, line=None if line is None else self.lines + line)
+            case ("refused", reason, line, part):
+                # What the part read before its refusal comes first: merged, it may hold an earlier refusal that
+                # only the whole can see (one sensor too many in all, say).
+                before = self.lines
+                self.whole.absorb(part)
+                raise DiagnosticsFileError(reason, line=None if line is None else before + line)
             case ("failed", trace):
                 raise WorkerFailedError(f"summarising a block failed:\n{trace}")
 
@@ -156,8 +160,8 @@ def _fold_part(part: Part, block: bytes) -> tuple[Any, ...]:
     """A block folded into a part: the part and its lines, or the file's refusal, or a bug's trace."""
     try:
         return ("part", part, part.add_block(block, 0))
-    except DiagnosticsFileError as error:
-        return ("refused", error.reason, error.line)
+    except DiagnosticsFileError as error:  # with what the part read before it
+        return ("refused", error.reason, error.line, part)
     except Exception:  # a bug, not the file: the reader raises it with this trace
         return ("failed", traceback.format_exc())
 
@@ -266,7 +270,7 @@ def _work(
     while True:
         try:
             message = connection.recv_bytes()
-        except EOFError:
+        except (EOFError, OSError):  # the reader is done (or stopped early, on an error of its own)
             return
         if slots:
             number, length = _SLOT.unpack(message)
