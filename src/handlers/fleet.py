@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, RootModel
+from pydantic import ConfigDict, Field, RootModel
 
 from lookout_diagnostics.domain.fleet import FleetEnding, FleetPlan
 from lookout_diagnostics.lambda_events import parse
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings, get_settings
 from lookout_diagnostics.tracing import build_tracer
 from lookout_diagnostics.usecases.fleet import digest_ended_fleet, digest_fleet, prepare_fleet
@@ -26,13 +27,13 @@ tracer = build_tracer()  # Powertools' Tracer only when tracing is on: the X-Ray
 metrics = Metrics()
 
 
-class PrepareStep(BaseModel):
+class PrepareStep(Model):
     step: Literal["prepare"]
     input: Any
     execution_arn: str
 
 
-class DigestStep(BaseModel):
+class DigestStep(Model):
     step: Literal["digest"]
     fleet: FleetPlan
     execution_arn: str
@@ -40,10 +41,10 @@ class DigestStep(BaseModel):
 
 
 class StepEvent(RootModel[Annotated[PrepareStep | DigestStep, Field(discriminator="step")]]):
-    pass
+    model_config = ConfigDict(defer_build=True)  # built on first use, as every Model
 
 
-class ExecutionStatusDetail(BaseModel):
+class ExecutionStatusDetail(Model):
     executionArn: str
     status: str
     startDate: int  # epoch milliseconds
@@ -52,7 +53,7 @@ class ExecutionStatusDetail(BaseModel):
     cause: str | None = None
 
 
-class ExecutionStatusChange(BaseModel):
+class ExecutionStatusChange(Model):
     """Step Functions' "Step Functions Execution Status Change" event (EventBridge): a fleet execution ended
     before its digest step (the FleetEnded rule in template.yaml)."""
 

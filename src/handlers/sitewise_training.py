@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, RootModel
+from pydantic import ConfigDict, Field, RootModel
 
 from lookout_diagnostics.lambda_events import parse
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import get_settings
 from lookout_diagnostics.tracing import build_tracer
 from lookout_diagnostics.usecases.train_sitewise import (
@@ -30,30 +31,30 @@ tracer = build_tracer()  # Powertools' Tracer only when tracing is on: the X-Ray
 metrics = Metrics()
 
 
-class StartStep(BaseModel):
+class StartStep(Model):
     step: Literal["start"]
     input: Any
     execution_arn: str
 
 
-class CheckStep(BaseModel):
+class CheckStep(Model):
     step: Literal["check"]
     training: StartedSiteWiseTraining
     status: SiteWiseTrainingStatus | None = None
 
 
-class FinishStep(BaseModel):
+class FinishStep(Model):
     step: Literal["finish"]
     training: StartedSiteWiseTraining
     status: SiteWiseTrainingStatus
 
 
-class CaughtError(BaseModel):
+class CaughtError(Model):
     Error: str
     Cause: str = ""
 
 
-class FailStep(BaseModel):
+class FailStep(Model):
     step: Literal["fail"]
     state: SiteWiseExecutionState
     error: CaughtError
@@ -61,7 +62,7 @@ class FailStep(BaseModel):
 
 
 class StepEvent(RootModel[Annotated[StartStep | CheckStep | FinishStep | FailStep, Field(discriminator="step")]]):
-    pass
+    model_config = ConfigDict(defer_build=True)  # built on first use, as every Model
 
 
 @logger.inject_lambda_context(correlation_id_path="step")

@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from lookout_diagnostics.lambda_events import parse
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import get_settings
 from lookout_diagnostics.tracing import build_tracer
 from lookout_diagnostics.usecases.train import start_training
@@ -17,7 +17,7 @@ logger = Logger()
 tracer = build_tracer()  # Powertools' Tracer only when tracing is on: the X-Ray SDK loads with it
 
 
-class StartEvent(BaseModel):
+class StartEvent(Model):
     input: Any
     execution_name: str
 

@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from lookout_diagnostics.domain.identity import DescribedModelVersion
 from lookout_diagnostics.lambda_events import parse
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import get_settings
 from lookout_diagnostics.tracing import build_tracer
 from lookout_diagnostics.usecases.train import finish_training
@@ -20,7 +20,7 @@ tracer = build_tracer()  # Powertools' Tracer only when tracing is on: the X-Ray
 metrics = Metrics()
 
 
-class FinishedEvent(BaseModel):
+class FinishedEvent(Model):
     version: DescribedModelVersion
 
 

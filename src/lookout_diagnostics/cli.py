@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from lookout_diagnostics.domain.alerts import summary_text
 from lookout_diagnostics.domain.coverage import CoverageChange, coverage_change, uncovered
@@ -41,6 +41,7 @@ from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.summary import DiagnosticsSummary, summarise_stream
 from lookout_diagnostics.domain.training import BUCKET_PATTERN, KMS_KEY_PATTERN, ROLE_PATTERN
 from lookout_diagnostics.errors import InvalidOptionError, LookoutAutomationError, LookoutRequestError
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import SummaryThresholds, get_stack_defaults, get_thresholds
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def _write_chart(path: str, summary: DiagnosticsSummary, source: str) -> int:
 CoverageAction = Literal["would-update", "updated", "failed", "already-covered", "unknown"]
 
 
-class CoverageOutcome(BaseModel):
+class CoverageOutcome(Model):
     """What enable-diagnostics did about one model (one item of its --json output)."""
 
     model_name: str

@@ -13,17 +13,19 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Model = TypeVar("Model", bound=BaseModel)
+from lookout_diagnostics.models import Model
+
+Parsed = TypeVar("Parsed", bound=BaseModel)
 
 
-def parse(event: Any, model: type[Model]) -> Model:
+def parse(event: Any, model: type[Parsed]) -> Parsed:
     """The event validated against `model` (a JSON string is decoded first, as by Powertools' parse)."""
     if isinstance(event, str):
         return model.model_validate_json(event)
     return model.model_validate(event)
 
 
-class EventBridgeEvent(BaseModel):
+class EventBridgeEvent(Model):
     """Any EventBridge event (a scheduled one, for instance): its envelope's identity, no more."""
 
     model_config = ConfigDict(extra="ignore")
@@ -33,13 +35,13 @@ class EventBridgeEvent(BaseModel):
     detail_type: str = Field(alias="detail-type")
 
 
-class _S3Bucket(BaseModel):
+class _S3Bucket(Model):
     model_config = ConfigDict(extra="ignore")
 
     name: str
 
 
-class _S3Object(BaseModel):
+class _S3Object(Model):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     key: str  # URL-encoded in classic notifications; for EventBridge no AWS document says (both are tried)
@@ -48,7 +50,7 @@ class _S3Object(BaseModel):
     version_id: str | None = Field(default=None, alias="version-id")
 
 
-class _NotifiedObject(BaseModel):
+class _NotifiedObject(Model):
     model_config = ConfigDict(extra="ignore")
 
     key: str  # URL-encoded: a space is '+'
@@ -56,7 +58,7 @@ class _NotifiedObject(BaseModel):
     versionId: str | None = None
 
 
-class _S3ObjectDetail(BaseModel):
+class _S3ObjectDetail(Model):
     model_config = ConfigDict(extra="ignore")
 
     bucket: _S3Bucket
@@ -73,14 +75,14 @@ class S3ObjectEvent(EventBridgeEvent):
 # A classic S3 notification, as far as it is read. Powertools' S3Model also requires fields nothing here
 # uses (size, eTag, requester, source IP), and its own validator fails with a TypeError rather than a
 # validation error on some wrong shapes; unknown and newer fields (eventVersion 2.3, ...) are ignored.
-class _NotifiedEntity(BaseModel):
+class _NotifiedEntity(Model):
     model_config = ConfigDict(extra="ignore")
 
     bucket: _S3Bucket
     object: _NotifiedObject
 
 
-class _NotificationRecord(BaseModel):
+class _NotificationRecord(Model):
     model_config = ConfigDict(extra="ignore")
 
     eventSource: Literal["aws:s3"]
@@ -88,7 +90,7 @@ class _NotificationRecord(BaseModel):
     s3: _NotifiedEntity
 
 
-class S3Notification(BaseModel):
+class S3Notification(Model):
     """An S3 event notification (the `Records` form), sent to Lambda directly or through SNS/SQS."""
 
     model_config = ConfigDict(extra="ignore")

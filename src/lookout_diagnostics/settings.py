@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from lookout_diagnostics.models import Model
 
 
-class SummaryThresholds(BaseModel):
+class SummaryThresholds(Model):
     """How a summary is judged. Shared by the Lambda functions and the command line."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
@@ -29,7 +31,7 @@ class SummaryThresholds(BaseModel):
         return self
 
 
-class StackDefaults(BaseModel):
+class StackDefaults(Model):
     """The stack's bucket and Lookout role: defaults for the training workflow and the command line."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from lookout_diagnostics.aws.clients import client
 from lookout_diagnostics.errors import AlertInProgressError
+from lookout_diagnostics.models import Model
 
 SENT = "SENT"
 CLAIMED = "CLAIMED"
@@ -29,7 +29,7 @@ class Claim(StrEnum):
     ALREADY_SENT = "ALREADY_SENT"
 
 
-class Entry(BaseModel):
+class Entry(Model):
     """What the ledger holds for a key: nothing, a claim (until its lease ends), or a sent alert."""
 
     state: str | None = None  # None, CLAIMED or SENT

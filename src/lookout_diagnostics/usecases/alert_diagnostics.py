@@ -12,7 +12,7 @@ from typing import Literal
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from lookout_diagnostics.aws import ledger, s3
 from lookout_diagnostics.domain.alert_keys import diagnostics_location_key, stable_id
@@ -23,6 +23,7 @@ from lookout_diagnostics.domain.identity import Identification
 from lookout_diagnostics.domain.locations import S3Location, StoredObject
 from lookout_diagnostics.domain.summary import DiagnosticsSummary, sensor_names, summarise_stream, with_readable_names
 from lookout_diagnostics.errors import DiagnosticsFileError, DiagnosticsObjectMissingError, InvalidLocationError
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.once import claimed, send
 from lookout_diagnostics.usecases.services import DetectionService, detection_service
@@ -30,7 +31,7 @@ from lookout_diagnostics.usecases.services import DetectionService, detection_se
 logger = Logger(child=True)
 
 
-class ObjectResult(BaseModel):
+class ObjectResult(Model):
     """What became of one diagnostics object: alerted now, alerted before, or not for this stack."""
 
     diagnostics_object: str
@@ -46,7 +47,7 @@ class ObjectResult(BaseModel):
     summary: DiagnosticsSummary | None = None
 
 
-class Announcement(BaseModel):
+class Announcement(Model):
     """An object an S3 event names (a notification record or an EventBridge event), and what befell it."""
 
     model_config = ConfigDict(frozen=True)

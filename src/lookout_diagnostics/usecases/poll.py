@@ -25,7 +25,7 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from lookout_diagnostics.aws import ledger, model_state, s3
 from lookout_diagnostics.aws.lookout import LookoutClient
@@ -55,6 +55,7 @@ from lookout_diagnostics.errors import (
     ModelNotFoundError,
     PollerNotConfiguredError,
 )
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
 from lookout_diagnostics.usecases.once import Sent, put_once, send_once
@@ -71,7 +72,7 @@ SAFETY_NET_SUMMARIES_PER_RUN = 1
 MISSING_FILE_WAIT_MINUTES = 45
 
 
-class PollReport(BaseModel):
+class PollReport(Model):
     """What one run did: returned by the handler, logged, and counted in metrics."""
 
     models_seen: int = 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from lookout_diagnostics.aws import model_state, s3
 from lookout_diagnostics.aws.sitewise import SiteWiseClient
@@ -39,6 +39,7 @@ from lookout_diagnostics.domain.sitewise import (
     missing_results_note,
     newly_ended,
 )
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.once import Sent, event_put, put_once, send_once
 
@@ -49,7 +50,7 @@ logger = Logger(child=True)
 EXECUTIONS_PER_RUN = 50
 
 
-class SiteWiseReport(BaseModel):
+class SiteWiseReport(Model):
     """What one run did in SiteWise."""
 
     computation_models_seen: int = 0

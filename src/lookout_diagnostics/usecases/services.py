@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from pydantic import BaseModel
-
 from lookout_diagnostics.aws import s3
 from lookout_diagnostics.aws.lookout import LookoutClient
 from lookout_diagnostics.aws.sitewise import SiteWiseClient
@@ -21,11 +19,12 @@ from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.services import Service
 from lookout_diagnostics.domain.sitewise import MAX_ACTIONS_DESCRIBED, asset_in_key, identify_evaluation, readable_names
 from lookout_diagnostics.domain.summary import DiagnosticsSummary
+from lookout_diagnostics.models import Model
 
 PREVIOUS_LOOKED_AT = 3  # earlier versions (trainings) asked for a stored summary, newest first
 
 
-class PreviousSummary(BaseModel):
+class PreviousSummary(Model):
     """The summary stored for the model's version before this one."""
 
     label: str  # "v2", "execution <id>"

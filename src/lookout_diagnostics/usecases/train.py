@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
-
 from lookout_diagnostics.aws import lookout, s3
 from lookout_diagnostics.domain.alert_keys import Outcome, workflow_key
 from lookout_diagnostics.domain.alerts import outcome_alert, workflow_failure_alert
@@ -32,12 +30,13 @@ from lookout_diagnostics.errors import (
     LookoutBusyError,
     LookoutQuotaExceededError,
 )
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
 from lookout_diagnostics.usecases.once import send_once
 
 
-class Headline(BaseModel):
+class Headline(Model):
     severity: str
     rows: int
     anomalous: int
@@ -48,7 +47,7 @@ class Headline(BaseModel):
     top_sensors: list[str]
 
 
-class TrainingResult(BaseModel):
+class TrainingResult(Model):
     """The workflow's output, as the console shows it."""
 
     ModelName: str
@@ -64,7 +63,7 @@ class TrainingResult(BaseModel):
     Alert: Literal["ALERTED", "DUPLICATE", "PENDING"]
 
 
-class StartedTraining(BaseModel):
+class StartedTraining(Model):
     """The StartTraining step's result, which the state machine's polling loop reads."""
 
     ModelName: str
@@ -145,7 +144,7 @@ def finish_training(described: DescribedModelVersion, settings: Settings) -> Tra
     )
 
 
-class AlertedFile(BaseModel):
+class AlertedFile(Model):
     """How a trained model's diagnostics file was alerted, as a workflow's output shows it."""
 
     SummaryObject: str | None

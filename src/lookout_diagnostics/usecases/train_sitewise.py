@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
-
 from lookout_diagnostics.aws import s3
 from lookout_diagnostics.aws.sitewise import SiteWiseClient, typed_refusals
 from lookout_diagnostics.domain.alert_keys import Outcome, outcome_key, workflow_key
@@ -24,12 +22,13 @@ from lookout_diagnostics.domain.sitewise import TRAINING_ACTION, execution_for, 
 from lookout_diagnostics.domain.sitewise_training import plan_sitewise_training
 from lookout_diagnostics.domain.training import Failure, Lenient, WorkflowFailure, describe_failure
 from lookout_diagnostics.errors import DiagnosticsNotReadyError
+from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.once import send_once
 from lookout_diagnostics.usecases.train import Headline, alert_trained_file
 
 
-class StartedSiteWiseTraining(BaseModel):
+class StartedSiteWiseTraining(Model):
     """The start step's result, which the state machine's polling loop carries."""
 
     ComputationModelId: str
@@ -48,7 +47,7 @@ class StartedSiteWiseTraining(BaseModel):
     MaxPolls: int
 
 
-class SiteWiseTrainingStatus(BaseModel):
+class SiteWiseTrainingStatus(Model):
     """The check step's result: STARTING until SiteWise lists the action's execution."""
 
     State: Literal["STARTING", "RUNNING", "COMPLETED", "FAILED"]
@@ -57,7 +56,7 @@ class SiteWiseTrainingStatus(BaseModel):
     FailureReason: str | None = None
 
 
-class SiteWiseTrainingResult(BaseModel):
+class SiteWiseTrainingResult(Model):
     """The workflow's output, as the console shows it."""
 
     ComputationModelName: str
