@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lookout_diagnostics.aws.clients import client
-from lookout_diagnostics.domain.fleet import FleetDigestEvent
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.domain.services import Service
 from lookout_diagnostics.errors import EventNotPublishedError
+
+if TYPE_CHECKING:  # the fleet's module is imported by the fleet alone (cold start)
+    from lookout_diagnostics.domain.fleet import FleetDigestEvent
 
 SOURCE = "lookout-diagnostics"
 DETAIL_TYPE = "Lookout for Equipment Model Version Outcome"
@@ -19,7 +23,7 @@ FLEET_DETAIL_TYPE = "Fleet Training Digest"
 
 
 def put_outcome(event: OutcomeEvent | FleetDigestEvent, bus: str) -> str:
-    detail_type = FLEET_DETAIL_TYPE if isinstance(event, FleetDigestEvent) else DETAIL_TYPES[event.service]
+    detail_type = DETAIL_TYPES[event.service] if isinstance(event, OutcomeEvent) else FLEET_DETAIL_TYPE
     request = {
         "Source": SOURCE,
         "DetailType": detail_type,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lookout_diagnostics.domain.alert_keys import Outcome
 from lookout_diagnostics.domain.chat_card import chat_card
 from lookout_diagnostics.domain.comparison import SummaryChange
-from lookout_diagnostics.domain.fleet import DIGEST_TABLE_ROWS, AssetRow, FleetDigestEvent, FleetEnding, table_text
 from lookout_diagnostics.domain.identity import Identification, ModelIdentity
 from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
@@ -21,6 +20,9 @@ from lookout_diagnostics.domain.services import Service, service_of
 from lookout_diagnostics.domain.summary import AnomalousEvent, DiagnosticsSummary, SensorContribution
 from lookout_diagnostics.domain.training import Failure
 from lookout_diagnostics.models import Model
+
+if TYPE_CHECKING:  # the fleet's module is imported by the fleet's digest alone: no other cold start pays for it
+    from lookout_diagnostics.domain.fleet import AssetRow, FleetDigestEvent, FleetEnding
 
 SUBJECT_MAX = 99  # SNS allows 100 characters; ASCII only, no line breaks
 MESSAGE_MAX_BYTES = 250_000  # SNS allows 262,144 bytes for the message and its attributes together
@@ -516,6 +518,8 @@ def fleet_digest_alert(
 ) -> Alert:
     """One alert for a whole fleet: counts, then the table worst first (the first rows; the whole table is
     linked), within SNS's limits however many assets the fleet has."""
+    from lookout_diagnostics.domain.fleet import DIGEST_TABLE_ROWS, table_text
+
     counts = digest.counts
     region = digest.execution_arn.split(":")[3]
     lines = [

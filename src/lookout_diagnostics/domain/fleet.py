@@ -25,14 +25,13 @@ from typing import IO, Annotated, Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from lookout_diagnostics.domain.services import Service
-from lookout_diagnostics.domain.training import input_problems
+from lookout_diagnostics.domain.training import LOOKOUT_CONCURRENT_TRAININGS, input_problems
 from lookout_diagnostics.errors import FleetInputError, FleetQuotaExceededError, InvalidTrainingInputError
 from lookout_diagnostics.models import Model
 
 FLEET_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 # Lookout for Equipment's quotas (docs/service-facts.md): models per account, models training at once.
 LOOKOUT_MODEL_QUOTA = 15
-LOOKOUT_CONCURRENT_TRAININGS = 5
 # AWS IoT SiteWise publishes no quota on trainings running at once: L4E's, as a careful default.
 SITEWISE_CONCURRENT_TRAININGS = 5
 DEFAULT_CONCURRENCY = {

@@ -19,6 +19,9 @@ from lookout_diagnostics.errors import InvalidTrainingInputError
 from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
 
+# Lookout for Equipment's quota on models training at once in an account (docs/service-facts.md).
+LOOKOUT_CONCURRENT_TRAININGS = 5
+
 NAME_PATTERN = r"^[0-9a-zA-Z_-]{1,200}$"
 BUCKET_PATTERN = r"^[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9]$"
 ROLE_PATTERN = r"^arn:aws(-[^:]+)?:iam::[0-9]{12}:role/.+$"

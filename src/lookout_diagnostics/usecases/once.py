@@ -18,14 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from lookout_diagnostics.aws import eventbridge, ledger, sns
 from lookout_diagnostics.domain.alert_keys import event_key, mute_key, stable_id
 from lookout_diagnostics.domain.alerts import Alert
-from lookout_diagnostics.domain.fleet import FleetDigestEvent
 from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.settings import Settings
+
+if TYPE_CHECKING:  # the fleet's module is imported by the fleet alone (cold start)
+    from lookout_diagnostics.domain.fleet import FleetDigestEvent
 
 Sent = Literal["ALERTED", "DUPLICATE"]
 

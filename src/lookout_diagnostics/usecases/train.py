@@ -7,7 +7,6 @@ from typing import Literal
 from lookout_diagnostics.aws import lookout, s3
 from lookout_diagnostics.domain.alert_keys import Outcome, workflow_key
 from lookout_diagnostics.domain.alerts import outcome_alert, workflow_failure_alert
-from lookout_diagnostics.domain.fleet import LOOKOUT_CONCURRENT_TRAININGS
 from lookout_diagnostics.domain.identity import (
     DescribedModelVersion,
     MetricsFigures,
@@ -18,6 +17,7 @@ from lookout_diagnostics.domain.locations import S3Location, StoredObject
 from lookout_diagnostics.domain.outcomes import success_report, training_failed, version_outcomes, written_for
 from lookout_diagnostics.domain.summary import DiagnosticsSummary
 from lookout_diagnostics.domain.training import (
+    LOOKOUT_CONCURRENT_TRAININGS,
     ExecutionState,
     Failure,
     WorkflowFailure,
