@@ -12,7 +12,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import given, note
 from hypothesis import strategies as st
 
 from local.generator import GeneratorSpec, write_diagnostics_file
@@ -37,7 +37,6 @@ def outcome(data: bytes, *, cpus: int, block_bytes: int = 64) -> dict[str, Any] 
     return summary.model_dump()
 
 
-@settings(max_examples=30)
 @given(valid_texts(max_records=24) | mutated_texts(), st.sampled_from([2, 3]), st.sampled_from([1, 64, 700]))
 def test_workers_give_the_summary_or_the_refusal_that_reading_alone_gives(
     text: bytes, workers: int, block_bytes: int
