@@ -166,20 +166,19 @@ def _pss_kib(pid: int) -> int:
 def measure(method: Method, path: Path, cpus: int) -> Measurement:
     """Run once in this process; meant to run in a fresh one (peak memory is per process tree)."""
     thresholds = SummaryThresholds()
-    sampler = _PeakMemory().__enter__()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    summary: DiagnosticsSummary | None = None
-    answers: PeerAnswers | None = None
-    if method == "project":
-        summary = summarise_project(path, thresholds)
-    elif method == "naive":
-        summary = summarise_baseline(path, thresholds)
-    elif method == "duckdb":
-        answers = summarise_duckdb(path, threads=cpus, thresholds=thresholds)
-    else:
-        decompress_only(path)
-    seconds = time.perf_counter() - started
-    sampler.__exit__()
+    with _PeakMemory() as sampler:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        summary: DiagnosticsSummary | None = None
+        answers: PeerAnswers | None = None
+        if method == "project":
+            summary = summarise_project(path, thresholds)
+        elif method == "naive":
+            summary = summarise_baseline(path, thresholds)
+        elif method == "duckdb":
+            answers = summarise_duckdb(path, threads=cpus, thresholds=thresholds)
+        else:
+            decompress_only(path)
+        seconds = time.perf_counter() - started
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     rss = _megabytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     return Measurement(

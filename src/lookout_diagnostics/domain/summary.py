@@ -364,11 +364,7 @@ class _Aggregate:
         # The most severe events kept, as a min-heap on (points, max score, sequence).
         self.kept: list[tuple[int, float, int, AnomalousEvent]] = []
         self.timeline = _Timeline()
-        codecs = _codecs()
-        self._loads = codecs.loads
-        # One simdjson parser per file, made when first needed (it keeps its buffer from line to line).
-        self._parse: Callable[[bytes], Any] | None = None
-        self._batch = codecs.batch
+        self._attach_parsers()
 
     @classmethod
     def part_after(cls, thresholds: SummaryThresholds, before: _Aggregate | None) -> _Aggregate:
@@ -386,8 +382,14 @@ class _Aggregate:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._attach_parsers()
+
+    def _attach_parsers(self) -> None:
+        """The parsers (not sent with a part): msgspec's, orjson's, and simdjson's made when first needed (one
+        per aggregate: it keeps its buffer from line to line)."""
         codecs = _codecs()
-        self._loads, self._batch, self._parse = codecs.loads, codecs.batch, None
+        self._loads, self._batch = codecs.loads, codecs.batch
+        self._parse: Callable[[bytes], Any] | None = None
 
     def add_block(self, block: bytes, line_number: int) -> int:
         """Fold in a block of whole lines (joined by newlines), the first being line `line_number + 1`; returns
