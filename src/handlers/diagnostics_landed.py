@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from lookout_diagnostics.domain.locations import S3Location
 from lookout_diagnostics.errors import MalformedEventError
-from lookout_diagnostics.lambda_events import S3Notification, S3ObjectEvent, parse
+from lookout_diagnostics.lambda_events import parse
+from lookout_diagnostics.lambda_events.s3 import S3Notification, S3ObjectEvent
 from lookout_diagnostics.settings import get_settings
 from lookout_diagnostics.tracing import build_tracer
 from lookout_diagnostics.usecases.alert_diagnostics import Announcement, ObjectResult, process_announced_object

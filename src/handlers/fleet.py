@@ -13,11 +13,11 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ConfigDict, Field, RootModel
+from pydantic import Field, TypeAdapter
 
 from lookout_diagnostics.domain.fleet import FleetEnding, FleetPlan
 from lookout_diagnostics.lambda_events import parse
-from lookout_diagnostics.models import Model
+from lookout_diagnostics.models import DEFERRED, Model
 from lookout_diagnostics.settings import Settings, get_settings
 from lookout_diagnostics.tracing import build_tracer
 from lookout_diagnostics.usecases.fleet import digest_ended_fleet, digest_fleet, prepare_fleet
@@ -40,8 +40,10 @@ class DigestStep(Model):
     started_at: datetime
 
 
-class StepEvent(RootModel[Annotated[PrepareStep | DigestStep, Field(discriminator="step")]]):
-    model_config = ConfigDict(defer_build=True)  # built on first use, as every Model
+# The step the state machine names in the payload.
+STEP: TypeAdapter[PrepareStep | DigestStep] = TypeAdapter(
+    Annotated[PrepareStep | DigestStep, Field(discriminator="step")], config=DEFERRED
+)
 
 
 class ExecutionStatusDetail(Model):
@@ -69,7 +71,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     settings = get_settings()
     if "detail-type" in event:
         return _fleet_ended(parse(event=event, model=ExecutionStatusChange).detail, settings)
-    request = parse(event=event, model=StepEvent).root
+    request = parse(event=event, model=STEP)
     match request:
         case PrepareStep():
             plan = prepare_fleet(request.input, request.execution_arn, settings)

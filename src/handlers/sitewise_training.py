@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ConfigDict, Field, RootModel
+from pydantic import Field, TypeAdapter
 
 from lookout_diagnostics.lambda_events import parse
-from lookout_diagnostics.models import Model
+from lookout_diagnostics.models import DEFERRED, Model
 from lookout_diagnostics.settings import get_settings
 from lookout_diagnostics.tracing import build_tracer
 from lookout_diagnostics.usecases.train_sitewise import (
@@ -61,15 +61,17 @@ class FailStep(Model):
     execution_arn: str
 
 
-class StepEvent(RootModel[Annotated[StartStep | CheckStep | FinishStep | FailStep, Field(discriminator="step")]]):
-    model_config = ConfigDict(defer_build=True)  # built on first use, as every Model
+# The step the state machine names in the payload.
+STEP: TypeAdapter[StartStep | CheckStep | FinishStep | FailStep] = TypeAdapter(
+    Annotated[StartStep | CheckStep | FinishStep | FailStep, Field(discriminator="step")], config=DEFERRED
+)
 
 
 @logger.inject_lambda_context(correlation_id_path="step")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse(event=event, model=StepEvent).root
+    request = parse(event=event, model=STEP)
     settings = get_settings()
     match request:
         case StartStep():

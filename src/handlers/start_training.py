@@ -11,7 +11,7 @@ from lookout_diagnostics.lambda_events import parse
 from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import get_settings
 from lookout_diagnostics.tracing import build_tracer
-from lookout_diagnostics.usecases.train import start_training
+from lookout_diagnostics.usecases.start_training import start_training
 
 logger = Logger()
 tracer = build_tracer()  # Powertools' Tracer only when tracing is on: the X-Ray SDK loads with it

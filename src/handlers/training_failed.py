@@ -8,12 +8,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lookout_diagnostics.domain.training import ExecutionState
 from lookout_diagnostics.lambda_events import parse
 from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import get_settings
 from lookout_diagnostics.tracing import build_tracer
-from lookout_diagnostics.usecases.train import report_failure
+from lookout_diagnostics.usecases.workflow_failure import ExecutionState, report_failure
 
 logger = Logger()
 tracer = build_tracer()  # Powertools' Tracer only when tracing is on: the X-Ray SDK loads with it

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from lookout_diagnostics import errors
-from lookout_diagnostics.domain.training import describe_failure
+from lookout_diagnostics.domain.failures import describe_failure
 from tests.support.botocore_fake import service_model
 from tests.support.template import ROOT, load_template
 from tests.support.tools import ASL_VALIDATOR, installed

@@ -23,7 +23,12 @@ def below(cls):
         yield sub
         yield from below(sub)
 ours = {c for c in below(BaseModel) if c.__module__.split(".")[0] in ("lookout_diagnostics", "handlers")}
-print(json.dumps({"models": len(ours), "built": sorted(c.__qualname__ for c in ours if c.__pydantic_complete__)}))
+# and the classes pydantic made for them when a generic base was named (Root[T] is a class of its own)
+made = {base for c in ours for base in c.__mro__ if "[" in base.__name__ and issubclass(base, BaseModel)}
+# less the generic bases themselves (models.Root), built once, whatever the handler: they hold no field of their own
+templates = {c for c in ours | made if c.__pydantic_generic_metadata__["parameters"]}
+built = sorted(c.__qualname__ for c in (ours | made) - templates if c.__pydantic_complete__)
+print(json.dumps({"models": len(ours), "built": built}))
 """
 
 
@@ -34,7 +39,8 @@ def test_importing_every_handler_builds_none_of_the_projects_models() -> None:
         [sys.executable, "-c", IMPORT_AND_LIST, *HANDLERS], capture_output=True, text=True, env=environment, check=True
     )
     found = json.loads(done.stdout)
-    # Then dozens of the project's models were defined and none was built (each is, the first time it is used)
+    # Then dozens of the project's models were defined and none was built, nor a generic base a model names
+    # (each is built the first time it is used)
     assert found["models"] > 50
     assert found["built"] == []
 

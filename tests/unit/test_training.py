@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
-from lookout_diagnostics.domain.training import MAX_POLLS, ExecutionState, describe_failure, plan_training
+from lookout_diagnostics.domain.failures import describe_failure
+from lookout_diagnostics.domain.training import MAX_POLLS, plan_training
 from lookout_diagnostics.errors import InvalidTrainingInputError
 from lookout_diagnostics.settings import Settings
+from lookout_diagnostics.usecases.workflow_failure import ExecutionState
 
 SETTINGS = Settings.model_validate(
     {

@@ -12,17 +12,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from lookout_diagnostics.domain.alert_keys import Outcome
 from lookout_diagnostics.domain.chat_card import chat_card
-from lookout_diagnostics.domain.comparison import SummaryChange
-from lookout_diagnostics.domain.identity import Identification, ModelIdentity
+from lookout_diagnostics.domain.failures import Failure
 from lookout_diagnostics.domain.locations import S3Location
-from lookout_diagnostics.domain.outcomes import OutcomeEvent
 from lookout_diagnostics.domain.services import Service, service_of
-from lookout_diagnostics.domain.summary import AnomalousEvent, DiagnosticsSummary, SensorContribution
-from lookout_diagnostics.domain.training import Failure
 from lookout_diagnostics.models import Model
 
-if TYPE_CHECKING:  # the fleet's module is imported by the fleet's digest alone: no other cold start pays for it
+# Named in signatures only. A handler imports what its own alerts read: a failure's alert loads no summary, no
+# comparison and no fleet (docs/performance.md, "Cold start").
+if TYPE_CHECKING:
+    from lookout_diagnostics.domain.comparison import SummaryChange
     from lookout_diagnostics.domain.fleet import AssetRow, FleetDigestEvent, FleetEnding
+    from lookout_diagnostics.domain.identity import Identification, ModelIdentity
+    from lookout_diagnostics.domain.outcomes import OutcomeEvent
+    from lookout_diagnostics.domain.summary import AnomalousEvent, DiagnosticsSummary, SensorContribution
 
 SUBJECT_MAX = 99  # SNS allows 100 characters; ASCII only, no line breaks
 MESSAGE_MAX_BYTES = 250_000  # SNS allows 262,144 bytes for the message and its attributes together

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pydantic import ConfigDict, TypeAdapter
+from pydantic import TypeAdapter
 
 from lookout_diagnostics.aws import ledger, s3, stepfunctions
 from lookout_diagnostics.aws.lookout import LookoutClient
@@ -49,7 +49,7 @@ from lookout_diagnostics.domain.services import Service
 from lookout_diagnostics.domain.sitewise_training import plan_sitewise_training
 from lookout_diagnostics.domain.training import plan_training
 from lookout_diagnostics.errors import DiagnosticsFileError, DiagnosticsObjectMissingError, FleetInputError
-from lookout_diagnostics.models import Model
+from lookout_diagnostics.models import DEFERRED, Model
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.once import put_once, send_once
 from lookout_diagnostics.usecases.train import headline, stored_summary
@@ -58,7 +58,7 @@ FLEET_PREFIX = "fleets"
 # How long a fleet's mute of per-asset alerts outlives its longest training at most, if its digest never
 # ends it: the finish step's wait for a late file (about 40 minutes) and the poller's grace, with room.
 MUTE_MARGIN_SECONDS = 3 * 3600
-_PLAN = TypeAdapter(list[PlannedAsset], config=ConfigDict(defer_build=True))  # built on first use
+_PLAN = TypeAdapter(list[PlannedAsset], config=DEFERRED)  # built on first use
 
 
 class DigestResult(Model):

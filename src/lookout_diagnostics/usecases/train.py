@@ -1,12 +1,16 @@
-"""The training workflow's two endings: a trained model (summary + alert) or a failure (alert)."""
+"""A training workflow's success: the trained version alerted once, with its diagnostics' summary where it has one.
+
+The workflow's start is usecases/start_training.py and its failure usecases/workflow_failure.py: each handler
+imports only its own step's code.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from lookout_diagnostics.aws import lookout, s3
-from lookout_diagnostics.domain.alert_keys import Outcome, workflow_key
-from lookout_diagnostics.domain.alerts import outcome_alert, workflow_failure_alert
+from lookout_diagnostics.aws import s3
+from lookout_diagnostics.domain.alert_keys import Outcome
+from lookout_diagnostics.domain.alerts import outcome_alert
 from lookout_diagnostics.domain.identity import (
     DescribedModelVersion,
     MetricsFigures,
@@ -14,22 +18,9 @@ from lookout_diagnostics.domain.identity import (
     parse_model_metrics,
 )
 from lookout_diagnostics.domain.locations import S3Location, StoredObject
-from lookout_diagnostics.domain.outcomes import success_report, training_failed, version_outcomes, written_for
+from lookout_diagnostics.domain.outcomes import success_report, version_outcomes, written_for
 from lookout_diagnostics.domain.summary import DiagnosticsSummary
-from lookout_diagnostics.domain.training import (
-    LOOKOUT_CONCURRENT_TRAININGS,
-    ExecutionState,
-    Failure,
-    WorkflowFailure,
-    describe_failure,
-    plan_training,
-)
-from lookout_diagnostics.errors import (
-    DiagnosticsNotReadyError,
-    DiagnosticsObjectMissingError,
-    LookoutBusyError,
-    LookoutQuotaExceededError,
-)
+from lookout_diagnostics.errors import DiagnosticsNotReadyError, DiagnosticsObjectMissingError
 from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
@@ -61,46 +52,6 @@ class TrainingResult(Model):
     Summary: Headline | None
     # PENDING only from the state machine (AlertPending): the S3 trigger or the poller owns the alert.
     Alert: Literal["ALERTED", "DUPLICATE", "PENDING"]
-
-
-class StartedTraining(Model):
-    """The StartTraining step's result, which the state machine's polling loop reads."""
-
-    ModelName: str
-    ModelArn: str
-    Status: str
-    PollIntervalSeconds: int
-    MaxPolls: int
-    MaxWaitSeconds: int
-
-
-def start_training(raw_input: object, execution_name: str, settings: Settings) -> StartedTraining:
-    """Validate the input and call CreateModel (idempotent: the ClientToken is the execution's name).
-
-    CreateModel runs here rather than as a direct SDK step because its many optional fields must be
-    passed through only when given, which a JSONPath `Parameters` block cannot express.
-    """
-    plan = plan_training(raw_input, execution_name, settings)
-    try:
-        model_arn, status = lookout.create_model(plan.CreateModel)
-    except LookoutQuotaExceededError as error:
-        # L4E says the same for both quotas. With models training, the refusal may be the 5 trainings at once
-        # (another fleet's, anyone's, or ones that ended a moment ago): wait for a slot. With none training, it
-        # is the model quota: waiting cannot help.
-        training = len(lookout.LookoutClient().list_models(status="IN_PROGRESS"))
-        if training:
-            raise LookoutBusyError(
-                f"{error} ({training} of at most {LOOKOUT_CONCURRENT_TRAININGS} models training in this account)"
-            ) from error
-        raise
-    return StartedTraining(
-        ModelName=plan.ModelName,
-        ModelArn=model_arn,
-        Status=status,
-        PollIntervalSeconds=plan.PollIntervalSeconds,
-        MaxPolls=plan.MaxPolls,
-        MaxWaitSeconds=plan.MaxWaitSeconds,
-    )
 
 
 def finish_training(described: DescribedModelVersion, settings: Settings) -> TrainingResult:
@@ -163,28 +114,6 @@ def alert_trained_file(stored: StoredObject, settings: Settings) -> AlertedFile:
         Summary=headline(summary) if summary else None,
         Alert="DUPLICATE" if result.status == "DUPLICATE" else "ALERTED",
     )
-
-
-def report_failure(
-    state: ExecutionState, error: str, cause: str, execution_arn: str, settings: Settings
-) -> WorkflowFailure:
-    """Alert once about how the execution failed; return the Fail state's error and cause.
-
-    A failed training is the model's outcome, which the status poller may see too: it has the
-    outcome's key. Any other failure belongs to this execution alone.
-    """
-    failure = describe_failure(error, cause, state.failed.FailedReason if state.failed else None)
-    model_name = state.ModelName
-    model_arn = state.training.ModelArn if state.training else None
-    key = workflow_key(execution_arn)
-    if failure.Error is Failure.TRAINING_FAILED and model_name and model_arn:
-        key = training_failed(model_name, model_arn, failure.Cause).alert_key
-    send_once(
-        settings,
-        key,
-        workflow_failure_alert(model_name, failure.Error, failure.Cause, failure.Advice, execution_arn),
-    )
-    return failure
 
 
 def stored_summary(location: S3Location) -> DiagnosticsSummary | None:

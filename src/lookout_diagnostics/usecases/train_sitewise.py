@@ -18,9 +18,9 @@ from lookout_diagnostics.aws import s3
 from lookout_diagnostics.aws.sitewise import SiteWiseClient, typed_refusals
 from lookout_diagnostics.domain.alert_keys import Outcome, outcome_key, workflow_key
 from lookout_diagnostics.domain.alerts import workflow_failure_alert
+from lookout_diagnostics.domain.failures import Failure, Lenient, WorkflowFailure, describe_failure
 from lookout_diagnostics.domain.sitewise import TRAINING_ACTION, execution_for, failure_reason
 from lookout_diagnostics.domain.sitewise_training import plan_sitewise_training
-from lookout_diagnostics.domain.training import Failure, Lenient, WorkflowFailure, describe_failure
 from lookout_diagnostics.errors import DiagnosticsNotReadyError
 from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings

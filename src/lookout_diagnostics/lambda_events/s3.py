@@ -1,38 +1,16 @@
-"""The events the functions receive, as far as they are read, and how an event is validated.
+"""The S3 trigger's events: an object's EventBridge event from S3, and a classic S3 notification.
 
-Powertools' event models validate every field of an event, and importing its parser package with the
-S3 event models made the S3 trigger's cold start about 10 ms longer (pydantic's network types among
-them): these models read only the fields the handlers use and ignore the others (newer ones included).
-`parse` is Powertools' `parse` without an envelope: a failure raises pydantic's ValidationError, as
-Powertools' does.
+Only the fields the trigger reads are declared; the others, newer ones included, are ignored.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from lookout_diagnostics.lambda_events import EventBridgeEvent
 from lookout_diagnostics.models import Model
-
-Parsed = TypeVar("Parsed", bound=BaseModel)
-
-
-def parse(event: Any, model: type[Parsed]) -> Parsed:
-    """The event validated against `model` (a JSON string is decoded first, as by Powertools' parse)."""
-    if isinstance(event, str):
-        return model.model_validate_json(event)
-    return model.model_validate(event)
-
-
-class EventBridgeEvent(Model):
-    """Any EventBridge event (a scheduled one, for instance): its envelope's identity, no more."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    source: str
-    detail_type: str = Field(alias="detail-type")
 
 
 class _S3Bucket(Model):
