@@ -51,8 +51,8 @@ from lookout_diagnostics.domain.training import plan_training
 from lookout_diagnostics.errors import DiagnosticsFileError, DiagnosticsObjectMissingError, FleetInputError
 from lookout_diagnostics.models import DEFERRED, Model
 from lookout_diagnostics.settings import Settings
+from lookout_diagnostics.usecases.headlines import headline, stored_summary
 from lookout_diagnostics.usecases.once import put_once, send_once
-from lookout_diagnostics.usecases.train import headline, stored_summary
 
 FLEET_PREFIX = "fleets"
 # How long a fleet's mute of per-asset alerts outlives its longest training at most, if its digest never

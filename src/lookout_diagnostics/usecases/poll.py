@@ -57,7 +57,6 @@ from lookout_diagnostics.errors import (
 )
 from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
-from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
 from lookout_diagnostics.usecases.once import Sent, put_once, send_once
 from lookout_diagnostics.usecases.poll_sitewise import SiteWiseReport, poll_sitewise
 
@@ -247,6 +246,9 @@ class _Run:
             return False
         if self.summaries_left == 0:
             return False
+        # The summary engine is imported here, the first time a poll summarises a file itself: most polls do not.
+        from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
+
         try:
             result = alert_diagnostics(
                 stored, self.settings, note=self._why_the_poller(waited), identification=pending.identification()

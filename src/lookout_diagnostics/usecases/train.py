@@ -17,25 +17,14 @@ from lookout_diagnostics.domain.identity import (
     described_version,
     parse_model_metrics,
 )
-from lookout_diagnostics.domain.locations import S3Location, StoredObject
+from lookout_diagnostics.domain.locations import StoredObject
 from lookout_diagnostics.domain.outcomes import success_report, version_outcomes, written_for
-from lookout_diagnostics.domain.summary import DiagnosticsSummary
 from lookout_diagnostics.errors import DiagnosticsNotReadyError, DiagnosticsObjectMissingError
 from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.alert_diagnostics import alert_diagnostics
+from lookout_diagnostics.usecases.headlines import Headline, headline, stored_summary
 from lookout_diagnostics.usecases.once import send_once
-
-
-class Headline(Model):
-    severity: str
-    rows: int
-    anomalous: int
-    machine_off: int
-    anomaly_rate: float
-    event_count: int
-    longest_event_points: int
-    top_sensors: list[str]
 
 
 class TrainingResult(Model):
@@ -113,23 +102,4 @@ def alert_trained_file(stored: StoredObject, settings: Settings) -> AlertedFile:
         SummaryObject=summary_location.uri if summary is not None else None,
         Summary=headline(summary) if summary else None,
         Alert="DUPLICATE" if result.status == "DUPLICATE" else "ALERTED",
-    )
-
-
-def stored_summary(location: S3Location) -> DiagnosticsSummary | None:
-    """When another path alerted first, its summary lies beside the file."""
-    text = s3.read_json(location)
-    return DiagnosticsSummary.model_validate_json(text) if text else None
-
-
-def headline(summary: DiagnosticsSummary) -> Headline:
-    return Headline(
-        severity=summary.severity.value,
-        rows=summary.rows,
-        anomalous=summary.anomalous,
-        machine_off=summary.machine_off,
-        anomaly_rate=summary.anomaly_rate,
-        event_count=summary.event_count,
-        longest_event_points=summary.longest_event_points,
-        top_sensors=[sensor.name for sensor in summary.top_sensors],
     )

@@ -24,8 +24,9 @@ from lookout_diagnostics.domain.sitewise_training import plan_sitewise_training
 from lookout_diagnostics.errors import DiagnosticsNotReadyError
 from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
+from lookout_diagnostics.usecases.headlines import Headline
 from lookout_diagnostics.usecases.once import send_once
-from lookout_diagnostics.usecases.train import Headline, alert_trained_file
+from lookout_diagnostics.usecases.train import alert_trained_file
 
 
 class StartedSiteWiseTraining(Model):
