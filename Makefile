@@ -94,9 +94,11 @@ clean:
 # `make bench-coldstart` times each handler's import against its floor (the same third-party imports,
 # without the project's code) and `import boto3`, tracing on and off, in an environment holding only
 # the functions' runtime dependencies, as the deployment package does. It fails over 1.25x the floor.
+# COLDSTART_ARGS=--order-check also times each handler with the AWS SDK imported later (src/handlers/__init__.py).
 .PHONY: bench bench-coldstart
 RUNTIME := out/runtime-venv
 BENCH_ARGS ?=
+COLDSTART_ARGS ?=
 
 $(RUNTIME)/.installed: src/requirements.txt
 	$(PYTHON) -m venv $(RUNTIME)
@@ -107,4 +109,4 @@ bench: $(VENV)/.installed
 	$(PY) -m local.benchmark $(BENCH_ARGS)
 
 bench-coldstart: $(VENV)/.installed $(RUNTIME)/.installed
-	$(PY) -m local.coldstart --python $(RUNTIME)/bin/python
+	$(PY) -m local.coldstart --python $(RUNTIME)/bin/python $(COLDSTART_ARGS)

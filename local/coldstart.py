@@ -1,6 +1,6 @@
 """Import time of every Lambda handler against its floor, the same dependencies without the project's code.
 
-    python -m local.coldstart [--python out/runtime-venv/bin/python] [--runs 9] [--top 8]
+    python -m local.coldstart [--python out/runtime-venv/bin/python] [--runs 15] [--top 8] [--order-check]
 
 A proxy for cold starts. The target: each handler imports in at most 1.25x its floor, the process that
 imports exactly what that handler depends on from outside the project, and nothing of the project's.
@@ -24,8 +24,13 @@ round), so that drift on a noisy machine hits them alike, after one unmeasured r
 bytecode caches. It prints the medians, and each handler's ratio to its floor and to `import boto3` as
 the median of the rounds' ratios: on a shared machine that is now fast, now slow, a ratio of two
 medians can set a fast run of one against a slow run of the other, a handler over the floor measured
-beside it cannot. With --top, the packages that cost a handler most (self time summed per package,
-from `python -X importtime`). Exits 1, naming them, if a handler is over the target with tracing on.
+beside it cannot; the spread of the rounds' ratios (first to third quartile) is printed beside it. With
+--top, the packages that cost a handler most (self time summed per package, from `python -X importtime`).
+Exits 1, naming them, if a handler is over the target with tracing on.
+
+With --order-check, it also times each handler as deployed against the same handler from a copy of the
+code whose handlers package does not import the AWS SDK first, in paired rounds: src/handlers/__init__.py
+imports boto3 before anything else because the import measured shorter that way.
 
 Two things make the figure a Lambda's rather than a laptop's:
 - the environment variables Lambda's runtime sets (LAMBDA_TASK_ROOT and others): the X-Ray SDK
@@ -42,9 +47,11 @@ import argparse
 import json
 import os
 import pkgutil
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +59,8 @@ from pathlib import Path
 from lookout_diagnostics.tracing import PATCHED_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
-HANDLERS = ROOT / "src" / "handlers"
+SOURCE = ROOT / "src"
+HANDLERS = SOURCE / "handlers"
 PROJECT_PACKAGES = ("handlers", "lookout_diagnostics")
 BASELINE = "boto3"
 TARGET_RATIO = 1.25
@@ -165,23 +173,43 @@ class Measurement:
 
 def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
     """The median of the ratios of times taken in the same round."""
+    return statistics.median(_round_ratios(numerators, denominators))
+
+
+def paired_spread(numerators: Sequence[float], denominators: Sequence[float]) -> tuple[float, float]:
+    """The first and third quartiles of the ratios of times taken in the same round."""
+    ratios = _round_ratios(numerators, denominators)
+    if len(ratios) < 2:
+        return ratios[0], ratios[0]
+    first, _, third = statistics.quantiles(ratios, n=4)
+    return first, third
+
+
+def paired_difference(firsts: Sequence[float], seconds: Sequence[float]) -> float:
+    """The median of the differences of times taken in the same round."""
+    if len(firsts) != len(seconds) or not firsts:
+        raise ValueError("one time of each per round, and at least one round")
+    return statistics.median(first - second for first, second in zip(firsts, seconds, strict=True))
+
+
+def _round_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
     if len(numerators) != len(denominators) or not numerators:
         raise ValueError("one time of each per round, and at least one round")
-    return statistics.median(top / bottom for top, bottom in zip(numerators, denominators, strict=True))
+    return [top / bottom for top, bottom in zip(numerators, denominators, strict=True)]
 
 
 def handler_modules() -> list[str]:
     return sorted(f"handlers.{module.name}" for module in pkgutil.iter_modules([str(HANDLERS)]))
 
 
-def environment(configuration: Configuration) -> dict[str, str]:
+def environment(configuration: Configuration, source: Path = SOURCE) -> dict[str, str]:
     """What Lambda's python3.13 runtime sets that changes what an import does, the code's path, and the
     configuration's own variables."""
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
     variables = {name: value for name, value in os.environ.items() if name in keep}
     variables |= {
-        "PYTHONPATH": str(ROOT / "src"),
-        "LAMBDA_TASK_ROOT": str(ROOT / "src"),
+        "PYTHONPATH": str(source),
+        "LAMBDA_TASK_ROOT": str(source),
         "AWS_LAMBDA_FUNCTION_NAME": "coldstart",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1769",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
@@ -191,9 +219,9 @@ def environment(configuration: Configuration) -> dict[str, str]:
     return variables | dict(configuration.environment)
 
 
-def _run(python: str, arguments: Sequence[str], configuration: Configuration, what: str) -> str:
+def _run(python: str, arguments: Sequence[str], configuration: Configuration, what: str, source: Path = SOURCE) -> str:
     done = subprocess.run(
-        [python, *arguments], capture_output=True, text=True, env=environment(configuration), check=False
+        [python, *arguments], capture_output=True, text=True, env=environment(configuration, source), check=False
     )
     if done.returncode != 0:
         raise SystemExit(f"{what} failed ({configuration.name}):\n{done.stderr}")
@@ -211,9 +239,9 @@ def dependencies(python: str, handler: str, configuration: Configuration) -> Dep
     )
 
 
-def seconds_to_run(python: str, code: str, configuration: Configuration, what: str) -> float:
+def seconds_to_run(python: str, code: str, configuration: Configuration, what: str, source: Path = SOURCE) -> float:
     """Seconds `code` (an import, or a floor) takes in a fresh interpreter."""
-    return float(_run(python, ["-c", _TIMER.format(code=code)], configuration, what))
+    return float(_run(python, ["-c", _TIMER.format(code=code)], configuration, what, source))
 
 
 def over_target(measurements: Sequence[Measurement]) -> list[str]:
@@ -267,6 +295,39 @@ def measure(python: str, handlers: Sequence[str], runs: int) -> tuple[list[float
     return baseline, by_configuration
 
 
+def sdk_imported_later(scratch: Path) -> Path:
+    """A copy of the code in `scratch` whose handlers package imports nothing: the order the handlers had
+    before it imported boto3 first. Returns the copy's source directory."""
+    later = scratch / "src"
+    shutil.copytree(SOURCE, later, ignore=shutil.ignore_patterns("__pycache__"))
+    (later / "handlers" / "__init__.py").write_text("")
+    return later
+
+
+def order_check(python: str, handlers: Sequence[str], runs: int) -> list[tuple[str, float, int]]:
+    """Each handler as deployed against the same handler from a copy of the code whose handlers package does
+    not import the AWS SDK first (boto3 then loads where the project's adapters import it, after Powertools,
+    pydantic and the domain's modules), tracing on, in paired rounds after one unmeasured round: the median
+    of the rounds' differences (seconds, positive when the copy's import is longer), and in how many rounds
+    the copy's was longer."""
+    configuration = CONFIGURATIONS[0]
+    found = []
+    with tempfile.TemporaryDirectory() as scratch:
+        later = sdk_imported_later(Path(scratch))
+        for handler in handlers:
+            deployed: list[float] = []
+            sdk_later: list[float] = []
+            for round_ in range(runs + 1):
+                turns = [(SOURCE, deployed), (later, sdk_later)]
+                for source, times in turns if round_ % 2 else reversed(turns):
+                    seconds = seconds_to_run(python, f"import {handler}", configuration, f"importing {handler}", source)
+                    if round_:  # the first round writes the bytecode caches
+                        times.append(seconds)
+            longer = sum(copy > as_deployed for copy, as_deployed in zip(sdk_later, deployed, strict=True))
+            found.append((handler, paired_difference(sdk_later, deployed), longer))
+    return found
+
+
 def report(baseline: Sequence[float], by_configuration: Mapping[str, Sequence[Measurement]]) -> list[str]:
     """The tables, the floors, and the handlers over the target in the judged configuration."""
     boto3 = statistics.median(baseline)
@@ -275,13 +336,18 @@ def report(baseline: Sequence[float], by_configuration: Mapping[str, Sequence[Me
         measurements = by_configuration[configuration.name]
         judged = f"judged: each handler <= {TARGET_RATIO}x its floor" if configuration.judged else "not judged"
         print(f"\n{configuration.name}, {judged}\n")
-        print(f"{'module':<32} {'median ms':>9} {'floor ms':>9} {'x floor':>8} {'x boto3':>8} {'floor x boto3':>14}")
-        print(f"{'import ' + BASELINE:<32} {boto3 * 1e3:>9.0f} {'':>9} {'':>8} {1:>8.2f}")
+        print(
+            f"{'module':<32} {'median ms':>9} {'floor ms':>9} {'x floor':>8} {'quartiles':>11} {'x boto3':>8} "
+            f"{'floor x boto3':>14}"
+        )
+        print(f"{'import ' + BASELINE:<32} {boto3 * 1e3:>9.0f} {'':>9} {'':>8} {'':>11} {1:>8.2f}")
         for each in measurements:
             handler, floor = statistics.median(each.handler_seconds), statistics.median(each.floor_seconds)
             verdict = ("ok" if each.ratio <= TARGET_RATIO else "OVER") if configuration.judged else ""
+            low, high = paired_spread(each.handler_seconds, each.floor_seconds)
             print(
                 f"{each.handler:<32} {handler * 1e3:>9.0f} {floor * 1e3:>9.0f} {each.ratio:>8.2f} "
+                f"{f'{low:.2f}-{high:.2f}':>11} "
                 f"{paired_ratio(each.handler_seconds, baseline):>8.2f} "
                 f"{paired_ratio(each.floor_seconds, baseline):>14.2f}  {verdict}"
             )
@@ -297,9 +363,12 @@ def report(baseline: Sequence[float], by_configuration: Mapping[str, Sequence[Me
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.coldstart", description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=9, help="fresh processes per target; the median is kept")
+    parser.add_argument("--runs", type=int, default=15, help="fresh processes per target; the median is kept")
     parser.add_argument("--top", type=int, default=0, help="show each handler's N heaviest imported packages")
     parser.add_argument("--python", default=sys.executable, help="the interpreter (and so the packages) to measure")
+    parser.add_argument(
+        "--order-check", action="store_true", help="also time each handler with the AWS SDK imported later"
+    )
     arguments = parser.parse_args(argv)
     python = arguments.python
 
@@ -315,6 +384,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{name} {cost * 1e3:.0f}" for name, cost in heaviest_imports(python, handler, arguments.top)
         )
         print(f"\n{handler}, ms of import by package (one run, tracing on): {heaviest}")
+    if arguments.order_check:
+        print("\nimport order, tracing on: each handler as deployed (the SDK first) and with the SDK imported later")
+        for handler, difference, longer in order_check(python, handlers, arguments.runs):
+            print(
+                f"{handler:<32} the SDK later: {difference * 1e3:+.1f} ms (median of the rounds' differences), "
+                f"longer in {longer} of {arguments.runs} rounds"
+            )
     if over:
         print(f"\nOVER the target of {TARGET_RATIO}x the floor: {', '.join(over)}")
         return 1

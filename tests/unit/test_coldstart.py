@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,10 @@ from local.coldstart import (
     environment,
     handler_modules,
     over_target,
+    paired_difference,
     paired_ratio,
+    paired_spread,
+    sdk_imported_later,
 )
 
 TRACING_ON, TRACING_OFF = CONFIGURATIONS
@@ -106,6 +110,23 @@ def test_a_ratio_pairs_the_times_of_one_round() -> None:
         paired_ratio(handler, floor[:2])
 
 
+def test_the_spread_and_the_difference_pair_the_times_of_one_round_too() -> None:
+    # Given a handler and its floor measured in four rounds, one of them slow for the floor
+    handler = [0.30, 0.33, 0.36, 0.30]
+    floor = [0.25, 0.30, 0.30, 0.40]
+
+    # When the spread of the rounds' ratios and the median difference are taken
+    low, high = paired_spread(handler, floor)
+
+    # Then the quartiles bound the median ratio, and the difference is the median of each round's own
+    assert low <= paired_ratio(handler, floor) <= high
+    assert (low, high) == pytest.approx((0.8375, 1.2))
+    assert paired_spread([0.3], [0.25]) == pytest.approx((1.2, 1.2))
+    assert paired_difference(handler, floor) == pytest.approx(0.04)
+    with pytest.raises(ValueError, match="one time of each per round"):
+        paired_difference(handler, floor[:3])
+
+
 @pytest.mark.parametrize(
     ("configuration", "tracing"), [(TRACING_ON, True), (TRACING_OFF, False)], ids=["tracing on", "tracing off"]
 )
@@ -136,3 +157,27 @@ def test_a_derived_floor_loads_what_the_handler_loads_from_outside_the_project(
     assert found.defines_models
     assert found.utilities == (("Logger", "Tracer", "Metrics") if tracing else ("Logger", "Metrics"))
     assert ("aws_xray_sdk" in found.packages) is tracing
+
+
+def test_the_handlers_import_the_sdk_first_and_the_order_check_compares_a_copy_that_does_not(tmp_path: Path) -> None:
+    # Given the code as deployed and the copy the order check compares it with
+    later = sdk_imported_later(tmp_path)
+    probe = (
+        "import importlib, json, sys; importlib.import_module(sys.argv[1]); "
+        "names = list(sys.modules); print(json.dumps([names.index('boto3'), names.index('pydantic')]))"
+    )
+
+    def boto3_and_pydantic(source: Path | None) -> list[int]:
+        environment_ = environment(TRACING_OFF, *([source] if source else []))
+        done = subprocess.run(
+            [sys.executable, "-c", probe, HANDLER], capture_output=True, text=True, env=environment_, check=True
+        )
+        return list(json.loads(done.stdout))
+
+    # When a handler is imported from each
+    deployed, copy = boto3_and_pydantic(None), boto3_and_pydantic(later)
+
+    # Then the deployed handler loads boto3 before pydantic, and the copy after it, where the adapters import it
+    assert deployed[0] < deployed[1]
+    assert copy[0] > copy[1]
+    assert (later / "handlers" / "__init__.py").read_text() == ""

@@ -26,7 +26,6 @@ from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.headlines import Headline
 from lookout_diagnostics.usecases.once import send_once
-from lookout_diagnostics.usecases.train import alert_trained_file
 
 
 class StartedSiteWiseTraining(Model):
@@ -152,6 +151,10 @@ def finish_sitewise_training(
         raise DiagnosticsNotReadyError(
             f"no evaluation results under s3://{started.EvaluationBucket}/{started.EvaluationPrefix} yet"
         )
+    # The alerting path (the summary engine, the chart) is imported here, when a training has finished: the start
+    # and check steps, most of this function's invocations, never load it.
+    from lookout_diagnostics.usecases.train import alert_trained_file
+
     alerted = alert_trained_file(s3.head(location), settings)
     return SiteWiseTrainingResult(
         ComputationModelName=started.ComputationModelName,
