@@ -21,12 +21,13 @@ from lookout_diagnostics.domain.chart import draw_chart
 from lookout_diagnostics.domain.comparison import SummaryChange, compare
 from lookout_diagnostics.domain.identity import Identification
 from lookout_diagnostics.domain.locations import S3Location, StoredObject
+from lookout_diagnostics.domain.services import Service
 from lookout_diagnostics.domain.summary import DiagnosticsSummary, sensor_names, summarise_stream, with_readable_names
 from lookout_diagnostics.errors import DiagnosticsFileError, DiagnosticsObjectMissingError, InvalidLocationError
 from lookout_diagnostics.models import Model
 from lookout_diagnostics.settings import Settings
 from lookout_diagnostics.usecases.once import claimed, send
-from lookout_diagnostics.usecases.services import DetectionService, detection_service
+from lookout_diagnostics.usecases.services import DetectionService
 
 logger = Logger(child=True)
 
@@ -190,6 +191,18 @@ def _change(
     if previous is None:
         return None
     return compare(summary, previous.summary, previous.label, previous.location.uri, identity)
+
+
+def detection_service(service: Service) -> DetectionService:
+    """The service's implementation (usecases/services.py), its module imported with the first file of the
+    service a process reads."""
+    if service is Service.IOT_SITEWISE:
+        from lookout_diagnostics.usecases.sitewise_service import IoTSiteWise
+
+        return IoTSiteWise()
+    from lookout_diagnostics.usecases.lookout_service import LookoutForEquipment
+
+    return LookoutForEquipment()
 
 
 def _ignored(location: S3Location, detail: str) -> ObjectResult:

@@ -4,8 +4,9 @@ A diagnostics file's service is known from its name (lookout_diagnostics.domain.
 else the paths share (the summary engine, alert composition, the ledger and the once-only gate) does not
 depend on the service; what does is the interface here: whose file it is, what its sensors are called and
 where its previous summary lies. Each service implements it in a module of its own (lookout_service.py,
-sitewise_service.py), imported when a file of that service is read: reading one service's file loads
-nothing of the other's. A third service is one more module and one more line in `detection_service`.
+sitewise_service.py), which alert_diagnostics.detection_service imports when a file of that service is read:
+reading one service's file loads nothing of the other's. A third service is one more module and one more
+branch there.
 """
 
 from __future__ import annotations
@@ -51,14 +52,3 @@ def stored_previous(location: S3Location, label: str) -> PreviousSummary | None:
     """The summary stored at `location`, labelled as a previous version's (`label`), if there is one."""
     summary = stored_summary(location)
     return PreviousSummary(label=label, location=location, summary=summary) if summary is not None else None
-
-
-def detection_service(service: Service) -> DetectionService:
-    """The service's implementation, its module imported now (once per process)."""
-    if service is Service.IOT_SITEWISE:
-        from lookout_diagnostics.usecases.sitewise_service import IoTSiteWise
-
-        return IoTSiteWise()
-    from lookout_diagnostics.usecases.lookout_service import LookoutForEquipment
-
-    return LookoutForEquipment()
