@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from lookout_diagnostics.domain.fleet import FleetEnding, FleetPlan
 from lookout_diagnostics.lambda_events import parse
@@ -42,7 +42,7 @@ class DigestStep(Model):
 
 # The step the state machine names in the payload.
 STEP: TypeAdapter[PrepareStep | DigestStep] = TypeAdapter(
-    Annotated[PrepareStep | DigestStep, Field(discriminator="step")], config=DEFERRED
+    Annotated[PrepareStep | DigestStep, Field(discriminator="step")], config=DEFERRED | ConfigDict(title="StepEvent")
 )
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from lookout_diagnostics.lambda_events import parse
 from lookout_diagnostics.models import DEFERRED, Model
@@ -63,7 +63,8 @@ class FailStep(Model):
 
 # The step the state machine names in the payload.
 STEP: TypeAdapter[StartStep | CheckStep | FinishStep | FailStep] = TypeAdapter(
-    Annotated[StartStep | CheckStep | FinishStep | FailStep, Field(discriminator="step")], config=DEFERRED
+    Annotated[StartStep | CheckStep | FinishStep | FailStep, Field(discriminator="step")],
+    config=DEFERRED | ConfigDict(title="StepEvent"),
 )
 
 

@@ -407,6 +407,29 @@ def test_the_alert_says_what_changed_since_the_previous_version_with_l4es_promot
     assert "*Since v2:* anomaly rate 0.00% →" in card["content"]["description"]
 
 
+def test_an_empty_summary_beside_the_previous_version_is_passed_over_for_an_earlier_one(
+    stack: EmulatedStack, lookout: FakeLookout
+) -> None:
+    # Given version 1 summarised (its summary stored beside its file), and version 2 whose stored summary is empty
+    lookout.add_model("pump-station-7", diagnostics_bucket=stack.bucket, diagnostics_prefix=PREFIX)
+    v1_key = "diagnostics/pump station=7/version=1/model_diagnostics_results.json.gz"
+    lookout.add_version("pump-station-7", 1, diagnostics_object=(stack.bucket, v1_key))
+    quiet = io.BytesIO()
+    write_diagnostics_file(quiet, GeneratorSpec.model_validate(SPEC.model_dump() | {"episodes": 0}))
+    upload(stack, quiet.getvalue(), v1_key)
+    invoke("eventbridge-object-created", v1_key)
+    v2_key = "diagnostics/pump station=7/version=2/model_diagnostics_results.json.gz"
+    lookout.add_version("pump-station-7", 2, diagnostics_object=(stack.bucket, v2_key))
+    upload(stack, b"", "diagnostics/pump station=7/version=2/model_diagnostics_results.summary.json")
+    # When version 3's file lands
+    lookout.add_version("pump-station-7", 3, diagnostics_object=(stack.bucket, KEY))
+    upload_generated(stack)
+    invoke("eventbridge-object-created")
+    # Then its alert compares it with version 1, the latest version with a summary to compare with
+    _, alert = stack.received_alerts()
+    assert alert.body["change"]["previous"] == "v1"
+
+
 def test_a_first_version_has_no_change_to_report(stack: EmulatedStack, lookout: FakeLookout) -> None:
     register_model(lookout, stack)  # version 1 wrote no diagnostics file
     upload_generated(stack)

@@ -10,25 +10,35 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
+from lookout_diagnostics.lambda_events import parse
+
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = sorted(f"handlers.{module.name}" for module in pkgutil.iter_modules([str(ROOT / "src" / "handlers")]))
 # Imports every handler, then lists the project's model classes and those already built.
 IMPORT_AND_LIST = """
 import importlib, json, sys
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 for name in sys.argv[1:]:
     importlib.import_module(name)
 def below(cls):
     for sub in cls.__subclasses__():
         yield sub
         yield from below(sub)
-ours = {c for c in below(BaseModel) if c.__module__.split(".")[0] in ("lookout_diagnostics", "handlers")}
-# and the classes pydantic made for them when a generic base was named (Root[T] is a class of its own)
+project = ("lookout_diagnostics", "handlers")
+ours = {c for c in below(BaseModel) if c.__module__.split(".")[0] in project}
+# and the classes pydantic makes for a generic base a model names (RootModel[T] is a class of its own, built then)
 made = {base for c in ours for base in c.__mro__ if "[" in base.__name__ and issubclass(base, BaseModel)}
-# less the generic bases themselves (models.Root), built once, whatever the handler: they hold no field of their own
-templates = {c for c in ours | made if c.__pydantic_generic_metadata__["parameters"]}
-built = sorted(c.__qualname__ for c in (ours | made) - templates if c.__pydantic_complete__)
-print(json.dumps({"models": len(ours), "built": built}))
+built = sorted(c.__qualname__ for c in ours | made if c.__pydantic_complete__)
+# and the module-level TypeAdapters (the step unions, the fleet's plan)
+adapters = {
+    f"{name}.{attribute}": value.pydantic_complete
+    for name, module in list(sys.modules.items()) if name.split(".")[0] in project
+    for attribute, value in vars(module).items() if isinstance(value, TypeAdapter)
+}
+print(json.dumps({"models": len(ours), "built": built, "adapters": adapters}))
 """
 
 
@@ -39,10 +49,25 @@ def test_importing_every_handler_builds_none_of_the_projects_models() -> None:
         [sys.executable, "-c", IMPORT_AND_LIST, *HANDLERS], capture_output=True, text=True, env=environment, check=True
     )
     found = json.loads(done.stdout)
-    # Then dozens of the project's models were defined and none was built, nor a generic base a model names
-    # (each is built the first time it is used)
+    # Then dozens of the project's models were defined and none was built, nor a generic base a model names,
+    # nor a module-level TypeAdapter (each is built the first time it is used)
     assert found["models"] > 50
     assert found["built"] == []
+    assert {"handlers.fleet.STEP", "handlers.sitewise_training.STEP"} <= set(found["adapters"])
+    assert not any(found["adapters"].values()), found["adapters"]
+
+
+def test_a_step_event_that_names_no_step_is_refused_as_a_step_event() -> None:
+    # Given the fleet's and the SiteWise workflow's step unions
+    from handlers import fleet, sitewise_training
+
+    for step in (fleet.STEP, sitewise_training.STEP):
+        # When an event names a step neither knows
+        with pytest.raises(ValidationError) as refused:
+            parse({"step": "unknown"}, step)
+        # Then the refusal names the step event and the steps it takes, as the workflow's failure reports it
+        assert str(refused.value).startswith("1 validation error for StepEvent")
+        assert "does not match any of the expected tags" in str(refused.value)
 
 
 def test_every_model_of_the_project_derives_from_the_deferred_base() -> None:

@@ -8,7 +8,7 @@ Anything that fails before the alert went out gives the claim back and raises, s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, assert_never
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -196,13 +196,17 @@ def _change(
 def detection_service(service: Service) -> DetectionService:
     """The service's implementation (usecases/services.py), its module imported with the first file of the
     service a process reads."""
-    if service is Service.IOT_SITEWISE:
-        from lookout_diagnostics.usecases.sitewise_service import IoTSiteWise
+    match service:
+        case Service.IOT_SITEWISE:
+            from lookout_diagnostics.usecases.sitewise_service import IoTSiteWise
 
-        return IoTSiteWise()
-    from lookout_diagnostics.usecases.lookout_service import LookoutForEquipment
+            return IoTSiteWise()
+        case Service.LOOKOUT_FOR_EQUIPMENT:
+            from lookout_diagnostics.usecases.lookout_service import LookoutForEquipment
 
-    return LookoutForEquipment()
+            return LookoutForEquipment()
+        case _:  # pragma: no cover - a new service without its implementation fails type checking here
+            assert_never(service)
 
 
 def _ignored(location: S3Location, detail: str) -> ObjectResult:

@@ -26,7 +26,8 @@ class Headline(Model):
 
 
 def stored_summary(location: S3Location) -> DiagnosticsSummary | None:
-    """The summary stored at `location` (beside its file, by whichever path alerted it), or None: none is there."""
+    """The summary stored at `location` (beside its file, by whichever path alerted it), or None: none is there,
+    or the object is empty."""
     text = s3.read_json(location)
     return DiagnosticsSummary.model_validate_json(text) if text else None
 
