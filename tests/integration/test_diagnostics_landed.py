@@ -364,17 +364,23 @@ def test_a_chart_that_cannot_be_drawn_costs_the_alert_its_link_not_the_alert(
     assert alert.body["chart_object"] is None and "Chart:" not in stack.emailed_alerts()[0][1]
 
 
+def summarise_quiet_version(stack: EmulatedStack, lookout: FakeLookout, version: int) -> None:
+    """Version `version` of pump-station-7 with a file without anomalies, landed and summarised (its summary stored
+    beside it)."""
+    key = f"diagnostics/pump station=7/version={version}/model_diagnostics_results.json.gz"
+    lookout.add_version("pump-station-7", version, diagnostics_object=(stack.bucket, key))
+    quiet = io.BytesIO()
+    write_diagnostics_file(quiet, GeneratorSpec.model_validate(SPEC.model_dump() | {"episodes": 0}))
+    upload(stack, quiet.getvalue(), key)
+    invoke("eventbridge-object-created", key)
+
+
 def test_the_alert_says_what_changed_since_the_previous_version_with_l4es_promotion_decision(
     stack: EmulatedStack, lookout: FakeLookout
 ) -> None:
     # Given version 2 of the model, whose summary is stored beside its file: a quiet one
     lookout.add_model("pump-station-7", diagnostics_bucket=stack.bucket, diagnostics_prefix=PREFIX)
-    v2_key = "diagnostics/pump station=7/version=2/model_diagnostics_results.json.gz"
-    lookout.add_version("pump-station-7", 2, diagnostics_object=(stack.bucket, v2_key))
-    quiet = io.BytesIO()
-    write_diagnostics_file(quiet, GeneratorSpec.model_validate(SPEC.model_dump() | {"episodes": 0}))
-    upload(stack, quiet.getvalue(), v2_key)
-    invoke("eventbridge-object-created", v2_key)
+    summarise_quiet_version(stack, lookout, 2)
     # And version 3, a retraining L4E promoted, weighed against version 2's metrics
     lookout.add_version(
         "pump-station-7",
@@ -412,12 +418,7 @@ def test_an_empty_summary_beside_the_previous_version_is_passed_over_for_an_earl
 ) -> None:
     # Given version 1 summarised (its summary stored beside its file), and version 2 whose stored summary is empty
     lookout.add_model("pump-station-7", diagnostics_bucket=stack.bucket, diagnostics_prefix=PREFIX)
-    v1_key = "diagnostics/pump station=7/version=1/model_diagnostics_results.json.gz"
-    lookout.add_version("pump-station-7", 1, diagnostics_object=(stack.bucket, v1_key))
-    quiet = io.BytesIO()
-    write_diagnostics_file(quiet, GeneratorSpec.model_validate(SPEC.model_dump() | {"episodes": 0}))
-    upload(stack, quiet.getvalue(), v1_key)
-    invoke("eventbridge-object-created", v1_key)
+    summarise_quiet_version(stack, lookout, 1)
     v2_key = "diagnostics/pump station=7/version=2/model_diagnostics_results.json.gz"
     lookout.add_version("pump-station-7", 2, diagnostics_object=(stack.bucket, v2_key))
     upload(stack, b"", "diagnostics/pump station=7/version=2/model_diagnostics_results.summary.json")
