@@ -55,6 +55,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from lookout_diagnostics.tracing import PATCHED_MODULES
 
@@ -64,6 +65,7 @@ HANDLERS = SOURCE / "handlers"
 PROJECT_PACKAGES = ("handlers", "lookout_diagnostics")
 BASELINE = "boto3"
 TARGET_RATIO = 1.25
+Turn = TypeVar("Turn")
 # How the floor builds each Powertools utility a handler holds at import, as the project builds it.
 UTILITIES = {
     "Logger": "Logger()",
@@ -173,12 +175,12 @@ class Measurement:
 
 def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
     """The median of the ratios of times taken in the same round."""
-    return statistics.median(_round_ratios(numerators, denominators))
+    return statistics.median(top / bottom for top, bottom in _rounds(numerators, denominators))
 
 
 def paired_spread(numerators: Sequence[float], denominators: Sequence[float]) -> tuple[float, float]:
     """The first and third quartiles of the ratios of times taken in the same round."""
-    ratios = _round_ratios(numerators, denominators)
+    ratios = [top / bottom for top, bottom in _rounds(numerators, denominators)]
     if len(ratios) < 2:
         return ratios[0], ratios[0]
     first, _, third = statistics.quantiles(ratios, n=4)
@@ -187,15 +189,14 @@ def paired_spread(numerators: Sequence[float], denominators: Sequence[float]) ->
 
 def paired_difference(firsts: Sequence[float], seconds: Sequence[float]) -> float:
     """The median of the differences of times taken in the same round."""
+    return statistics.median(first - second for first, second in _rounds(firsts, seconds))
+
+
+def _rounds(firsts: Sequence[float], seconds: Sequence[float]) -> list[tuple[float, float]]:
+    """The two times of each round, side by side."""
     if len(firsts) != len(seconds) or not firsts:
         raise ValueError("one time of each per round, and at least one round")
-    return statistics.median(first - second for first, second in zip(firsts, seconds, strict=True))
-
-
-def _round_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
-    if len(numerators) != len(denominators) or not numerators:
-        raise ValueError("one time of each per round, and at least one round")
-    return [top / bottom for top, bottom in zip(numerators, denominators, strict=True)]
+    return list(zip(firsts, seconds, strict=True))
 
 
 def handler_modules() -> list[str]:
@@ -286,13 +287,18 @@ def measure(python: str, handlers: Sequence[str], runs: int) -> tuple[list[float
                     (each.dependencies.floor_code(), f"the floor of {each.handler}", each.floor_seconds),
                     (f"import {each.handler}", f"importing {each.handler}", each.handler_seconds),
                 ]
-                for code, what, times in turns if round_ % 2 else reversed(turns):
+                for code, what, times in _alternated(turns, round_):
                     seconds = seconds_to_run(python, code, configuration, what)
                     if round_:  # the first round writes the bytecode caches
                         times.append(seconds)
         if round_:
             baseline.append(boto3)
     return baseline, by_configuration
+
+
+def _alternated(turns: list[Turn], round_: int) -> list[Turn]:
+    """The round's turns, in one order in odd rounds and the other in even ones, so that drift hits both alike."""
+    return turns if round_ % 2 else turns[::-1]
 
 
 def sdk_imported_later(scratch: Path) -> Path:
@@ -319,7 +325,7 @@ def order_check(python: str, handlers: Sequence[str], runs: int) -> list[tuple[s
             sdk_later: list[float] = []
             for round_ in range(runs + 1):
                 turns = [(SOURCE, deployed), (later, sdk_later)]
-                for source, times in turns if round_ % 2 else reversed(turns):
+                for source, times in _alternated(turns, round_):
                     seconds = seconds_to_run(python, f"import {handler}", configuration, f"importing {handler}", source)
                     if round_:  # the first round writes the bytecode caches
                         times.append(seconds)
